@@ -1,0 +1,54 @@
+/**
+ * Scenario time. Every simulated duration is written in scenario milliseconds and runs `speed`
+ * times faster in real time, so a run at --speed 10 and one at --speed 1 report the same figures.
+ */
+export interface SimClock {
+  readonly speed: number;
+  /** Scenario milliseconds since the simulation started. */
+  nowMs(): number;
+  /** Wall-clock-like epoch ms in scenario time (start epoch + nowMs), for timestamps in API answers. */
+  epochMs(): number;
+  /** Runs fn after `scenarioMs` of scenario time; returns a cancel function. */
+  after(scenarioMs: number, fn: () => void): () => void;
+  sleep(scenarioMs: number): Promise<void>;
+  /** Cancels every pending timer (simulator shutdown). */
+  stop(): void;
+}
+
+export class RealTimeClock implements SimClock {
+  private readonly startReal = performance.now();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(readonly speed = 1, private readonly startEpoch = Date.UTC(2026, 0, 1)) {
+    if (!(speed > 0)) throw new Error(`speed must be > 0, got ${speed}`);
+  }
+
+  nowMs(): number {
+    return (performance.now() - this.startReal) * this.speed;
+  }
+
+  epochMs(): number {
+    return this.startEpoch + this.nowMs();
+  }
+
+  after(scenarioMs: number, fn: () => void): () => void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, Math.max(0, scenarioMs / this.speed));
+    this.timers.add(t);
+    return () => {
+      clearTimeout(t);
+      this.timers.delete(t);
+    };
+  }
+
+  sleep(scenarioMs: number): Promise<void> {
+    return new Promise((resolve) => this.after(scenarioMs, resolve));
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * What the simulator saw, for the report: requests per endpoint, tasks, VM lifecycle and peaks,
+ * job timings, and any touch of something that was not ours to touch. Times are scenario ms.
+ */
+export type Side = 'github' | 'proxmox';
+
+export interface RequestRecord {
+  side: Side;
+  endpoint: string; // `METHOD /path/{template}`
+  status: number;
+  countedAgainstRateLimit: boolean;
+  notModified: boolean;
+}
+
+export interface JobTimes {
+  id: number;
+  repo: string;
+  labels: string[];
+  queuedAt: number;
+  takenAt?: number;
+  completedAt?: number;
+  cancelledAt?: number;
+  runnerName?: string;
+  takenByForeign?: boolean;
+}
+
+export class Recorder {
+  readonly requests = new Map<string, { side: Side; count: number; counted: number; notModified: number; errors: number }>();
+  tasks = 0;
+  taskFailures = 0;
+  readonly jobs = new Map<number, JobTimes>();
+  readonly foreignTouches: string[] = [];
+  readonly capViolations: string[] = [];
+  vmsCreated = 0;
+  vmsDestroyed = 0;
+  private readonly live = new Map<number, string | undefined>(); // vmid → pool, once tagged
+  peakTotal = 0;
+  readonly peakByPool = new Map<string, number>();
+  readonly events: Array<{ t: number; what: string }> = [];
+
+  constructor(private readonly now: () => number, private readonly caps?: { total?: number; pools: Record<string, number> }, private readonly keepEvents = false) {}
+
+  request(r: RequestRecord): void {
+    const key = `${r.side} ${r.endpoint}`;
+    const e = this.requests.get(key) ?? { side: r.side, count: 0, counted: 0, notModified: 0, errors: 0 };
+    e.count++;
+    if (r.countedAgainstRateLimit) e.counted++;
+    if (r.notModified) e.notModified++;
+    if (r.status >= 400) e.errors++;
+    this.requests.set(key, e);
+  }
+
+  task(ok: boolean): void {
+    this.tasks++;
+    if (!ok) this.taskFailures++;
+  }
+
+  /** A clone came into existence: it counts toward the total from this moment. */
+  vmCreated(vmid: number): void {
+    this.vmsCreated++;
+    this.live.set(vmid, undefined);
+    this.event(`vm ${vmid} created`);
+    const total = this.live.size;
+    this.peakTotal = Math.max(this.peakTotal, total);
+    if (this.caps?.total !== undefined && total > this.caps.total) this.capViolations.push(`t=${this.now().toFixed(0)}ms total VMs ${total} > max_total_runners ${this.caps.total}`);
+  }
+
+  /** The VM got its `pvr-pool.<pool>` tag: it counts toward that pool from this moment. */
+  vmPooled(vmid: number, pool: string): void {
+    if (!this.live.has(vmid) || this.live.get(vmid) === pool) return;
+    this.live.set(vmid, pool);
+    const inPool = [...this.live.values()].filter((p) => p === pool).length;
+    this.peakByPool.set(pool, Math.max(this.peakByPool.get(pool) ?? 0, inPool));
+    const cap = this.caps?.pools[pool];
+    if (cap !== undefined && inPool > cap) this.capViolations.push(`t=${this.now().toFixed(0)}ms pool ${pool} VMs ${inPool} > max_runners ${cap}`);
+  }
+
+  vmDestroyed(vmid: number): void {
+    if (this.live.delete(vmid)) this.vmsDestroyed++;
+    this.event(`vm ${vmid} destroyed`);
+  }
+
+  foreignTouched(what: string): void {
+    this.foreignTouches.push(`t=${this.now().toFixed(0)}ms ${what}`);
+    this.event(`FOREIGN TOUCH ${what}`);
+  }
+
+  jobQueued(id: number, repo: string, labels: string[]): void {
+    this.jobs.set(id, { id, repo, labels, queuedAt: this.now() });
+  }
+
+  jobTaken(id: number, runnerName: string, foreign: boolean): void {
+    const j = this.jobs.get(id);
+    if (j) Object.assign(j, { takenAt: this.now(), runnerName, takenByForeign: foreign });
+    this.event(`job ${id} taken by ${runnerName}`);
+  }
+
+  jobCompleted(id: number): void {
+    const j = this.jobs.get(id);
+    if (j) j.completedAt = this.now();
+  }
+
+  jobCancelled(id: number): void {
+    const j = this.jobs.get(id);
+    if (j) j.cancelledAt = this.now();
+  }
+
+  event(what: string): void {
+    if (this.keepEvents) this.events.push({ t: this.now(), what });
+  }
+}
