@@ -19,7 +19,7 @@ export interface JobTimes {
   queuedAt: number;
   takenAt?: number;
   completedAt?: number;
-  cancelledAt?: number;
+  conclusion?: 'success' | 'failure' | 'cancelled';
   runnerName?: string;
   takenByForeign?: boolean;
 }
@@ -95,14 +95,16 @@ export class Recorder {
     this.event(`job ${id} taken by ${runnerName}`);
   }
 
-  jobCompleted(id: number): void {
+  jobCompleted(id: number, conclusion: 'success' | 'failure' = 'success'): void {
     const j = this.jobs.get(id);
-    if (j) j.completedAt = this.now();
+    if (j) Object.assign(j, { completedAt: this.now(), conclusion });
+    this.event(`job ${id} completed (${conclusion})`);
   }
 
   jobCancelled(id: number): void {
     const j = this.jobs.get(id);
-    if (j) j.cancelledAt = this.now();
+    if (j) Object.assign(j, { completedAt: this.now(), conclusion: 'cancelled' });
+    this.event(`job ${id} cancelled`);
   }
 
   event(what: string): void {
