@@ -1,0 +1,94 @@
+import { createAppAuth } from '@octokit/auth-app';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { Octokit } from '@octokit/rest';
+import Bottleneck from 'bottleneck';
+import type { Logger } from '../log.js';
+
+export type GithubAuth =
+  | { kind: 'token'; token: string }
+  | { kind: 'app'; appId: string; privateKey: string; installationId: string };
+
+export interface OctokitOptions {
+  apiUrl: string;
+  auth: GithubAuth;
+  log: Logger;
+  /** Divides every wait (write spacing, retry-after): the demo runs the daemon faster than real time. */
+  timeScale?: number;
+  /** Most retries after a secondary limit before the call fails and the tick moves on. */
+  maxSecondaryRetries?: number;
+}
+
+const ThrottledOctokit = Octokit.plugin(throttling, retry);
+export type GithubClient = InstanceType<typeof ThrottledOctokit>;
+
+/** Responses served from the ETag cache (a 304 turned back into the response it confirmed). */
+const fromCache = new WeakSet<object>();
+
+export function isFromCache(response: object): boolean {
+  return fromCache.has(response);
+}
+
+/**
+ * Octokit with throttling (primary and secondary limits), retries of 5xx, and a conditional-request
+ * cache: every GET carries If-None-Match with the last ETag, and a 304 (which costs no rate limit)
+ * is answered from the cache. Octokit has no ETag cache of its own.
+ */
+export function createGithubClient(o: OctokitOptions): GithubClient {
+  const scale = o.timeScale ?? 1;
+  const maxSecondary = o.maxSecondaryRetries ?? 2;
+  const octokit = new ThrottledOctokit({
+    baseUrl: o.apiUrl.replace(/\/+$/, ''),
+    userAgent: 'pve-runners',
+    ...(o.auth.kind === 'token'
+      ? { auth: o.auth.token }
+      : { authStrategy: createAppAuth, auth: { appId: o.auth.appId, privateKey: o.auth.privateKey, installationId: o.auth.installationId } }),
+    headers: { 'x-github-api-version': '2022-11-28' },
+    log: {
+      debug: () => {},
+      info: () => {},
+      warn: (msg: string) => o.log.warn(`github: ${msg}`),
+      error: (msg: string) => o.log.error(`github: ${msg}`),
+    },
+    throttle: {
+      retryAfterBaseValue: 1000 / scale,
+      // GitHub asks for at least a second between mutating requests; one at a time.
+      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 1000 / scale }),
+      onRateLimit: (retryAfter, options) => {
+        // Waiting out a primary limit inside a tick would stall everything: fail the call, and let
+        // the loop back off until the reset.
+        o.log.warn(`github: primary rate limit exhausted (${options.method} ${options.url}); resets in ${retryAfter}s`);
+        return false;
+      },
+      onSecondaryRateLimit: (retryAfter, options, _octokit, retryCount) => {
+        const retrying = retryCount < maxSecondary;
+        o.log.warn(`github: secondary rate limit on ${options.method} ${options.url}; ${retrying ? `retrying in ${retryAfter}s` : 'giving up for this tick'}`);
+        return retrying;
+      },
+    },
+    retry: { retries: 2, retryAfterBaseValue: 1000 / scale },
+  });
+
+  const cache = new Map<string, { etag: string; response: object }>();
+  octokit.hook.wrap('request', async (request, options) => {
+    if (options.method !== 'GET') return request(options);
+    const { headers: _h, request: _r, ...rest } = options as unknown as Record<string, unknown>;
+    const key = JSON.stringify(rest);
+    const cached = cache.get(key);
+    if (cached) options.headers = { ...options.headers, 'if-none-match': cached.etag };
+    try {
+      const response = await request(options);
+      const etag = response.headers.etag;
+      if (etag) cache.set(key, { etag, response });
+      return response;
+    } catch (e) {
+      if (cached && (e as { status?: number }).status === 304) {
+        const copy = { ...(cached.response as typeof cached.response) };
+        fromCache.add(copy);
+        return copy as Awaited<ReturnType<typeof request>>;
+      }
+      throw e;
+    }
+  });
+  return octokit;
+}

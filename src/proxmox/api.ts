@@ -1,0 +1,62 @@
+/** A QEMU VM as /cluster/resources lists it. */
+export interface PveVm {
+  vmid: number;
+  node: string;
+  name: string;
+  status: string;
+  template: boolean;
+  tags: string[];
+  lock?: string;
+  /** bytes */
+  maxmem: number;
+  /** seconds since start; 0 when stopped */
+  uptime: number;
+}
+
+export interface PveNode {
+  node: string;
+  online: boolean;
+  /** bytes */
+  maxmem: number;
+  mem: number;
+}
+
+export interface CloneRequest {
+  newid: number;
+  name: string;
+  description: string;
+  full: boolean;
+  target?: string;
+  storage?: string;
+  pool?: string;
+}
+
+export type VmConfigValue = string | number;
+
+/**
+ * The Proxmox VE calls pve-runners makes, and no others. Calls that start a task return its UPID;
+ * awaiting it is tasks.ts's job.
+ */
+export interface ProxmoxApi {
+  listVms(): Promise<PveVm[]>;
+  listNodes(): Promise<PveNode[]>;
+  getConfig(node: string, vmid: number): Promise<Record<string, VmConfigValue>>;
+  clone(node: string, sourceVmid: number, req: CloneRequest): Promise<string>;
+  /** POST config (asynchronous: a qmconfig task). */
+  updateConfig(node: string, vmid: number, params: Record<string, VmConfigValue>): Promise<string | null>;
+  start(node: string, vmid: number): Promise<string>;
+  stop(node: string, vmid: number): Promise<string>;
+  destroy(node: string, vmid: number): Promise<string>;
+  taskStatus(node: string, upid: string): Promise<{ status: string; exitstatus?: string }>;
+  version(): Promise<{ version: string; release: string }>;
+  /** The token's effective privileges: path → privilege → 1. */
+  permissions(): Promise<Record<string, Record<string, number>>>;
+  /** Storages of a node with their content types. */
+  nodeStorages(node: string): Promise<Array<{ storage: string; content: string[]; shared: boolean; active: boolean }>>;
+  storageContent(node: string, storage: string, content: string): Promise<Array<{ volid: string }>>;
+}
+
+/** `upid` names its node (UPID:<node>:…); tasks must be read on that node. */
+export function upidNode(upid: string): string | undefined {
+  return /^UPID:([^:]+):/.exec(upid)?.[1];
+}

@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import proxmoxApi from 'proxmox-api';
+import { Agent, fetch as undiciFetch, Response, type RequestInit } from 'undici';
+import type { CloneRequest, ProxmoxApi, PveNode, PveVm, VmConfigValue } from './api.js';
+import { toProxmoxError } from './errors.js';
+
+export interface ProxmoxClientOptions {
+  /** e.g. https://pve1:8006/api2/json */
+  url: string;
+  tokenId: string;
+  tokenSecret: string;
+  verifySsl: boolean;
+  caFile?: string;
+  /** Per-request timeout; clones answer with a UPID quickly, so this bounds a hung connection. */
+  queryTimeoutMs?: number;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
+const bool = (v: unknown): boolean => v === 1 || v === true || v === '1';
+const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
+
+/**
+ * proxmox-api retries once on any network error, for every method: a clone or destroy whose answer
+ * was lost would be sent twice. Mutating calls therefore get a fetch that turns network errors into
+ * an answer (599) instead of throwing, which proxmox-api reports without retrying; the daemon's next
+ * tick sees what really happened.
+ */
+function noBlindRetries(f: typeof undiciFetch) {
+  return async (url: string | URL, init?: RequestInit): Promise<Response> => {
+    try {
+      return await f(url, init);
+    } catch (e) {
+      if ((init?.method ?? 'GET').toUpperCase() === 'GET') throw e;
+      const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+      return new Response(JSON.stringify({ data: null }), {
+        status: 599,
+        statusText: `network error: ${cause}`.replace(/[\r\n]/g, ' '),
+        headers: { 'content-type': 'application/json;charset=UTF-8' },
+      });
+    }
+  };
+}
+
+export function createProxmoxClient(o: ProxmoxClientOptions): ProxmoxApi {
+  const u = new URL(o.url);
+  const connect = o.caFile ? { ca: readFileSync(o.caFile, 'utf8') } : { rejectUnauthorized: o.verifySsl };
+  const dispatcher = new Agent({ connect });
+  const fetchWithTls = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...init, dispatcher })) as typeof undiciFetch;
+  const px = proxmoxApi({
+    host: u.hostname,
+    port: u.port ? Number(u.port) : u.protocol === 'http:' ? 80 : 8006,
+    schema: u.protocol === 'http:' ? 'http' : 'https',
+    tokenID: o.tokenId,
+    tokenSecret: o.tokenSecret,
+    queryTimeout: o.queryTimeoutMs ?? 30_000,
+    fetch: noBlindRetries(fetchWithTls),
+  });
+
+  async function call<T>(operation: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw toProxmoxError(e, operation);
+    }
+  }
+
+  return {
+    async listVms(): Promise<PveVm[]> {
+      const items = await call('list VMs', () => px.cluster.resources.$get({ type: 'vm' }));
+      return (items as Array<Record<string, unknown>>)
+        .filter((r) => r.type === 'qemu')
+        .map((r) => ({
+          vmid: num(r.vmid),
+          node: str(r.node),
+          name: str(r.name),
+          status: str(r.status),
+          template: bool(r.template),
+          tags: str(r.tags).split(/[;,\s]+/).filter(Boolean),
+          lock: r.lock ? str(r.lock) : undefined,
+          maxmem: num(r.maxmem),
+          uptime: num(r.uptime),
+        }));
+    },
+    async listNodes(): Promise<PveNode[]> {
+      const items = await call('list nodes', () => px.cluster.resources.$get({ type: 'node' }));
+      return (items as Array<Record<string, unknown>>)
+        .filter((r) => r.type === 'node')
+        .map((r) => ({ node: str(r.node), online: r.status === 'online', maxmem: num(r.maxmem), mem: num(r.mem) }));
+    },
+    async getConfig(node, vmid) {
+      return (await call(`read config of VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).config.$get())) as unknown as Record<string, VmConfigValue>;
+    },
+    async clone(node, sourceVmid, req: CloneRequest) {
+      return call(`clone ${sourceVmid} to ${req.newid}`, () => px.nodes.$(node).qemu.$(sourceVmid).clone.$post({ ...req }));
+    },
+    async updateConfig(node, vmid, params) {
+      return (await call(`configure VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).config.$post(params as never))) as string | null;
+    },
+    async start(node, vmid) {
+      return call(`start VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).status.start.$post());
+    },
+    async stop(node, vmid) {
+      return call(`stop VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).status.stop.$post());
+    },
+    async destroy(node, vmid) {
+      return call(`destroy VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).$delete({ purge: true, 'destroy-unreferenced-disks': true }));
+    },
+    async taskStatus(node, upid) {
+      const s = await call(`read task ${upid}`, () => px.nodes.$(node).tasks.$(upid).status.$get());
+      return { status: str(s.status), exitstatus: s.exitstatus === undefined ? undefined : str(s.exitstatus) };
+    },
+    async version() {
+      const v = await call('read version', () => px.version.$get());
+      return { version: str(v.version), release: str(v.release) };
+    },
+    async permissions() {
+      return (await call('read permissions', () => px.access.permissions.$get())) as unknown as Record<string, Record<string, number>>;
+    },
+    async nodeStorages(node) {
+      const items = await call(`list storages of ${node}`, () => px.nodes.$(node).storage.$get());
+      return (items as Array<Record<string, unknown>>).map((s) => ({
+        storage: str(s.storage),
+        content: str(s.content).split(',').filter(Boolean),
+        shared: bool(s.shared),
+        active: s.active === undefined ? true : bool(s.active),
+      }));
+    },
+    async storageContent(node, storage, content) {
+      const items = await call(`list ${content} on ${storage}@${node}`, () => px.nodes.$(node).storage.$(storage).content.$get({ content }));
+      return (items as Array<Record<string, unknown>>).map((i) => ({ volid: str(i.volid) }));
+    },
+  };
+}
