@@ -1,0 +1,430 @@
+/**
+ * The daemon's environment, as DESIGN.md names it (names kept from the Python predecessor so its
+ * users can move over). Parsed once from a plain record the CLI entry hands in; nothing else reads
+ * process.env.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseDuration } from '../util/duration.js';
+import { ConfigError, ENVIRONMENT } from './errors.js';
+import type { ConfigProblem } from './errors.js';
+import { describeFsError, nodeFs } from './fs.js';
+import type { ConfigFs } from './fs.js';
+import { Secret } from './secret.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const SECRET_VARIABLES = ['PROXMOX_TOKEN_SECRET', 'GITHUB_TOKEN', 'GITHUB_APP_PRIVATE_KEY'] as const;
+export type SecretVariable = (typeof SECRET_VARIABLES)[number];
+
+/**
+ * File names looked up in systemd's `$CREDENTIALS_DIRECTORY` (`LoadCredential=github_token:/etc/…`).
+ * Lower-case, as systemd's own examples name credentials. For each secret the order is: the
+ * variable itself, then `<VARIABLE>_FILE` (a path), then `$CREDENTIALS_DIRECTORY/<credential name>`.
+ */
+export const CREDENTIAL_NAMES: Readonly<Record<SecretVariable, string>> = Object.freeze({
+  PROXMOX_TOKEN_SECRET: 'proxmox_token_secret',
+  GITHUB_TOKEN: 'github_token',
+  GITHUB_APP_PRIVATE_KEY: 'github_app_private_key',
+});
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = 'json' | 'text';
+
+export const DEFAULT_POOLS_CONFIG = '/etc/pve-runners/pools.yaml';
+export const DEFAULT_SNIPPETS_DIR = '/var/lib/vz/snippets';
+
+export interface ProxmoxSettings {
+  /** Always ends in `/api2/json`, no trailing slash. */
+  readonly url: string;
+  readonly protocol: 'http' | 'https';
+  readonly host: string;
+  readonly port: number;
+  /** Default node for pools that name none. */
+  readonly node: string | undefined;
+  /** `user@realm!tokenid` */
+  readonly tokenId: string;
+  readonly tokenSecret: Secret;
+  readonly verifySsl: boolean;
+  readonly caFile: string | undefined;
+  /** PEM text of caFile. */
+  readonly ca: string | undefined;
+  /** Snippet storage id. */
+  readonly storage: string;
+}
+
+export type GithubAuth =
+  | { readonly kind: 'token'; readonly token: Secret }
+  | {
+      readonly kind: 'app';
+      /** Numeric App ID, or the App's client ID (`Iv…`), both of which @octokit/auth-app takes. */
+      readonly appId: number | string;
+      readonly privateKey: Secret;
+      readonly installationId: number;
+    };
+
+export interface EnvSettings {
+  readonly proxmox: ProxmoxSettings;
+  readonly github: { readonly apiUrl: string; readonly auth: GithubAuth };
+  /** Where snippets are written; may contain `{node}` (see snippetsDirFor). */
+  readonly snippetsDir: string;
+  /** pools.yaml as the user named it (for messages) and as an absolute path. */
+  readonly poolsConfig: { readonly file: string; readonly path: string };
+  readonly pollIntervalMs: number;
+  /** MAX_TOTAL_RUNNERS: undefined when unset; 0 means no overall cap (as in the predecessor). */
+  readonly maxTotalRunners: number | undefined;
+  readonly disableCleanup: boolean;
+  readonly pauseOnStopped: boolean;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** REPO_OWNER/REPO_NAME, the single-repo shorthand added to github.repos. */
+  readonly repo: string | undefined;
+}
+
+export interface EnvOptions {
+  fs?: ConfigFs;
+  /** Relative paths (RUNNER_POOLS_CONFIG, *_FILE) are resolved against this; default process.cwd(). */
+  cwd?: string;
+}
+
+export function snippetsDirFor(snippetsDir: string, node: string): string {
+  return snippetsDir.replaceAll('{node}', node);
+}
+
+const TOKEN_ID_RE = /^[^\s:/@!]+@[A-Za-z][A-Za-z0-9._-]+![A-Za-z][A-Za-z0-9._-]+$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const STORAGE_RE = /^[a-zA-Z][a-zA-Z0-9._-]*[a-zA-Z0-9]$/;
+const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
+const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
+const REPO_NAME_RE = /^[A-Za-z0-9_.-]+$/;
+const BOOLEANS: Record<string, boolean> = { '1': true, true: true, yes: true, '0': false, false: false, no: false };
+
+/** Collects problems instead of stopping at the first, and never puts a secret's value in one. */
+class EnvReader {
+  readonly problems: ConfigProblem[] = [];
+
+  constructor(private readonly env: Env, private readonly fs: ConfigFs, private readonly cwd: string) {}
+
+  problem(path: string, message: string, fix: string, file = ENVIRONMENT): void {
+    this.problems.push({ file, path, message, fix });
+  }
+
+  /** Empty means unset: `FOO=` in an env file is how people blank a variable. */
+  raw(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+
+  bool(name: string, dflt: boolean): boolean {
+    const v = this.raw(name);
+    if (v === undefined) return dflt;
+    const b = BOOLEANS[v.toLowerCase()];
+    if (b === undefined) this.problem(name, `'${v}' is not a boolean`, `set ${name} to one of 1, 0, true, false, yes, no`);
+    return b ?? dflt;
+  }
+
+  int(name: string, min: number, fix: string): number | undefined {
+    const v = this.raw(name);
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) {
+      this.problem(name, `'${v}' is not a whole number >= ${min}`, fix);
+      return undefined;
+    }
+    return Number(v);
+  }
+
+  fsRead(path: string): string {
+    return this.fs.readText(path);
+  }
+
+  path(p: string): string {
+    return isAbsolute(p) ? p : resolve(this.cwd, p);
+  }
+
+  /**
+   * A secret from NAME, NAME_FILE or $CREDENTIALS_DIRECTORY/<credential>, first found wins.
+   * Files lose their trailing newlines (editors and `echo` add one); the value is never quoted back.
+   */
+  secret(name: SecretVariable): Secret | undefined {
+    const direct = this.env[name];
+    if (direct !== undefined && direct.trim() !== '') return new Secret(direct.trim(), name);
+    const fileVar = `${name}_FILE`;
+    const file = this.raw(fileVar);
+    if (file !== undefined) return this.secretFile(this.path(file), `${fileVar}=${file}`, fileVar, name);
+    const credDir = this.raw('CREDENTIALS_DIRECTORY');
+    if (credDir !== undefined) {
+      const path = join(credDir, CREDENTIAL_NAMES[name]);
+      if (this.fs.exists(path)) return this.secretFile(path, `$CREDENTIALS_DIRECTORY/${CREDENTIAL_NAMES[name]}`, 'CREDENTIALS_DIRECTORY', name);
+    }
+    return undefined;
+  }
+
+  private secretFile(path: string, source: string, variable: string, name: string): Secret | undefined {
+    let text: string;
+    try {
+      text = this.fs.readText(path);
+    } catch (e) {
+      this.problem(variable, `cannot read ${path} for ${name}: ${describeFsError(e)}`, `make ${path} readable by the daemon's user, or set ${name} another way`);
+      return undefined;
+    }
+    const value = text.replace(/[\r\n]+$/, '');
+    if (value.trim() === '') {
+      this.problem(variable, `${path} is empty, so ${name} has no value`, `write the value of ${name} into ${path}`);
+      return undefined;
+    }
+    return new Secret(value, source);
+  }
+}
+
+function secretHowTo(name: SecretVariable): string {
+  return `set ${name}, or ${name}_FILE to a file holding it, or provide the systemd credential ${CREDENTIAL_NAMES[name]} (LoadCredential=${CREDENTIAL_NAMES[name]}:<path>)`;
+}
+
+function proxmoxUrl(r: EnvReader): Pick<ProxmoxSettings, 'url' | 'protocol' | 'host' | 'port'> | undefined {
+  const name = 'PROXMOX_URL';
+  const raw = r.raw(name);
+  const fix = 'set PROXMOX_URL to the API base of a cluster node, e.g. https://pve1:8006/api2/json';
+  if (raw === undefined) {
+    r.problem(name, 'is not set', fix);
+    return undefined;
+  }
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    r.problem(name, `'${raw}' is not a URL`, fix);
+    return undefined;
+  }
+  if (u.username || u.password) {
+    // The value holds a credential: do not echo it.
+    r.problem(name, 'contains a user name or password', `${fix}, and pass the token in PROXMOX_TOKEN_ID/PROXMOX_TOKEN_SECRET`);
+    return undefined;
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+    r.problem(name, `'${raw}' is not an http(s) URL`, fix);
+    return undefined;
+  }
+  if (u.search || u.hash) {
+    r.problem(name, `'${raw}' has a query or fragment`, fix);
+    return undefined;
+  }
+  let path = u.pathname.replace(/\/+$/, '');
+  if (!path.endsWith('/api2/json')) path += '/api2/json';
+  const protocol = u.protocol === 'https:' ? 'https' : 'http';
+  return {
+    url: `${u.protocol}//${u.host}${path}`,
+    protocol,
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port ? Number(u.port) : protocol === 'https' ? 443 : 80,
+  };
+}
+
+function githubApiUrl(r: EnvReader): string {
+  const name = 'GITHUB_API_URL';
+  const raw = r.raw(name) ?? 'https://api.github.com';
+  const fix = 'set GITHUB_API_URL to the REST API root, e.g. https://api.github.com or https://ghe.example.com/api/v3';
+  try {
+    const u = new URL(raw);
+    if (u.username || u.password) {
+      r.problem(name, 'contains a user name or password', `${fix}; credentials go in GITHUB_TOKEN or GITHUB_APP_*`);
+    } else if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+      r.problem(name, `'${raw}' is not an http(s) URL`, fix);
+    } else if (u.search || u.hash) {
+      r.problem(name, `'${raw}' has a query or fragment`, fix);
+    }
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    r.problem(name, `'${raw}' is not a URL`, fix);
+    return raw;
+  }
+}
+
+function githubAuth(r: EnvReader): GithubAuth | undefined {
+  const token = r.secret('GITHUB_TOKEN');
+  const appVars = ['GITHUB_APP_ID', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_APP_INSTALLATION_ID'] as const;
+  const appIdRaw = r.raw('GITHUB_APP_ID');
+  const installationId = r.int('GITHUB_APP_INSTALLATION_ID', 1, 'set GITHUB_APP_INSTALLATION_ID to the number at the end of the installation\'s settings URL');
+  const privateKey = r.secret('GITHUB_APP_PRIVATE_KEY');
+  const appGiven = { GITHUB_APP_ID: appIdRaw !== undefined, GITHUB_APP_PRIVATE_KEY: privateKey !== undefined, GITHUB_APP_INSTALLATION_ID: r.raw('GITHUB_APP_INSTALLATION_ID') !== undefined };
+  const anyApp = appVars.some((v) => appGiven[v]);
+  const authFix = `either set GITHUB_TOKEN (${secretHowTo('GITHUB_TOKEN').replace(/^set GITHUB_TOKEN, /, '')}) or set all of GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID`;
+
+  if (token && anyApp) {
+    r.problem('GITHUB_TOKEN', 'both a token and GitHub App settings are given, so which one to use is unclear', 'keep either GITHUB_TOKEN or the GITHUB_APP_* variables, not both');
+    return undefined;
+  }
+  if (token) {
+    if (/[\s\x00-\x1f\x7f]/.test(token.reveal())) {
+      r.problem('GITHUB_TOKEN', `the token from ${token.source} contains whitespace or control characters`, 'use the token exactly as GitHub showed it (one line, no spaces)');
+      return undefined;
+    }
+    return { kind: 'token', token };
+  }
+  if (!anyApp) {
+    r.problem('GITHUB_TOKEN', 'no GitHub credentials are set', authFix);
+    return undefined;
+  }
+  for (const v of appVars) {
+    if (!appGiven[v]) r.problem(v, 'is not set, but other GITHUB_APP_* variables are', v === 'GITHUB_APP_PRIVATE_KEY' ? secretHowTo(v) : `set ${v} too, or drop the GITHUB_APP_* variables and use GITHUB_TOKEN`);
+  }
+  let appId: number | string | undefined;
+  if (appIdRaw !== undefined) {
+    if (/^\d+$/.test(appIdRaw) && Number(appIdRaw) > 0) appId = Number(appIdRaw);
+    else if (/^Iv[0-9A-Za-z.]+$/.test(appIdRaw)) appId = appIdRaw;
+    else r.problem('GITHUB_APP_ID', `'${appIdRaw}' is neither an App ID nor a client ID`, 'set GITHUB_APP_ID to the App ID (a number) or client ID (Iv…) from the App\'s settings page');
+  }
+  let key = privateKey;
+  if (privateKey) {
+    // Env files cannot hold newlines, so a PEM there usually arrives with literal "\n".
+    const pem = privateKey.reveal().includes('\\n') && !privateKey.reveal().includes('\n') ? privateKey.reveal().replaceAll('\\n', '\n') : privateKey.reveal();
+    try {
+      createPrivateKey(pem);
+      key = new Secret(pem, privateKey.source);
+    } catch {
+      r.problem('GITHUB_APP_PRIVATE_KEY', `the value from ${privateKey.source} is not a PEM private key`, 'use the .pem file downloaded from the App\'s settings page (-----BEGIN RSA PRIVATE KEY----- …), e.g. via GITHUB_APP_PRIVATE_KEY_FILE');
+      key = undefined;
+    }
+  }
+  if (appId === undefined || key === undefined || installationId === undefined) return undefined;
+  return { kind: 'app', appId, privateKey: key, installationId };
+}
+
+function proxmox(r: EnvReader): ProxmoxSettings | undefined {
+  const url = proxmoxUrl(r);
+  const node = r.raw('PROXMOX_NODE');
+  if (node !== undefined && !NODE_RE.test(node)) r.problem('PROXMOX_NODE', `'${node}' is not a node name`, 'set PROXMOX_NODE to a node name as `pvecm nodes` shows it, e.g. pve1');
+
+  const tokenId = r.raw('PROXMOX_TOKEN_ID');
+  if (tokenId === undefined) r.problem('PROXMOX_TOKEN_ID', 'is not set', 'set PROXMOX_TOKEN_ID to the API token id, user@realm!tokenid, e.g. pve-runners@pve!daemon');
+  else if (!TOKEN_ID_RE.test(tokenId)) r.problem('PROXMOX_TOKEN_ID', `'${tokenId}' is not of the form user@realm!tokenid`, 'set PROXMOX_TOKEN_ID to the full token id as `pveum user token list` shows it, e.g. pve-runners@pve!daemon');
+
+  const secret = r.secret('PROXMOX_TOKEN_SECRET');
+  if (secret === undefined) r.problem('PROXMOX_TOKEN_SECRET', 'is not set', secretHowTo('PROXMOX_TOKEN_SECRET'));
+  else if (!UUID_RE.test(secret.reveal()))
+    r.problem('PROXMOX_TOKEN_SECRET', `the value from ${secret.source} is not a Proxmox token secret`, 'use the secret `pveum user token add` printed: a lower-case UUID like 12345678-9abc-def0-1234-56789abcdef0');
+
+  const verifySsl = r.bool('PROXMOX_VERIFY_SSL', true);
+  const caFileRaw = r.raw('PROXMOX_CA_FILE');
+  let ca: string | undefined;
+  let caFile: string | undefined;
+  if (caFileRaw !== undefined) {
+    caFile = r.path(caFileRaw);
+    try {
+      ca = r.fsRead(caFile);
+      if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+        r.problem('PROXMOX_CA_FILE', `${caFileRaw} holds no PEM certificate`, 'point PROXMOX_CA_FILE at the cluster CA, /etc/pve/pve-root-ca.pem on any node');
+        ca = undefined;
+      }
+    } catch (e) {
+      r.problem('PROXMOX_CA_FILE', `cannot read ${caFileRaw}: ${describeFsError(e)}`, 'point PROXMOX_CA_FILE at a readable copy of /etc/pve/pve-root-ca.pem');
+    }
+  }
+
+  const storage = r.raw('PROXMOX_STORAGE') ?? 'local';
+  if (!STORAGE_RE.test(storage)) r.problem('PROXMOX_STORAGE', `'${storage}' is not a storage id`, 'set PROXMOX_STORAGE to the id of a storage with content type snippets, e.g. local');
+
+  if (!url || tokenId === undefined || !TOKEN_ID_RE.test(tokenId) || !secret || !UUID_RE.test(secret.reveal())) return undefined;
+  return { ...url, node, tokenId, tokenSecret: secret, verifySsl, caFile, ca, storage };
+}
+
+function snippetsDir(r: EnvReader): string {
+  const dir = r.raw('SNIPPETS_DIR') ?? DEFAULT_SNIPPETS_DIR;
+  const fix = 'set SNIPPETS_DIR to an absolute directory, optionally with {node} for per-node mounts, e.g. /var/lib/vz/snippets or /mnt/pve-snippets/{node}';
+  if (!isAbsolute(dir)) r.problem('SNIPPETS_DIR', `'${dir}' is not an absolute path`, fix);
+  const placeholders = [...dir.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((p) => p !== 'node');
+  if (placeholders.length) r.problem('SNIPPETS_DIR', `unknown placeholder {${placeholders[0]}}`, fix);
+  return dir;
+}
+
+function poolsConfig(r: EnvReader, fs: ConfigFs, cwd: string, override: string | undefined): { file: string; path: string } {
+  const given = override ?? r.raw('RUNNER_POOLS_CONFIG');
+  if (given !== undefined) return { file: given, path: r.path(given) };
+  if (fs.exists(DEFAULT_POOLS_CONFIG)) return { file: DEFAULT_POOLS_CONFIG, path: DEFAULT_POOLS_CONFIG };
+  return { file: 'pools.yaml', path: join(cwd, 'pools.yaml') };
+}
+
+export interface ParsedEnv {
+  /** Undefined when any problem was found. */
+  readonly settings: EnvSettings | undefined;
+  readonly problems: readonly ConfigProblem[];
+  /** What loading pools.yaml needs from the environment, available even when other variables are bad. */
+  readonly forPools: {
+    readonly poolsConfig: { readonly file: string; readonly path: string };
+    readonly defaultNode: string | undefined;
+    readonly repo: string | undefined;
+    readonly maxTotalRunners: number | undefined;
+  };
+}
+
+/** Parses without throwing, so loadSettings can report environment and pools.yaml problems together. */
+export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {}): ParsedEnv {
+  const fs = opts.fs ?? nodeFs;
+  const cwd = opts.cwd ?? process.cwd();
+  const r = new EnvReader(env, fs, cwd);
+
+  const px = proxmox(r);
+  const apiUrl = githubApiUrl(r);
+  const auth = githubAuth(r);
+  const dir = snippetsDir(r);
+  const pools = poolsConfig(r, fs, cwd, opts.poolsFile);
+
+  let pollIntervalMs = 15_000;
+  const poll = r.raw('POLL_INTERVAL');
+  if (poll !== undefined) {
+    let ms: number | undefined;
+    try {
+      ms = parseDuration(/^\d+(\.\d+)?$/.test(poll) ? Number(poll) : poll);
+    } catch {
+      ms = undefined;
+    }
+    if (ms === undefined || ms <= 0) r.problem('POLL_INTERVAL', `'${poll}' is not a positive number of seconds`, 'set POLL_INTERVAL to seconds between ticks, e.g. 15 (or a duration such as 30s)');
+    else pollIntervalMs = ms;
+  }
+  const maxTotalRunners = r.int('MAX_TOTAL_RUNNERS', 0, 'set MAX_TOTAL_RUNNERS to the most runner VMs at once, e.g. 8 (0: no overall cap), or unset it to use max_total_runners from pools.yaml');
+
+  const logLevelRaw = r.raw('LOG_LEVEL')?.toLowerCase() ?? 'info';
+  const logLevel = (LOG_LEVELS as readonly string[]).includes(logLevelRaw) ? (logLevelRaw as LogLevel) : undefined;
+  if (!logLevel) r.problem('LOG_LEVEL', `'${logLevelRaw}' is not a log level`, `set LOG_LEVEL to one of ${LOG_LEVELS.join(', ')}`);
+  const logFormatRaw = r.raw('LOG_FORMAT')?.toLowerCase() ?? 'text';
+  if (logFormatRaw !== 'json' && logFormatRaw !== 'text') r.problem('LOG_FORMAT', `'${logFormatRaw}' is not a log format`, 'set LOG_FORMAT to json or text');
+
+  const owner = r.raw('REPO_OWNER');
+  const name = r.raw('REPO_NAME');
+  let repo: string | undefined;
+  if (owner !== undefined || name !== undefined) {
+    if (owner === undefined) r.problem('REPO_OWNER', 'is not set, but REPO_NAME is', 'set REPO_OWNER to the repository owner (e.g. acme for acme/app), or unset REPO_NAME');
+    else if (!OWNER_RE.test(owner)) r.problem('REPO_OWNER', `'${owner}' is not a GitHub user or organisation name`, 'set REPO_OWNER to the owner part of owner/name, e.g. acme');
+    if (name === undefined) r.problem('REPO_NAME', 'is not set, but REPO_OWNER is', 'set REPO_NAME to the repository name (e.g. app for acme/app), or unset REPO_OWNER');
+    else if (!REPO_NAME_RE.test(name)) r.problem('REPO_NAME', `'${name}' is not a repository name`, 'set REPO_NAME to the name part of owner/name, e.g. app');
+    if (owner !== undefined && name !== undefined) repo = `${owner}/${name}`;
+  }
+
+  const disableCleanup = r.bool('DISABLE_CLEANUP', false);
+  const pauseOnStopped = r.bool('PAUSE_ON_STOPPED', false);
+
+  const node = r.raw('PROXMOX_NODE');
+  const forPools = Object.freeze({ poolsConfig: pools, defaultNode: node !== undefined && NODE_RE.test(node) ? node : undefined, repo, maxTotalRunners });
+  if (r.problems.length > 0 || !px || !auth || !logLevel) return { settings: undefined, problems: r.problems, forPools };
+  const settings: EnvSettings = {
+    proxmox: Object.freeze(px),
+    github: Object.freeze({ apiUrl, auth: Object.freeze(auth) }),
+    snippetsDir: dir,
+    poolsConfig: Object.freeze(pools),
+    pollIntervalMs,
+    maxTotalRunners,
+    disableCleanup,
+    pauseOnStopped,
+    logLevel,
+    logFormat: logFormatRaw as LogFormat,
+    repo,
+  };
+  return { settings: Object.freeze(settings), problems: [], forPools };
+}
+
+/** The environment as typed settings; throws ConfigError naming every bad variable. */
+export function loadEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {}): EnvSettings {
+  const { settings, problems } = parseEnv(env, opts);
+  if (!settings) throw new ConfigError(problems);
+  return settings;
+}

@@ -1,0 +1,49 @@
+/**
+ * Configuration in one call: the environment (handed in by the CLI entry, the one place that reads
+ * process.env) and the pools.yaml it points at. Problems in both are reported together.
+ */
+import { parseEnv } from './env.js';
+import type { Env, EnvSettings } from './env.js';
+import { ConfigError } from './errors.js';
+import type { ConfigFs } from './fs.js';
+import { readPoolsConfig } from './pools.js';
+import type { Config } from './types.js';
+
+export interface Settings {
+  readonly env: EnvSettings;
+  readonly config: Config;
+}
+
+export interface LoadOptions {
+  fs?: ConfigFs;
+  /** Relative paths in the environment are resolved against this; default process.cwd(). */
+  cwd?: string;
+  /** A pools.yaml that wins over RUNNER_POOLS_CONFIG (e.g. `demo --pools FILE`). */
+  poolsFile?: string;
+}
+
+/** Throws ConfigError (exit code EXIT_CONFIG) listing every problem in the environment and pools.yaml. */
+export function loadSettings(env: Env, opts: LoadOptions = {}): Settings {
+  const parsed = parseEnv(env, opts);
+  const { poolsConfig, defaultNode, repo, maxTotalRunners } = parsed.forPools;
+  const pools = readPoolsConfig(poolsConfig, {
+    fs: opts.fs,
+    defaultNode,
+    extraRepos: repo === undefined ? [] : [repo],
+    maxTotalRunners,
+  });
+  if (!parsed.settings || !pools.config) throw new ConfigError([...parsed.problems, ...pools.problems]);
+  return Object.freeze({ env: parsed.settings, config: pools.config });
+}
+
+export { CREDENTIAL_NAMES, DEFAULT_POOLS_CONFIG, DEFAULT_SNIPPETS_DIR, LOG_LEVELS, SECRET_VARIABLES, loadEnv, parseEnv, snippetsDirFor } from './env.js';
+export type { Env, EnvSettings, GithubAuth, LogFormat, LogLevel, ProxmoxSettings, SecretVariable } from './env.js';
+export { ConfigError, EXIT_CONFIG, formatProblem } from './errors.js';
+export type { ConfigProblem } from './errors.js';
+export type { ConfigFs } from './fs.js';
+export { poolFits, selectPool, shadowingPool } from './labels.js';
+export { loadPoolsConfig, parsePoolsConfig, readPoolsConfig } from './pools.js';
+export type { PoolsFile, PoolsOptions } from './pools.js';
+export { Secret } from './secret.js';
+export { runnerGroupFor } from './types.js';
+export type { Config, GithubScope, OrgScope, PoolConfig, TemplateRef } from './types.js';
