@@ -1,0 +1,108 @@
+/**
+ * The runner service's side of GitHub (not the REST API): a guest's runner connects with its JIT
+ * config or registration token, comes online after `github.timings.runner_connect`, and is then
+ * dispatched jobs by the engine. Rejections reach the guest the same way, after the connect delay,
+ * as a runner only learns its credential is bad when it tries it. Messages never carry the secret.
+ */
+import type { RunnerBroker, RunnerCredentials, RunnerExit, SimContext } from '../contracts.js';
+import type { Engine } from './engine.js';
+import { decodeJitConfig } from './jit-config.js';
+import { CONFIG_SH_DEFAULT_LABELS } from './labels.js';
+import type { Runner, Scope } from './model.js';
+import type { Timers } from './timers.js';
+import { DEFAULT_GROUP, RUNNER_VERSION, sameScope, type World } from './world.js';
+
+export class Broker implements RunnerBroker {
+  constructor(private readonly ctx: SimContext, private readonly world: World, private readonly engine: Engine, private readonly timers: Timers) {}
+
+  connect(creds: RunnerCredentials, onExit: (exit: RunnerExit) => void): number | undefined {
+    const runner = creds.kind === 'jit' ? this.claimJit(creds.encodedJitConfig, onExit) : this.registerWithToken(creds, onExit);
+    if (!runner) return undefined;
+    const session = { onExit, cancelConnect: undefined as (() => void) | undefined };
+    runner.session = session;
+    session.cancelConnect = this.timers.after(this.ctx.scenario.github.timings.runnerConnectMs, () => {
+      session.cancelConnect = undefined;
+      if (runner.session !== session || !this.world.runners.has(runner.id)) return;
+      runner.status = 'online';
+      runner.version = RUNNER_VERSION;
+      runner.onlineSinceMs = this.ctx.clock.nowMs();
+      this.ctx.recorder.event(`runner ${runner.name} online`);
+      this.engine.runnerIdle(runner);
+    });
+    return runner.id;
+  }
+
+  lost(runnerId: number): void {
+    const runner = this.world.runners.get(runnerId);
+    if (runner && !runner.foreign) this.engine.runnerLost(runner);
+  }
+
+  /**
+   * The registration was deleted through the API: a connected runner's session ends as the real
+   * listener's does ("registration has been deleted"), so its guest can power off.
+   */
+  deregistered(runner: Runner): void {
+    const session = runner.session;
+    runner.session = undefined;
+    runner.status = 'offline';
+    if (!session) return;
+    session.cancelConnect?.();
+    this.timers.after(0, () => session.onExit({ reason: 'rejected', message: 'The runner registration has been deleted from the server, please re-configure.' }));
+  }
+
+  private reject(onExit: (exit: RunnerExit) => void, message: string): undefined {
+    this.ctx.recorder.event(`runner connect rejected: ${message}`);
+    this.timers.after(this.ctx.scenario.github.timings.runnerConnectMs, () => onExit({ reason: 'rejected', message }));
+    return undefined;
+  }
+
+  private claimJit(encoded: string, onExit: (exit: RunnerExit) => void): Runner | undefined {
+    const cfg = decodeJitConfig(encoded);
+    if (!cfg) return this.reject(onExit, 'The JIT config is not valid.');
+    const runner = this.world.runners.get(cfg.runnerId);
+    if (!runner || runner.jit?.clientId !== cfg.clientId) return this.reject(onExit, `Runner registration for '${cfg.runnerName}' was not found: it has been deleted.`);
+    // JIT configs are single-use: a second runner on the same config is refused.
+    if (runner.jit.used) return this.reject(onExit, `The JIT config of runner '${runner.name}' has already been used.`);
+    runner.jit.used = true;
+    return runner;
+  }
+
+  /*
+   * config.sh --unattended --ephemeral --url URL --token T --name N --labels L. We assume the guest
+   * passes --no-default-labels with explicit labels, so the registration carries exactly `labels`;
+   * only with no labels at all does it get config.sh's defaults.
+   */
+  private registerWithToken(creds: Extract<RunnerCredentials, { kind: 'token' }>, onExit: (exit: RunnerExit) => void): Runner | undefined {
+    const scope = this.scopeOfUrl(creds.url);
+    if (!scope) return this.reject(onExit, `Http response code: NotFound from 'POST ${safeUrl(creds.url)}' (no such repository or organization)`);
+    const token = this.world.token(creds.token);
+    if (!token || !sameScope(token.scope, scope)) return this.reject(onExit, 'Http response code: NotFound: the registration token is not valid for this repository or organization.');
+    if (token.expiresAtMs <= this.ctx.clock.nowMs()) return this.reject(onExit, 'Http response code: NotFound: the registration token has expired.');
+    if (this.world.runnerByName(scope, creds.name)) return this.reject(onExit, `A runner exists with the same name ${creds.name}.`);
+    const labels = creds.labels.length ? [...creds.labels] : [...CONFIG_SH_DEFAULT_LABELS];
+    return this.world.register({ name: creds.name, scope, group: DEFAULT_GROUP, labels, ephemeral: true, foreign: false });
+  }
+
+  /** `<scheme://host>/<owner>/<repo>` → repository scope, `<scheme://host>/<org>` → organisation scope. */
+  private scopeOfUrl(url: string): Scope | undefined {
+    let parts: string[];
+    try {
+      parts = new URL(url).pathname.split('/').filter(Boolean);
+    } catch {
+      return undefined;
+    }
+    const [owner, repo] = parts;
+    if (parts.length === 2 && owner && repo && this.world.repo(owner, repo)) return { kind: 'repo', key: `${owner}/${repo}`.toLowerCase() };
+    if (parts.length === 1 && owner && this.world.org(owner)) return { kind: 'org', key: owner.toLowerCase() };
+    return undefined;
+  }
+}
+
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(unparseable url)';
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The simulated GitHub: REST API over real HTTP on 127.0.0.1, the runner service guests connect to
+ * (RunnerBroker), and the workload's workflow runs.
+ */
+import type { RunnerBroker, RunnerCredentials, RunnerExit, SimContext } from '../contracts.js';
+import { Broker } from './broker.js';
+import { Engine } from './engine.js';
+import { PrimaryRateLimit } from './http/rate-limit.js';
+import { githubRoutes } from './http/routes.js';
+import { GithubHttp } from './http/server.js';
+import { Ids } from './ids.js';
+import type { JobSpec } from './model.js';
+import { Renderer } from './render.js';
+import { Timers } from './timers.js';
+import { World } from './world.js';
+
+export class GithubSim implements RunnerBroker {
+  private readonly world: World;
+  private readonly engine: Engine;
+  private readonly broker: Broker;
+  private readonly http: GithubHttp;
+  private readonly timers: Timers;
+  private readonly token: string;
+  private renderer: Renderer | undefined;
+
+  constructor(private readonly ctx: SimContext) {
+    const rng = ctx.rng.fork('github');
+    const ids = new Ids(rng.fork('ids'));
+    this.token = new Ids(rng.fork('token')).installationToken();
+    this.timers = new Timers(ctx.clock);
+    this.world = new World(ctx.scenario, ids, ctx.recorder);
+    this.engine = new Engine(ctx, this.world, ids, this.timers);
+    this.broker = new Broker(ctx, this.world, this.engine, this.timers);
+    const primary = new PrimaryRateLimit(ctx.scenario.github.rateLimit, ctx.clock);
+    const routes = githubRoutes({
+      ctx, world: this.world, engine: this.engine, broker: this.broker, ids,
+      render: () => this.render(), base: () => this.http.url, rate: () => primary.state(),
+    });
+    this.http = new GithubHttp(ctx, routes, this.token, primary, rng.fork('http'), ids.account());
+  }
+
+  async start(): Promise<{ url: string; token: string }> {
+    const url = await this.http.start();
+    return { url, token: this.token };
+  }
+
+  async stop(): Promise<void> {
+    this.timers.cancelAll();
+    await this.http.stop();
+  }
+
+  /** Queues a workflow run now (the workload driver calls this at each entry's time); returns its id. */
+  queueRun(repo: string, workflow: string, jobs: JobSpec[], chain: boolean): number {
+    return this.engine.queueRun(repo, workflow, jobs, chain);
+  }
+
+  connect(creds: RunnerCredentials, onExit: (exit: RunnerExit) => void): number | undefined {
+    return this.broker.connect(creds, onExit);
+  }
+
+  lost(runnerId: number): void {
+    this.broker.lost(runnerId);
+  }
+
+  /** Every queued job has reached `completed` (success, failure or cancelled). */
+  done(): boolean {
+    return this.engine.done();
+  }
+
+  /** Registrations still present that are not the scenario's foreign runners (names). */
+  leaks(): { registrations: string[] } {
+    return { registrations: [...this.world.runners.values()].filter((r) => !r.foreign).map((r) => r.name).sort() };
+  }
+
+  private render(): Renderer {
+    this.renderer ??= new Renderer(this.http.url, (ms) => this.ctx.clock.epochMs() - this.ctx.clock.nowMs() + ms, this.world, this.engine);
+    return this.renderer;
+  }
+}

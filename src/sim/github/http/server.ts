@@ -1,0 +1,178 @@
+/**
+ * The HTTP front of the simulated GitHub, served at the root of its URL as api.github.com is. Each
+ * request goes through, in order: latency, route match, token auth (401), the primary limit (403 with
+ * `x-ratelimit-remaining: 0`), secondary limits (403 + retry-after), injected server errors (5xx),
+ * the handler, and ETag revalidation (304, not counted). Every answer carries the rate-limit headers;
+ * every request is recorded under its `METHOD /template` key.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SimContext } from '../../contracts.js';
+import { Faults } from '../../faults.js';
+import type { Rng } from '../../rng.js';
+import { ApiError, DOCS, errorBody, PRIMARY_DOCS, SECONDARY_DOCS } from './errors.js';
+import { PrimaryRateLimit } from './rate-limit.js';
+import type { Route } from './router.js';
+import { Router } from './router.js';
+import { SecondaryLimit } from './secondary-limit.js';
+
+interface Answer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  counted: boolean;
+}
+
+export class GithubHttp {
+  private server: Server | undefined;
+  private baseUrl = '';
+  private readonly router: Router;
+  private readonly faults: Faults;
+  private readonly secondary: SecondaryLimit;
+
+  constructor(
+    private readonly ctx: SimContext,
+    routes: Route[],
+    private readonly token: string,
+    readonly primary: PrimaryRateLimit,
+    private readonly rng: Rng,
+    private readonly installationId: number,
+  ) {
+    this.router = new Router(routes);
+    this.faults = new Faults(ctx.scenario.github.faults, rng.fork('faults'));
+    this.secondary = new SecondaryLimit(ctx.clock);
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  async start(): Promise<string> {
+    const server = createServer((req, res) => {
+      this.serve(req, res).catch((e: unknown) => {
+        // A bug in the simulator, not a simulated fault: answer 500 and keep serving.
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify(errorBody(500, `simulator error: ${(e as Error).message}`, DOCS)));
+      });
+    });
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    this.server = server;
+    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return this.baseUrl;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    const latency = this.ctx.scenario.github.timings.latencyMs;
+    if (latency > 0) await this.ctx.clock.sleep(latency);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', this.baseUrl);
+    const matched = this.router.match(method, url.pathname);
+    const endpoint = matched?.endpoint ?? `${method} (no route)`;
+    const answer = this.answer(req, method, url, raw, matched);
+    const notModified = answer.status === 304;
+    if (answer.counted) this.primary.consume();
+    const rate = this.primary.state();
+    const headers: Record<string, string> = {
+      server: 'github.com',
+      date: new Date(this.ctx.clock.epochMs()).toUTCString(),
+      'x-github-api-version-selected': '2022-11-28',
+      'x-github-media-type': 'github.v3; format=json',
+      'x-github-request-id': `${this.rng.hex(4)}:${this.rng.hex(6)}:${this.rng.hex(7)}:${this.rng.hex(7)}:${this.rng.hex(8)}`.toUpperCase(),
+      'x-ratelimit-limit': String(rate.limit),
+      'x-ratelimit-remaining': String(rate.remaining),
+      'x-ratelimit-used': String(rate.used),
+      'x-ratelimit-reset': String(rate.reset),
+      'x-ratelimit-resource': 'core',
+      vary: 'Accept, Authorization, Cookie, X-GitHub-OTP',
+      ...answer.headers,
+    };
+    this.ctx.recorder.request({ side: 'github', endpoint, status: answer.status, countedAgainstRateLimit: answer.counted, notModified });
+    if (answer.body === undefined) {
+      res.writeHead(answer.status, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(answer.status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(answer.body));
+  }
+
+  private answer(req: IncomingMessage, method: string, url: URL, raw: string, matched: ReturnType<Router['match']>): Answer {
+    const docs = matched?.route.docs ?? DOCS;
+    const fail = (status: number, message: string, counted: boolean, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}, d = docs): Answer =>
+      ({ status, body: errorBody(status, message, d, extra), counted, headers });
+
+    if (this.authToken(req) !== this.token) return fail(401, 'Bad credentials', false, {}, {}, DOCS);
+    const counted = matched?.route.counted !== false;
+    if (counted) {
+      if (this.primary.exhausted()) return fail(403, `API rate limit exceeded for installation ID ${this.installationId}.`, false, {}, {}, PRIMARY_DOCS);
+      const wait = this.secondary.check(() => this.faults.hit('secondary_rate_limit_rate', matched?.endpoint));
+      if (wait !== undefined) {
+        return fail(403, 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', false, {}, { 'retry-after': String(wait) }, SECONDARY_DOCS);
+      }
+      if (this.faults.hit('http_error_rate', matched?.endpoint)) {
+        const status = this.rng.chance(0.5) ? 502 : 500;
+        return fail(status, 'Server Error', true, {}, {}, DOCS);
+      }
+    }
+    if (!matched) return fail(404, 'Not Found', counted, {}, {}, DOCS);
+
+    let body: unknown = {};
+    if (raw.trim() !== '') {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return fail(400, 'Problems parsing JSON', counted);
+      }
+    }
+    let result;
+    try {
+      result = matched.route.handle({ method, url, params: matched.params, body });
+    } catch (e) {
+      if (e instanceof ApiError) return fail(e.status, e.message, counted, e.extra);
+      throw e;
+    }
+    const headers: Record<string, string> = {};
+    if (result.link) headers.link = result.link;
+    if (method === 'GET' && result.status === 200) {
+      const etag = `W/"${createHash('sha256').update(this.token).update('\0').update(JSON.stringify(result.body)).digest('hex')}"`;
+      headers.etag = etag;
+      headers['cache-control'] = 'private, max-age=60, s-maxage=60';
+      const inm = req.headers['if-none-match'];
+      if (inm !== undefined && inm.split(',').map((t) => t.trim()).includes(etag)) {
+        // GitHub: a conditional request answered 304 does not count against the primary limit.
+        return { status: 304, counted: false, headers };
+      }
+    }
+    return { status: result.status, body: result.body, counted, headers };
+  }
+
+  private authToken(req: IncomingMessage): string | undefined {
+    const m = /^(?:token|bearer)\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    return m?.[1];
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
