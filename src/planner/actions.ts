@@ -1,0 +1,87 @@
+/** What the planner decides; the executor carries these out. Every action says why. */
+
+export interface CreateAction {
+  kind: 'create';
+  pool: string;
+  scope: string;
+  vmid: number;
+  node: string;
+  /** VMID of the template copy on `node` */
+  templateVmid: number;
+  memoryBytes: number;
+  /** the queued job this VM is for (the oldest unserved one), for the logs */
+  forJob: number;
+  reason: string;
+}
+
+export interface RemoveVmAction {
+  kind: 'remove-vm';
+  pool: string;
+  vmid: number;
+  node: string;
+  name: string;
+  /** running VMs are stopped first */
+  running: boolean;
+  /** registration to delete first; a busy answer (422) cancels the removal */
+  runner?: { id: number; scope: string };
+  reason: string;
+}
+
+export interface StopVmAction {
+  kind: 'stop-vm';
+  pool: string;
+  vmid: number;
+  node: string;
+  name: string;
+  reason: string;
+}
+
+export interface DeleteRunnerAction {
+  kind: 'delete-runner';
+  pool: string;
+  scope: string;
+  runnerId: number;
+  name: string;
+  reason: string;
+}
+
+export interface DeleteSnippetAction {
+  kind: 'delete-snippet';
+  node: string;
+  file: string;
+  reason: string;
+}
+
+export interface AdoptVmAction {
+  kind: 'adopt-vm';
+  pool: string;
+  vmid: number;
+  node: string;
+  name: string;
+  reason: string;
+}
+
+export type Action = CreateAction | RemoveVmAction | StopVmAction | DeleteRunnerAction | DeleteSnippetAction | AdoptVmAction;
+
+/** Per pool, what the tick saw and decided: the INFO summary line and `status` are made of this. */
+export interface PoolSummary {
+  pool: string;
+  queued: number;
+  idle: number;
+  busy: number;
+  booting: number;
+  vms: number;
+  create: number;
+  remove: number;
+  /** why fewer VMs are created than jobs wait, if so */
+  limitedBy?: string;
+}
+
+export interface Plan {
+  actions: Action[];
+  pools: PoolSummary[];
+  /** queued jobs no pool can serve */
+  unmatched: Array<{ id: number; repo: string; labels: readonly string[] }>;
+  /** things noticed but deliberately not acted on (foreign VMs in ranges, paused VMs …) */
+  notes: string[];
+}

@@ -1,0 +1,86 @@
+/**
+ * What one tick saw: the input of the planner. Built by the observer from GitHub and Proxmox (and
+ * from what this process has in flight); the planner reads nothing else.
+ */
+
+/** Metadata pve-runners writes into a VM's description when it clones it. */
+export interface VmMeta {
+  pool: string;
+  /** scope key (repo:owner/name | org:name) the runner registers in */
+  scope: string;
+  runner: string;
+  /** epoch ms */
+  createdAt: number;
+}
+
+export interface ObservedVm {
+  vmid: number;
+  node: string;
+  name: string;
+  status: string;
+  template: boolean;
+  tags: readonly string[];
+  lock?: string;
+  maxmemBytes: number;
+  uptimeS: number;
+  /** Parsed description; undefined when it could not be read or is not ours. */
+  meta?: VmMeta;
+}
+
+export interface ObservedRunner {
+  id: number;
+  name: string;
+  scope: string;
+  status: string;
+  busy: boolean;
+}
+
+export interface ObservedJob {
+  id: number;
+  runId: number;
+  repo: string;
+  scope: string;
+  name: string;
+  labels: readonly string[];
+  createdAt: string;
+}
+
+export interface ObservedNode {
+  name: string;
+  online: boolean;
+  maxmemBytes: number;
+  memBytes: number;
+}
+
+export interface ObservedSnippet {
+  /** node name, or '' for a shared snippets directory */
+  node: string;
+  file: string;
+}
+
+/** Work this process started and has not finished: the planner must neither repeat nor undo it. */
+export interface InFlight {
+  creating: ReadonlyArray<{ pool: string; scope: string; vmid: number; node: string; runnerName: string; memoryBytes: number }>;
+  /** VMIDs with a removal, stop or adoption under way */
+  busyVmids: ReadonlySet<number>;
+  deletingRunners: ReadonlySet<number>;
+  /** VMIDs destroyed recently (epoch ms): not reused until the cooldown passes */
+  recentlyFreed: ReadonlyMap<number, number>;
+  /** runner names this process has seen online: a VM whose runner is gone after that finished its job */
+  seenOnline: ReadonlySet<string>;
+}
+
+export interface Observation {
+  now: number;
+  jobs: readonly ObservedJob[];
+  /** Scopes whose job listing failed this tick: their demand is unknown, so nothing is removed for lack of it. */
+  jobScopesFailed: readonly string[];
+  runners: readonly ObservedRunner[];
+  /** Scopes whose runner listing loaded this tick; registrations elsewhere are unknown, not absent. */
+  runnerScopes: readonly string[];
+  vms: readonly ObservedVm[];
+  nodes: readonly ObservedNode[];
+  /** undefined when the snippet directories could not be listed */
+  snippets: readonly ObservedSnippet[] | undefined;
+  inFlight: InFlight;
+}
