@@ -45,5 +45,7 @@ export { poolFits, selectPool, shadowingPool } from './labels.js';
 export { loadPoolsConfig, parsePoolsConfig, readPoolsConfig } from './pools.js';
 export type { PoolsFile, PoolsOptions } from './pools.js';
 export { Secret } from './secret.js';
+export { resolveTemplates } from './templates.js';
+export type { ClusterVm, ResolvedTemplate, TemplateResolution } from './templates.js';
 export { runnerGroupFor } from './types.js';
 export type { Config, GithubScope, OrgScope, PoolConfig, TemplateRef } from './types.js';
