@@ -22,6 +22,7 @@ export class OpenApiResponses {
     this.ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
     const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
     (addFormats as unknown as (a: Ajv) => void)(this.ajv);
+    allowNullInNullableEnums(this.spec.components);
     this.ajv.addSchema({ $id: 'gh', components: this.spec.components }, undefined, false);
   }
 
@@ -36,6 +37,8 @@ export class OpenApiResponses {
     let validate = this.cache.get(key);
     if (!validate) {
       let response = (this.operation(method, template).responses as Json)[String(status)] as Json | undefined;
+      // Errors the spec does not list for an operation (e.g. 404 on DELETE runner) still come as basic-error.
+      if (!response && status >= 400) response = { content: { 'application/json': { schema: { $ref: '#/components/schemas/basic-error' } } } };
       if (!response) throw new Error(`${key}: not a documented response`);
       if (response.$ref) response = this.resolve(response.$ref as string);
       const schema = response.content?.['application/json']?.schema as Json | undefined;
@@ -57,4 +60,19 @@ export class OpenApiResponses {
   private resolve(ref: string): Json {
     return ref.replace(/^#\//, '').split('/').reduce<Json>((node, seg) => node[seg] as Json, this.spec);
   }
+}
+
+/*
+ * The spec marks e.g. job.conclusion `nullable` with an enum lacking null; GitHub returns null for a
+ * queued job and ajv (following OpenAPI 3.0.3) checks enum after nullable, so null is added to such enums.
+ */
+function allowNullInNullableEnums(node: unknown): void {
+  if (Array.isArray(node)) {
+    node.forEach(allowNullInNullableEnums);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const o = node as Json;
+  if (o.nullable === true && Array.isArray(o.enum) && !o.enum.includes(null)) o.enum = [...o.enum, null];
+  Object.values(o).forEach(allowNullInNullableEnums);
 }

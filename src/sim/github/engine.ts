@@ -157,7 +157,7 @@ export class Engine {
     if (!job.startedAtMs) job.startedAtMs = now;
     job.run.updatedAtMs = now;
     if (conclusion === 'cancelled') this.ctx.recorder.jobCancelled(job.id);
-    else this.ctx.recorder.jobCompleted(job.id);
+    else this.ctx.recorder.jobCompleted(job.id, conclusion === 'failure' ? 'failure' : 'success');
     this.advanceChain(job, conclusion);
     const runner = job.runner?.registered ? this.world.runners.get(job.runner.id) : undefined;
     if (runner && runner.jobId === job.id) this.release(runner, job, conclusion);
