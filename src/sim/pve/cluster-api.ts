@@ -1,0 +1,96 @@
+/** Cluster-wide, node, task and access endpoints of the simulated Proxmox. */
+import { PveError, PveParamError, PvePermError } from './errors.js';
+import { vmStatus } from './qemu-power.js';
+import { storages } from './storage-api.js';
+import type { Params, PveWorld } from './world.js';
+
+const MIB = 1024 * 1024;
+const UPID_RE = /^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-F]{8}):([0-9A-F]{8,9}):([0-9A-F]{8}):([^:\s]+):([^:\s]*):([^:\s]+):$/;
+
+export function version(w: PveWorld): unknown {
+  const v = w.ctx.scenario.proxmox.version;
+  return { version: v, release: v.split('.').slice(0, 2).join('.'), repoid: 'a7f4e5b2', console: 'html5' };
+}
+
+function nodeEntry(w: PveWorld, name: string): Record<string, unknown> {
+  const n = w.cluster.nodes.get(name)!;
+  const online = n.status === 'online';
+  return {
+    id: `node/${name}`, type: 'node', node: name, status: n.status, level: '',
+    maxcpu: n.cpus, cpu: 0, maxmem: n.memoryMb * MIB, mem: w.cluster.usedMb(name) * MIB,
+    maxdisk: 100 * 1024 ** 3, disk: 10 * 1024 ** 3,
+    uptime: online ? Math.floor(w.ctx.clock.nowMs() / 1000) + 86_400 : 0,
+  };
+}
+
+export function nodes(w: PveWorld): unknown {
+  return [...w.cluster.nodes.keys()].map((n) => nodeEntry(w, n));
+}
+
+/** GET /cluster/resources: VMs filtered by VM.Audit (as PVE does), nodes, storages. */
+export function resources(w: PveWorld, p: Params): unknown {
+  const out: unknown[] = [];
+  const want = (t: string) => p.type === undefined || p.type === t;
+  if (want('vm') && w.privileges.has('VM.Audit')) {
+    for (const vm of w.cluster.vms.values()) {
+      const s = vmStatus(w, vm);
+      delete s.pid;
+      const entry: Record<string, unknown> = { id: `qemu/${vm.vmid}`, type: 'qemu', node: vm.node, ...s, maxcpu: s.cpus, template: vm.config.get('template') === '1' ? 1 : 0 };
+      delete entry.cpus;
+      if (vm.pool !== undefined) entry.pool = vm.pool;
+      out.push(entry);
+    }
+  }
+  if (want('node')) for (const n of w.cluster.nodes.keys()) out.push(nodeEntry(w, n));
+  if (want('storage')) {
+    for (const n of w.cluster.nodes.keys()) {
+      for (const s of storages(w)) {
+        out.push({ id: `storage/${n}/${s.storage}`, type: 'storage', storage: s.storage, node: n, status: 'available', content: s.content, plugintype: s.type, shared: s.shared, disk: s.used, maxdisk: s.total });
+      }
+    }
+  }
+  return out;
+}
+
+/** GET /cluster/nextid: a hint only; PVE echoes the (string) parameter when it is free. */
+export function nextId(w: PveWorld, p: Params): unknown {
+  if (p.vmid !== undefined) {
+    if (w.cluster.vms.has(Number(p.vmid))) throw new PveParamError({ vmid: `VM ${p.vmid} already exists` });
+    return p.vmid;
+  }
+  for (let id = 100; id < 1_000_000; id++) if (!w.cluster.vms.has(id)) return String(id);
+  throw new PveError('unable to get any free VMID in range [100, 1000000]');
+}
+
+/** GET /access/permissions: the token holds its privileges on every path (propagating). */
+export function permissions(w: PveWorld, p: Params): unknown {
+  if (p.userid !== undefined && p.userid !== w.user && p.userid !== w.user.split('!')[0]) throw new PvePermError('/access, Sys.Audit');
+  const privs = Object.fromEntries(w.privileges.list().map((x) => [x, 1]));
+  const paths = p.path !== undefined ? [p.path] : ['/', '/nodes', '/pool', '/sdn', '/storage', '/vms'];
+  return Object.fromEntries(paths.map((path) => [path, { ...privs }]));
+}
+
+function findTask(w: PveWorld, p: Params) {
+  const upid = p.upid!;
+  if (!UPID_RE.test(upid)) throw new PveParamError({ upid: 'unable to parse worker upid' });
+  const task = w.tasks.get(upid);
+  // A task's status file lives on the node that ran it; asking another node finds nothing.
+  if (!task || task.node !== p.node) throw new PveParamError({ upid: 'no such task' });
+  if (task.user !== w.user) w.privileges.require(`/nodes/${p.node}`, ['Sys.Audit']);
+  return task;
+}
+
+export function taskStatus(w: PveWorld, p: Params): unknown {
+  const t = findTask(w, p);
+  const out: Record<string, unknown> = { upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user, status: t.status };
+  if (t.status === 'stopped') out.exitstatus = t.exitstatus;
+  return out;
+}
+
+export function taskLog(w: PveWorld, p: Params): unknown {
+  const t = findTask(w, p);
+  const start = Number(p.start ?? 0);
+  const limit = Number(p.limit ?? 50);
+  const lines = t.log.length ? t.log : ['no content'];
+  return lines.slice(start, start + limit).map((text, i) => ({ n: start + i + 1, t: text }));
+}

@@ -1,0 +1,88 @@
+/**
+ * The simulated Proxmox VE: a real HTTP server on 127.0.0.1 under /api2/json that the daemon
+ * reaches through `proxmox-api`, with PVE's tasks, locks, error shapes, token auth and real
+ * snippet directories. See DESIGN.md "The simulator" and reference/apis.md §1–§3.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GuestHooks, GuestPower, SimContext } from '../contracts.js';
+import { Faults } from '../faults.js';
+import { Cluster } from './cluster.js';
+import { Privileges } from './permissions.js';
+import { markStopped } from './qemu-power.js';
+import { API_BASE, PveHttp } from './server.js';
+import { Snippets } from './snippets.js';
+import { Tasks } from './tasks.js';
+import type { PveWorld } from './world.js';
+
+export { pveToJsonSchema, pveApi, type PveSchema, type PveEndpoint } from './schema.js';
+export { matchRoute } from './routes.js';
+export { DEFAULT_PRIVILEGES } from './permissions.js';
+
+export interface PveEndpointInfo {
+  /** `http://127.0.0.1:PORT/api2/json` */
+  url: string;
+  tokenId: string;
+  tokenSecret: string;
+  /** node → real directory the daemon writes snippets to */
+  snippetsDirs: Record<string, string>;
+}
+
+export const TOKEN_ID = 'pve-runners@pve!ci';
+
+export class PveSim implements GuestPower {
+  private readonly world: PveWorld;
+  private readonly tokenSecret: string;
+  private server: Server | undefined;
+
+  constructor(ctx: SimContext, hooks: GuestHooks, snippetsRoot: string) {
+    const rng = ctx.rng.fork('pve');
+    this.tokenSecret = ctx.rng.fork('pve-token').uuid();
+    this.world = {
+      ctx, hooks, rng,
+      cluster: new Cluster(ctx.scenario, rng.fork('cluster')),
+      tasks: new Tasks(ctx),
+      privileges: new Privileges(ctx.scenario.proxmox.tokenPrivileges),
+      faults: new Faults(ctx.scenario.proxmox.faults, ctx.rng.fork('pve-faults')),
+      snippets: new Snippets(snippetsRoot, ctx.scenario),
+      user: TOKEN_ID,
+    };
+  }
+
+  async start(): Promise<PveEndpointInfo> {
+    const http = new PveHttp(this.world, this.tokenSecret);
+    const server = createServer((req, res) => {
+      http.handle(req, res).catch((e: unknown) => {
+        res.writeHead(500, 'internal simulator error');
+        res.end(String(e));
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}${API_BASE}`, tokenId: TOKEN_ID, tokenSecret: this.tokenSecret, snippetsDirs: this.world.snippets.directories() };
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** The guest powered itself off (`poweroff` in the VM). */
+  powerOff(vmid: number): void {
+    const vm = this.world.cluster.vms.get(vmid);
+    if (vm) markStopped(this.world, vm);
+  }
+
+  /** What pve-runners left behind: its VMs (not templates or foreign ones) and snippet files. */
+  leaks(): { vms: number[]; snippets: string[] } {
+    const vms = [...this.world.cluster.vms.values()].filter((v) => v.kind === 'ours').map((v) => v.vmid).sort((a, b) => a - b);
+    return { vms, snippets: this.world.snippets.leftovers() };
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * `POST /nodes/{node}/qemu/{vmid}/clone` (qemu-server API2/Qemu.pm clone_vm). Checks made before
+ * the fork answer synchronously; the new VM exists at once with `lock: clone`, which the
+ * `qmclone` worker removes when it ends — or, on failure, removes the new VM's config entirely.
+ */
+import { randomMac, type Vm } from './cluster.js';
+import { PveError } from './errors.js';
+import { lockTimeout, noteTags } from './qemu-common.js';
+import type { Params, PveWorld } from './world.js';
+
+export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
+  const { cluster } = w;
+  const vmid = Number(p.vmid);
+  const newid = Number(p.newid);
+  const src = cluster.vmOn(p.node!, vmid);
+  const template = src.kind === 'template' || src.config.get('template') === '1';
+  const { storage: srcStorage, shared } = cluster.templateStorage(src);
+  const target = p.target ?? src.node;
+  const full = p.full !== undefined ? p.full === '1' || !template : !template;
+
+  if (w.faults.hit('lock_timeout_rate', endpoint)) throw lockTimeout(vmid);
+  const lock = src.config.get('lock');
+  if (lock !== undefined) throw new PveError(`VM is locked (${lock})`);
+  if (p.snapname !== undefined) throw new PveError(`snapshot '${p.snapname}' does not exist`);
+  if (!full && p.storage !== undefined) throw new PveError("parameter 'storage' not allowed for linked clones");
+  if (!full && p.format !== undefined) throw new PveError("parameter 'format' not allowed for linked clones");
+  if (target !== src.node) {
+    if (!cluster.nodes.has(target)) throw new PveError(`no such cluster node '${target}'`);
+    if (!shared) throw new PveError(`can't clone VM to node '${target}' (VM uses local storage)`);
+  }
+  const diskStorage = p.storage ?? srcStorage;
+  w.privileges.require(`/storage/${diskStorage}`, ['Datastore.AllocateSpace']);
+  w.privileges.require('/sdn/zones/localnetwork/vmbr0', ['SDN.Use']);
+  const existing = cluster.vms.get(newid);
+  if (existing?.node === target) throw new PveError(`unable to create VM ${newid}: config file already exists`);
+
+  const durationMs = w.ctx.scenario.proxmox.timings.cloneMs;
+  const log = [`create ${full ? 'full' : 'linked'} clone of drive scsi0 (${src.config.get('scsi0')?.split(',')[0] ?? ''})`];
+  if (existing) {
+    // Another node holds this VMID: pmxcfs refuses the new config file inside the worker.
+    const reason = `close (rename) atomic file '/etc/pve/nodes/${target}/qemu-server/${newid}.conf' failed: File exists`;
+    return w.tasks.start({ node: src.node, type: 'qmclone', id: vmid, user: w.user, durationMs, log, finish: () => undefined, failNow: reason });
+  }
+
+  const vm: Vm = { vmid: newid, node: target, kind: 'ours', config: cloneConfig(w, src, newid, p, full, diskStorage), status: 'stopped', heldMb: 0 };
+  if (p.pool !== undefined) vm.pool = p.pool;
+  cluster.vms.set(newid, vm);
+  w.ctx.recorder.vmCreated(newid);
+  noteTags(w, vm);
+  const failure = w.faults.hit('task_failure_rate', endpoint)
+    ? `clone failed: can't lock file '/var/lock/pve-manager/pve-storage-${diskStorage}' - got timeout`
+    : undefined;
+  return w.tasks.start({
+    node: src.node, type: 'qmclone', id: vmid, user: w.user, durationMs, log,
+    finish: () => {
+      if (failure) {
+        // qemu-server always deallocates the VMID when a clone fails: the target config goes.
+        if (cluster.vms.get(newid) === vm) {
+          cluster.vms.delete(newid);
+          w.ctx.recorder.vmDestroyed(newid);
+        }
+        throw new Error(failure);
+      }
+      vm.config.delete('lock');
+    },
+  });
+}
+
+function cloneConfig(w: PveWorld, src: Vm, newid: number, p: Params, full: boolean, storage: string): Map<string, string> {
+  const rng = w.rng;
+  const conf = new Map<string, string>();
+  conf.set('lock', 'clone');
+  for (const [k, v] of src.config) {
+    if (k === 'template' || k === 'lock' || k === 'description') continue;
+    if (/^net\d+$/.test(k)) conf.set(k, v.replace(/([A-Za-z0-9_-]+)=([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})/, (_, model: string) => `${model}=${randomMac(rng)}`));
+    else if (k === 'smbios1') conf.set(k, v.replace(/uuid=[0-9a-f-]+/i, `uuid=${rng.uuid()}`));
+    else if (/^(scsi|virtio|sata|ide)\d+$/.test(k) && v.includes(':cloudinit')) conf.set(k, `${storage}:vm-${newid}-cloudinit,media=cdrom`);
+    else if (/^(scsi|virtio|sata|ide)\d+$/.test(k) && /:(base|vm)-\d+-disk-\d+/.test(v)) {
+      const [vol, ...opts] = v.split(',');
+      const disk = /(\d+)$/.exec(vol!)?.[1] ?? '0';
+      const name = full ? `${storage}:vm-${newid}-disk-${disk}` : `${vol}/vm-${newid}-disk-${disk}`;
+      conf.set(k, [name, ...opts].join(','));
+    } else conf.set(k, v);
+  }
+  if (!conf.has('smbios1')) conf.set('smbios1', `uuid=${rng.uuid()}`);
+  conf.set('name', p.name ?? `Copy-of-VM-${src.config.get('name') ?? src.vmid}`);
+  if (p.description !== undefined) conf.set('description', p.description);
+  return conf;
+}

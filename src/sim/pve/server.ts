@@ -1,0 +1,119 @@
+/**
+ * The HTTP front of the simulated Proxmox, in pveproxy's order: content check for GET/DELETE,
+ * token auth (401 without a body), routing (501), proxy to the node in the path, permission check
+ * (403), parameter verification (400), then the handler (500 for its errors). Answers carry
+ * exactly `application/json;charset=UTF-8` and `{"data": …}`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PveError, PveParamError } from './errors.js';
+import { validateParams } from './params.js';
+import { handlers, matchRoute } from './routes.js';
+import { pveApi } from './schema.js';
+import type { Params, PveWorld } from './world.js';
+
+export const API_BASE = '/api2/json';
+const CONTENT_TYPE = 'application/json;charset=UTF-8';
+
+interface Answer {
+  status: number;
+  reason: string;
+  body?: unknown;
+}
+
+/**
+ * A transient failure as pveproxy gives it when pvedaemon (which runs protected API calls) is
+ * restarting: nothing was done, and the client may retry.
+ */
+const TRANSIENT = "Can't connect to 127.0.0.1:85 (Connection refused)";
+
+const firstLine = (msg: string) => msg.split('\n')[0]!.replace(/[^\t\x20-\x7e]/g, '?');
+
+function errorAnswer(e: unknown): Answer {
+  if (e instanceof PveParamError) return { status: 400, reason: e.message, body: { data: null, errors: e.errors } };
+  if (e instanceof PveError) return { status: e.status, reason: firstLine(e.message), body: { data: null, message: `${e.message}\n` } };
+  const msg = e instanceof Error ? e.message : String(e);
+  return { status: 500, reason: firstLine(msg), body: { data: null, message: `${msg}\n` } };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function collect(search: URLSearchParams): Params {
+  const out: Params = {};
+  for (const [k, v] of search) out[k] = v; // a repeated key keeps its last value (no array params here)
+  return out;
+}
+
+export class PveHttp {
+  constructor(private readonly world: PveWorld, private readonly tokenSecret: string) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const body = await readBody(req);
+    let endpoint = `${method} ${url.pathname}`;
+    let answer: Answer;
+    try {
+      const r = await this.answer(method, url, body, req.headers.authorization);
+      endpoint = r.endpoint ?? endpoint;
+      answer = r.answer;
+    } catch (e) {
+      answer = errorAnswer(e);
+    }
+    const latency = this.world.ctx.scenario.proxmox.timings.latencyMs;
+    if (latency > 0) await this.world.ctx.clock.sleep(latency);
+    this.world.ctx.recorder.request({ side: 'proxmox', endpoint, status: answer.status, countedAgainstRateLimit: false, notModified: false });
+    const headers: Record<string, string | number> = { 'Cache-Control': 'max-age=0', Pragma: 'no-cache', Server: 'pve-api-daemon/3.0', Expires: new Date(this.world.ctx.clock.epochMs()).toUTCString() };
+    if (answer.body === undefined) {
+      res.writeHead(answer.status, answer.reason, headers);
+      res.end();
+      return;
+    }
+    const text = JSON.stringify(answer.body);
+    res.writeHead(answer.status, answer.reason, { ...headers, 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private authenticated(header: string | undefined): boolean {
+    const m = /^PVEAPIToken[= ](.+)$/.exec(header ?? '');
+    if (!m) return false;
+    const value = m[1]!;
+    const eq = value.lastIndexOf('=');
+    return eq > 0 && value.slice(0, eq) === this.world.user && value.slice(eq + 1) === this.tokenSecret;
+  }
+
+  private async answer(method: string, url: URL, body: string, auth: string | undefined): Promise<{ endpoint?: string; answer: Answer }> {
+    const w = this.world;
+    if ((method === 'GET' || method === 'DELETE') && body.length > 0) {
+      return { answer: { status: 501, reason: `Unexpected content for method '${method}'` } };
+    }
+    if (!url.pathname.startsWith(`${API_BASE}/`)) return { answer: { status: 404, reason: 'Not Found' } };
+    // PVE delays failed logins by 3 s; the simulator answers at once (no scenario time to waste).
+    if (!this.authenticated(auth)) return { answer: { status: 401, reason: 'Authentication failed!' } };
+    const rel = url.pathname.slice(API_BASE.length);
+    const route = matchRoute(method, rel);
+    if (!route) throw new PveError(`Method '${method} ${rel}' not implemented`, 501);
+    const { endpoint, pathParams } = route;
+    const schema = pveApi.endpoints[endpoint]!;
+    const raw = collect(method === 'GET' || method === 'DELETE' ? url.searchParams : new URLSearchParams(body));
+    const params: Params = { ...raw, ...pathParams };
+    try {
+      const node = pathParams.node;
+      if (node !== undefined && schema.proxyto === 'node') {
+        const n = w.cluster.nodes.get(node);
+        if (!n) throw new PveError(`hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`);
+        if (n.status !== 'online') throw new PveError('No route to host', 595);
+      }
+      if (schema.permissions?.check) w.privileges.check(schema.permissions.check, params);
+      validateParams(schema.parameters, params);
+      if (w.faults.hit('http_error_rate', endpoint)) throw new PveError(TRANSIENT);
+      const data = await handlers[endpoint]!(w, params, endpoint);
+      return { endpoint, answer: { status: 200, reason: 'OK', body: { data: data ?? null } } };
+    } catch (e) {
+      return { endpoint, answer: errorAnswer(e) };
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Asynchronous PVE tasks (workers) with real-format UPIDs (pve-common PVE/UPID.pm):
+ * `UPID:<node>:<pid 8hex>:<pstart 8hex>:<starttime 8hex>:<type>:<id>:<user>:`. A task is `running`
+ * until it ends, then `stopped` with exitstatus `OK` or the error text; every end is recorded.
+ */
+import type { SimContext } from '../contracts.js';
+import type { Rng } from '../rng.js';
+
+export interface TaskInfo {
+  upid: string;
+  node: string;
+  pid: number;
+  pstart: number;
+  starttime: number;
+  type: string;
+  id: string;
+  user: string;
+  status: 'running' | 'stopped';
+  exitstatus?: string;
+  log: string[];
+}
+
+/** What a worker does once it has run for its duration: returns normally (OK) or throws (error). */
+export type TaskFinish = () => void;
+
+const hex8 = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
+
+export class Tasks {
+  private readonly tasks = new Map<string, TaskInfo>();
+  private readonly rng: Rng;
+  private pstart: number;
+
+  constructor(private readonly ctx: SimContext) {
+    this.rng = ctx.rng.fork('pve-tasks');
+    this.pstart = this.rng.int(1_000_000, 90_000_000);
+  }
+
+  get(upid: string): TaskInfo | undefined {
+    return this.tasks.get(upid);
+  }
+
+  /** Number of tasks not yet ended (for shutdown/settling). */
+  running(): number {
+    return [...this.tasks.values()].filter((t) => t.status === 'running').length;
+  }
+
+  /**
+   * Forks a worker. `finish` runs after `durationMs` of scenario time; what it throws becomes the
+   * exitstatus. `failNow` ends the task at once with that error (checks a real worker makes first).
+   */
+  start(opts: { node: string; type: string; id: string | number; user: string; durationMs: number; log?: string[]; finish: TaskFinish; failNow?: string }): string {
+    const pid = this.rng.int(1000, 4_000_000);
+    this.pstart += this.rng.int(1, 500);
+    const starttime = Math.floor(this.ctx.clock.epochMs() / 1000);
+    const upid = `UPID:${opts.node}:${hex8(pid)}:${hex8(this.pstart)}:${hex8(starttime)}:${opts.type}:${opts.id}:${opts.user}:`;
+    const task: TaskInfo = { upid, node: opts.node, pid, pstart: this.pstart, starttime, type: opts.type, id: String(opts.id), user: opts.user, status: 'running', log: [...(opts.log ?? [])] };
+    this.tasks.set(upid, task);
+    if (opts.failNow !== undefined) {
+      const reason = opts.failNow;
+      this.ctx.clock.after(0, () => this.end(task, reason));
+      return upid;
+    }
+    this.ctx.clock.after(opts.durationMs, () => {
+      try {
+        opts.finish();
+        this.end(task, undefined);
+      } catch (e) {
+        this.end(task, (e as Error).message);
+      }
+    });
+    return upid;
+  }
+
+  private end(task: TaskInfo, error: string | undefined): void {
+    task.status = 'stopped';
+    task.exitstatus = error === undefined ? 'OK' : error;
+    task.log.push(error === undefined ? 'TASK OK' : `TASK ERROR: ${error}`);
+    this.ctx.recorder.task(error === undefined);
+  }
+}

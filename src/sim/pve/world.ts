@@ -1,0 +1,27 @@
+/** Everything a request handler of the simulated Proxmox may use. */
+import type { GuestHooks, SimContext } from '../contracts.js';
+import type { Faults } from '../faults.js';
+import type { Rng } from '../rng.js';
+import type { Cluster } from './cluster.js';
+import type { Privileges } from './permissions.js';
+import type { Snippets } from './snippets.js';
+import type { Tasks } from './tasks.js';
+
+export interface PveWorld {
+  ctx: SimContext;
+  hooks: GuestHooks;
+  cluster: Cluster;
+  tasks: Tasks;
+  privileges: Privileges;
+  faults: Faults;
+  snippets: Snippets;
+  /** The simulated Proxmox's own random stream (MACs, UUIDs, pids). */
+  rng: Rng;
+  /** The authenticated token id (`user@realm!name`), which PVE puts in UPIDs. */
+  user: string;
+}
+
+/** Request parameters after routing: query/form values plus path parameters, all strings. */
+export type Params = Record<string, string>;
+
+export type Handler = (w: PveWorld, p: Params, endpoint: string) => unknown;
