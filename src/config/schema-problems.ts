@@ -67,8 +67,10 @@ export class SchemaDescriber {
   }
 }
 
+/** Quotes a value for a one-line message; control characters (a newline in a label) are escaped. */
 function show(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v);
+  if (typeof v === 'string') return /[\x00-\x1f\x7f]/.test(v) ? JSON.stringify(v) : `'${v}'`;
+  return JSON.stringify(v) ?? String(v);
 }
 
 export function schemaProblems(errors: readonly ErrorObject[], source: YamlSource, schema: SchemaDescriber): ConfigProblem[] {
@@ -104,7 +106,7 @@ export function schemaProblems(errors: readonly ErrorObject[], source: YamlSourc
         fix = schema.descriptionAt(at) ?? `match ${String(p.pattern)}`;
         break;
       case 'uniqueItems':
-        message = `items ${String(p.j)} and ${String(p.i)} are the same (${show((e.data as unknown[])[Number(p.i)])})`;
+        message = `items ${Math.min(Number(p.i), Number(p.j))} and ${Math.max(Number(p.i), Number(p.j))} are the same (${show((e.data as unknown[])[Number(p.i)])})`;
         fix = `remove the duplicate; ${schema.descriptionAt(at) ?? ''}`.replace(/; $/, '');
         break;
       default:

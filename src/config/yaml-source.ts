@@ -34,7 +34,7 @@ export class YamlSource {
   /** Parses `text`; on syntax errors returns them as problems with their line and column. */
   static parse(text: string, file: string): { source?: YamlSource; data?: unknown; problems: ConfigProblem[] } {
     const lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length > 0) {
       return {
         problems: doc.errors.map((e) => {
