@@ -5,6 +5,7 @@
 import type { RunnerBroker, RunnerCredentials, RunnerExit, SimContext } from '../contracts.js';
 import { Broker } from './broker.js';
 import { Engine } from './engine.js';
+import { epochAt } from './epoch.js';
 import { PrimaryRateLimit } from './http/rate-limit.js';
 import { githubRoutes } from './http/routes.js';
 import { GithubHttp } from './http/server.js';
@@ -73,7 +74,7 @@ export class GithubSim implements RunnerBroker {
   }
 
   private render(): Renderer {
-    this.renderer ??= new Renderer(this.http.url, (ms) => this.ctx.clock.epochMs() - this.ctx.clock.nowMs() + ms, this.world, this.engine);
+    this.renderer ??= new Renderer(this.http.url, (ms) => epochAt(this.ctx.clock, ms), this.world, this.engine);
     return this.renderer;
   }
 }

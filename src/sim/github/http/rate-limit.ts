@@ -6,6 +6,7 @@
  */
 import type { SimClock } from '../../clock.js';
 import type { Scenario } from '../../scenario.js';
+import { epochAt } from '../epoch.js';
 
 export interface RateState {
   limit: number;
@@ -26,7 +27,7 @@ export class PrimaryRateLimit {
     this.roll();
     const now = this.clock.nowMs();
     const resetAt = this.resetAtMs ?? now + this.cfg.windowMs;
-    const resetEpochMs = this.clock.epochMs() - now + resetAt;
+    const resetEpochMs = epochAt(this.clock, resetAt);
     return { limit: this.cfg.limit, remaining: Math.max(0, this.cfg.limit - this.used), used: this.used, reset: Math.ceil(resetEpochMs / 1000) };
   }
 
