@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Creates (or updates) the Debian LXC container pve-runners runs in, on this Proxmox VE node, and
+# installs the daemon into it. Idempotent: a second run updates the container's settings and the
+# installed release, and keeps the configuration already inside the container.
+#
+#   1. checks the snippet storage allows `snippets` and lets the container's service user write its directory;
+#   2. downloads the newest Debian 13 container template if it is not there yet;
+#   3. creates the unprivileged container (nesting on, for the unit's systemd sandboxing) with the
+#      node's snippets directory bind-mounted at /mnt/pve-snippets/<node>, or updates an existing one;
+#   4. starts it, copies in the release tarball (scripts/package.sh), install.sh, the env file and
+#      any credentials, and runs install.sh there, which installs Node.js, the daemon and the unit.
+set -euo pipefail
+
+PROG=bootstrap-lxc.sh
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$SCRIPT_DIR/common.sh"
+
+CTID=""
+CT_HOSTNAME=pve-runners
+TEMPLATE_PREFIX=debian-13-standard
+TEMPLATE_STORAGE=local
+ROOTFS_STORAGE=local-lvm
+DISK_GB=8
+MEMORY_MB=1024
+CORES=2
+BRIDGE=vmbr0
+SNIPPET_STORAGE=local
+SNIPPETS_DIR=/var/lib/vz/snippets
+NODE=""
+PACKAGE=""
+ENV_FILE=""
+CREDENTIALS_DIR=""
+POOLS_FILE=""
+# The service user's ids inside the container; on the host they appear shifted by the
+# unprivileged container's id map (100000 by default).
+SVC_ID=990
+ID_SHIFT=100000
+
+usage() {
+  cat <<EOF
+Usage: $PROG --package pve-runners-VERSION.tar.gz [options]
+
+Creates or updates the pve-runners LXC container on this Proxmox VE node and installs the daemon.
+
+  --package FILE          release tarball built by scripts/package.sh (required)
+  --env-file FILE         pve-runners.env to install (mode 0600); without it a skeleton is installed
+                          the first time and an existing one is kept
+  --credentials DIR       files named PROXMOX_TOKEN_SECRET, GITHUB_TOKEN, GITHUB_APP_PRIVATE_KEY to
+                          install as systemd credentials (/etc/credstore, mode 0600)
+  --pools FILE            pools.yaml to install; without it a first one is written unless one exists
+  --ctid ID               container id (default: the existing '$CT_HOSTNAME' container, else the next free id)
+  --hostname NAME         container host name (default: $CT_HOSTNAME)
+  --node NAME             this node's name (default: hostname)
+  --snippet-storage ID    storage holding cloud-init snippets (default: $SNIPPET_STORAGE)
+  --snippets-dir PATH     its snippets directory on this node (default: $SNIPPETS_DIR)
+  --rootfs-storage ID     storage for the container's disk (default: $ROOTFS_STORAGE)
+  --template-storage ID   storage for container templates (default: $TEMPLATE_STORAGE)
+  --disk GB / --memory MB / --cores N / --bridge NAME   container resources (default: $DISK_GB / $MEMORY_MB / $CORES / $BRIDGE)
+  --dry-run               print the commands that change something instead of running them
+  -h, --help              this text
+EOF
+}
+
+while (($# > 0)); do
+  case $1 in
+    --package) PACKAGE=${2:?}; shift 2 ;;
+    --env-file) ENV_FILE=${2:?}; shift 2 ;;
+    --credentials) CREDENTIALS_DIR=${2:?}; shift 2 ;;
+    --pools) POOLS_FILE=${2:?}; shift 2 ;;
+    --ctid) CTID=${2:?}; shift 2 ;;
+    --hostname) CT_HOSTNAME=${2:?}; shift 2 ;;
+    --node) NODE=${2:?}; shift 2 ;;
+    --snippet-storage) SNIPPET_STORAGE=${2:?}; shift 2 ;;
+    --snippets-dir) SNIPPETS_DIR=${2:?}; shift 2 ;;
+    --rootfs-storage) ROOTFS_STORAGE=${2:?}; shift 2 ;;
+    --template-storage) TEMPLATE_STORAGE=${2:?}; shift 2 ;;
+    --disk) DISK_GB=${2:?}; shift 2 ;;
+    --memory) MEMORY_MB=${2:?}; shift 2 ;;
+    --cores) CORES=${2:?}; shift 2 ;;
+    --bridge) BRIDGE=${2:?}; shift 2 ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument '$1'" ;;
+  esac
+done
+
+[[ -n $PACKAGE ]] || die "--package is required (build it with scripts/package.sh)"
+[[ -f $PACKAGE ]] || die "--package $PACKAGE: no such file"
+[[ -z $ENV_FILE || -f $ENV_FILE ]] || die "--env-file $ENV_FILE: no such file"
+[[ -z $POOLS_FILE || -f $POOLS_FILE ]] || die "--pools $POOLS_FILE: no such file"
+[[ -z $CREDENTIALS_DIR || -d $CREDENTIALS_DIR ]] || die "--credentials $CREDENTIALS_DIR: no such directory"
+for n in "$DISK_GB" "$MEMORY_MB" "$CORES"; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive number"; done
+
+require_proxmox_host pct pveam pvesm pvesh
+NODE=${NODE:-$(hostname)}
+[[ $NODE =~ ^[A-Za-z0-9-]+$ ]] || die "node name '$NODE' is not a host name; pass --node"
+MOUNT_POINT=/mnt/pve-snippets/$NODE
+
+# --- 1. snippet storage -------------------------------------------------------------------------
+storage_json=$(pvesh get "/storage/$SNIPPET_STORAGE" --output-format json) || die "storage '$SNIPPET_STORAGE' not found (pvesm status lists them)"
+content=$(sed -n 's/.*"content" *: *"\([^"]*\)".*/\1/p' <<<"$storage_json")
+if [[ ,$content, != *,snippets,* ]]; then
+  info "enabling 'snippets' content on storage $SNIPPET_STORAGE (now: ${content:-none})"
+  run pvesm set "$SNIPPET_STORAGE" --content "${content:+$content,}snippets"
+fi
+# The daemon runs as uid/gid $SVC_ID in the container = $((ID_SHIFT + SVC_ID)) here. Proxmox reads
+# snippets as root, so group write (setgid, so new files stay in the group) is all that is needed.
+run mkdir -p "$SNIPPETS_DIR"
+run chgrp "$((ID_SHIFT + SVC_ID))" "$SNIPPETS_DIR"
+run chmod 2770 "$SNIPPETS_DIR"
+
+# --- 2. container template ----------------------------------------------------------------------
+run pveam update
+template=$(pveam available --section system | awk -v p="$TEMPLATE_PREFIX" '$2 ~ "^"p"_" {print $2}' | sort -V | tail -n 1)
+[[ -n $template ]] || die "no $TEMPLATE_PREFIX template in 'pveam available'; run 'pveam update' and check the node's network"
+if ! pveam list "$TEMPLATE_STORAGE" | grep -q "vztmpl/$template"; then
+  run pveam download "$TEMPLATE_STORAGE" "$template"
+fi
+
+# --- 3. the container ---------------------------------------------------------------------------
+if [[ -z $CTID ]]; then
+  CTID=$(pct list 2>/dev/null | awk -v h="$CT_HOSTNAME" 'NR > 1 && $NF == h {print $1; exit}')
+  [[ -n $CTID ]] || CTID=$(pvesh get /cluster/nextid)
+fi
+[[ $CTID =~ ^[1-9][0-9]{2,8}$ ]] || die "container id '$CTID' is not a valid id"
+
+settings=(
+  --hostname "$CT_HOSTNAME"
+  --cores "$CORES" --memory "$MEMORY_MB" --swap 512
+  --net0 "name=eth0,bridge=$BRIDGE,ip=dhcp,ip6=auto"
+  --mp0 "$SNIPPETS_DIR,mp=$MOUNT_POINT,backup=0"
+  --features nesting=1
+  --onboot 1
+  --tags pve-runners
+  --description "pve-runners daemon (managed by scripts/bootstrap-lxc.sh)"
+)
+if status=$(pct status "$CTID" 2>/dev/null); then
+  config=$(pct config "$CTID")
+  grep -qx "hostname: $CT_HOSTNAME" <<<"$config" || die "container $CTID exists but is not '$CT_HOSTNAME'; pass --ctid of the right one"
+  info "updating container $CTID"
+  old_mp0=$(sed -n 's/^mp0: //p' <<<"$config")
+  run pct set "$CTID" "${settings[@]}"
+  # Mount points and features apply at the next container start.
+  if [[ $status == "status: running" && $old_mp0 != "$SNIPPETS_DIR,mp=$MOUNT_POINT,backup=0" ]]; then
+    run pct reboot "$CTID"
+  elif [[ $status != "status: running" ]]; then
+    run pct start "$CTID"
+  fi
+else
+  info "creating container $CTID from $template"
+  run pct create "$CTID" "$TEMPLATE_STORAGE:vztmpl/$template" \
+    --unprivileged 1 --rootfs "$ROOTFS_STORAGE:$DISK_GB" --ostype debian "${settings[@]}"
+  run pct start "$CTID"
+fi
+
+# --- 4. install the daemon ----------------------------------------------------------------------
+STAGE=/root/pve-runners-install
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [[ -z $ENV_FILE ]]; then
+  ENV_FILE=$tmp/pve-runners.env
+  cat >"$ENV_FILE" <<EOF
+# pve-runners settings (non-secret). Secrets go in /etc/credstore/<NAME>, mode 0600:
+# PROXMOX_TOKEN_SECRET, and GITHUB_TOKEN or GITHUB_APP_PRIVATE_KEY.
+PROXMOX_URL=https://$(hostname -f 2>/dev/null || hostname):8006/api2/json
+PROXMOX_NODE=$NODE
+PROXMOX_TOKEN_ID=pve-runners@pve!daemon
+PROXMOX_STORAGE=$SNIPPET_STORAGE
+SNIPPETS_DIR=/mnt/pve-snippets/{node}
+RUNNER_POOLS_CONFIG=/etc/pve-runners/pools.yaml
+LOG_FORMAT=json
+EOF
+  env_mode=--keep-env
+else
+  env_mode=--replace-env
+fi
+if [[ -z $POOLS_FILE ]]; then
+  POOLS_FILE=$tmp/pools.yaml
+  cat >"$POOLS_FILE" <<EOF
+# First pools.yaml written by bootstrap-lxc.sh: one Ubuntu 24.04 pool on $NODE.
+# Set github.repos (or github.orgs), then: systemctl restart pve-runners
+github:
+  repos: []
+  orgs: []
+max_total_runners: 4
+defaults:
+  node: $NODE
+  registration: jit
+  clone: linked
+pools:
+  - name: ubuntu-2404
+    template: ubuntu-2404-runner-template
+    labels: [self-hosted, linux, x64, ubuntu-24.04]
+    vmid_range: [200, 229]
+    max_runners: 4
+    user_data: /opt/pve-runners/current/cloud-init/ubuntu-2404.yaml
+    cores: 4
+    memory: 8192
+EOF
+  pools_mode=--keep-pools
+else
+  pools_mode=--replace-pools
+fi
+
+run pct exec "$CTID" -- systemctl is-system-running --wait || true
+run pct exec "$CTID" -- install -d -m 0700 "$STAGE" "$STAGE/credstore"
+run pct push "$CTID" "$PACKAGE" "$STAGE/pve-runners.tar.gz" --perms 0600
+run pct push "$CTID" "$SCRIPT_DIR/install.sh" "$STAGE/install.sh" --perms 0700
+run pct push "$CTID" "$ENV_FILE" "$STAGE/pve-runners.env" --perms 0600
+run pct push "$CTID" "$POOLS_FILE" "$STAGE/pools.yaml" --perms 0600
+if [[ -n $CREDENTIALS_DIR ]]; then
+  for name in PROXMOX_TOKEN_SECRET GITHUB_TOKEN GITHUB_APP_PRIVATE_KEY; do
+    if [[ -f $CREDENTIALS_DIR/$name ]]; then
+      run pct push "$CTID" "$CREDENTIALS_DIR/$name" "$STAGE/credstore/$name" --perms 0600
+    fi
+  done
+fi
+run pct exec "$CTID" -- "$STAGE/install.sh" --stage "$STAGE" --service-id "$SVC_ID" \
+  --snippets-mount /mnt/pve-snippets "$env_mode" "$pools_mode"
+
+if [[ $DRY_RUN == 1 ]]; then
+  info "dry run: nothing was changed"
+else
+  info "done: container $CTID runs pve-runners; logs: pct exec $CTID -- journalctl -u pve-runners -f"
+fi
