@@ -1,0 +1,122 @@
+/**
+ * The shipped shell scripts and systemd unit, checked by the real tools that judge them:
+ * shellcheck and systemd-analyze. Any output from either counts as a failure.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+
+const REPO = process.cwd();
+const UNIT = join(REPO, 'systemd/pve-runners.service');
+
+function requireTool(cmd: string, pkg: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
+    throw new Error(`${cmd} is not installed: install the Debian package '${pkg}' (apt-get install -y ${pkg}); .ci/run does this`);
+  }
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+}
+
+/** Every shell script we ship or test with: *.sh, and files whose first line is a bash/sh shebang. */
+function shellScripts(): string[] {
+  const roots = ['scripts', 'runners', 'test/fixtures/bin'].map((d) => join(REPO, d)).filter(existsSync);
+  return roots
+    .flatMap(walk)
+    .filter((f) => f.endsWith('.sh') || /^#!.*\b(ba)?sh\b/.test(readFileSync(f, 'utf8').split('\n', 1)[0] ?? ''))
+    .sort();
+}
+
+describe('shell scripts', () => {
+  beforeAll(() => requireTool('shellcheck', 'shellcheck'));
+
+  it('include the ones the product depends on', () => {
+    const names = shellScripts().map((f) => relative(REPO, f));
+    expect(names).toEqual(expect.arrayContaining([
+      'runners/linux/run-once.sh',
+      'scripts/bootstrap-lxc.sh',
+      'scripts/create-proxmox-token.sh',
+      'scripts/install.sh',
+      'scripts/package.sh',
+    ]));
+  });
+
+  it('pass shellcheck with no findings at all', () => {
+    const files = shellScripts();
+    // -x follows sourced files; --severity=style reports everything shellcheck knows.
+    const r = spawnSync('shellcheck', ['-x', '--severity=style', ...files], { cwd: REPO, encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('are executable', () => {
+    for (const f of shellScripts().filter((f) => !f.endsWith('common.sh') && !f.endsWith('_record.sh'))) {
+      expect({ f: relative(REPO, f), exec: (statSync(f).mode & 0o111) !== 0 }).toEqual({ f: relative(REPO, f), exec: true });
+    }
+  });
+});
+
+describe('systemd/pve-runners.service', () => {
+  let dir: string;
+  beforeAll(() => {
+    requireTool('systemd-analyze', 'systemd');
+    dir = mkdtempSync(join(tmpdir(), 'pvr-unit-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const unitText = () => readFileSync(UNIT, 'utf8');
+  /**
+   * `verify` checks that ExecStart's binary exists. The unit names Debian's /usr/bin/node; where this
+   * machine's node lives elsewhere, verify a copy that differs in that one path only.
+   */
+  const verifiable = (text: string) => (existsSync('/usr/bin/node') ? text : text.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
+  const verify = (text: string) => {
+    const file = join(dir, 'pve-runners.service');
+    writeFileSync(file, verifiable(text));
+    const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', env: { ...process.env, SYSTEMD_LOG_COLOR: '0' } });
+    return { status: r.status, output: (r.stdout + r.stderr).trim() };
+  };
+
+  it('passes systemd-analyze verify without a single warning', () => {
+    expect(verify(unitText())).toEqual({ status: 0, output: '' });
+  });
+
+  it('verify is strict enough to catch a mistake (a misspelled directive)', () => {
+    expect(verify(unitText().replace('ProtectHome=yes', 'ProtectHomes=yes')).output).toMatch(/Unknown key 'ProtectHomes'/);
+  });
+
+  it('has the contract settings: simple, unprivileged, restarts except on exit 78, credentials, env file', () => {
+    const directives = unitText().split('\n').filter((l) => /^[A-Za-z]+=/.test(l));
+    expect(directives).toEqual(expect.arrayContaining([
+      'Type=simple',
+      'User=pve-runners',
+      'Restart=on-failure',
+      'RestartPreventExitStatus=78',
+      'EnvironmentFile=/etc/pve-runners/pve-runners.env',
+      'LoadCredential=PROXMOX_TOKEN_SECRET',
+      'LoadCredential=GITHUB_TOKEN',
+      'LoadCredential=GITHUB_APP_PRIVATE_KEY',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+    ]));
+    expect(directives.filter((d) => d.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/mnt/pve-snippets']);
+    expect(directives.filter((d) => /^Environment=.*(SECRET|TOKEN|KEY)/.test(d))).toEqual([]);
+  });
+
+  it('is rated well by systemd-analyze security', () => {
+    const file = join(dir, 'pve-runners.service');
+    writeFileSync(file, verifiable(unitText()));
+    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', '--no-pager', file], { encoding: 'utf8' });
+    const m = /Overall exposure level for pve-runners\.service: (\d+\.\d+)/.exec(r.stdout);
+    expect(m).not.toBeNull();
+    // 0 is fully locked down, 10 is unprotected; systemd calls < 2 "OK".
+    expect(Number(m![1])).toBeLessThan(2);
+  });
+});
