@@ -135,6 +135,24 @@ pools:
 });
 
 describe('schema errors name file, path, line and a fix', () => {
+  it('has a description (the fix text) for every property of schemas/pools.schema.json', () => {
+    type Node = { description?: string; $ref?: string; properties?: Record<string, Node>; items?: Node; else?: Node; then?: Node };
+    const schema = JSON.parse(readFileSync(join(REPO_ROOT, 'schemas/pools.schema.json'), 'utf8')) as Node & { definitions: Record<string, Node> };
+    const deref = (n: Node): Node | undefined => (n.$ref ? schema.definitions[n.$ref.replace('#/definitions/', '')] : undefined);
+    const described = (n: Node | undefined): boolean => !!n && (!!n.description || described(deref(n)));
+    const missing: string[] = [];
+    const walk = (n: Node, at: string) => {
+      for (const [k, child] of Object.entries(n.properties ?? {})) {
+        if (!described(child)) missing.push(`${at}.${k}`);
+        walk(child, `${at}.${k}`);
+      }
+      for (const sub of [n.items, n.else, deref(n)]) if (sub) walk(sub, at);
+    };
+    walk(schema, '');
+    for (const [name, def] of Object.entries(schema.definitions)) walk(def, `#${name}`);
+    expect(missing).toEqual([]);
+  });
+
   it.each([
     ['an unknown key', ok.replace('    node: pve1', '    node: pve1\n    colour: red'),
       'pools.yaml: pools[0].colour (line 10): unknown key — fix: remove it or correct its spelling; valid here: name, labels, vmid_range, prefix, template, max_runners, node, nodes, user_data, cores, memory, registration, clone, storage, boot_timeout, idle_timeout, max_job_duration, runner_group'],

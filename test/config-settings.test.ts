@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, EXIT_CONFIG, loadPoolsConfig, loadSettings, resolveTemplates, runnerGroupFor } from '../src/config/index.js';
@@ -60,6 +60,14 @@ describe('loadSettings', () => {
       "environment: LOG_FORMAT: 'xml' is not a log format — fix: set LOG_FORMAT to json or text",
       `${join(dir, 'pools.yaml')}: pools[0].nodes (line 3): pool 'x' has no node to run on — fix: set node or nodes on the pool or in defaults, or set PROXMOX_NODE`,
     ]);
+  });
+
+  it('never reads process.env itself: the CLI entry hands the environment in', () => {
+    const dirOf = resolve('src/config');
+    const code = (f: string) => readFileSync(join(dirOf, f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+    const readers = readdirSync(dirOf).filter((f) => /process\.env\b/.test(code(f)));
+    expect(readdirSync(dirOf)).toContain('env.ts');
+    expect(readers).toEqual([]);
   });
 
   it('names a missing pools.yaml and how to point at another', () => {
