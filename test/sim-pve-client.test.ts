@@ -4,12 +4,13 @@
  */
 import { writeFileSync, existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { startPve, type PveHarness } from './helpers/pve-sim.js';
+import { BASIC, startPve, type PveHarness } from './helpers/pve-sim.js';
 
 describe('PveSim through proxmox-api', () => {
   let h: PveHarness;
   beforeEach(async () => {
-    h = await startPve();
+    // Clones take 20 scenario-s (0.4 s real) so the locked state is surely observed.
+    h = await startPve(BASIC.replace('clone: 1s', 'clone: 20s'));
   });
   afterEach(async () => h.close());
 
