@@ -40,7 +40,13 @@ export const ENDPOINTS = [
   'GET /access/permissions',
 ];
 
-const tree = JSON.parse(readFileSync(input, 'utf8'));
+let tree;
+try {
+  tree = JSON.parse(readFileSync(input, 'utf8'));
+} catch (e) {
+  console.error(`${input}: cannot read the PVE API schema (${e.message}); pass its path as the first argument`);
+  process.exit(1);
+}
 const byPath = new Map();
 (function walk(nodes) {
   for (const n of nodes) {
