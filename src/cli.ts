@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+/**
+ * The command line. The only place that reads process.env and argv and owns the process's exit code;
+ * everything below gets what it needs passed in.
+ */
+import { parseArgs } from 'node:util';
+import { onceCommand, runCommand } from './cli/daemon-commands.js';
+import { runDemo } from './cli/demo.js';
+import { formatReport } from './cli/report-text.js';
+import { parseDuration } from './util/duration.js';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { simCommand } from './cli/sim-command.js';
+import { ConfigError } from './config/index.js';
+import { ScenarioError } from './sim/scenario.js';
+
+const USAGE = `usage: pve-runners <command> [options]
+
+commands:
+  run                      the daemon: one tick every POLL_INTERVAL seconds
+  once [--dry-run]         one tick; --dry-run prints the plan and changes nothing
+  check                    validate configuration and probe Proxmox and GitHub
+  status                   pools: queued jobs, VMs by state, runners, capacity left
+  sim --scenario FILE      the simulated Proxmox VE + GitHub alone (prints how to reach them)
+  demo [--scenario FILE] [--pools FILE] [--speed N] [--json]
+                           simulator + daemon until the scenario's jobs are done, then a report
+
+exit codes: 0 ok, 1 runtime failure, 78 configuration error`;
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_CONFIG = 78;
+
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+function positiveNumber(name: string, value: string | undefined, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!(n > 0)) throw new UsageError(`--${name} must be a positive number, got '${value}'`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+/** Internal, set by `demo` for the daemon it starts: run every interval and timeout this many times faster. */
+function timeScale(): number {
+  return positiveNumber('PVE_RUNNERS_TIME_SCALE', process.env.PVE_RUNNERS_TIME_SCALE, 1);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (line: string) => process.stdout.write(line + '\n');
+  const err = (line: string) => process.stderr.write(line + '\n');
+  switch (command) {
+    case 'sim': {
+      const { values } = parseArgs({ args: rest, options: { scenario: { type: 'string' }, speed: { type: 'string' } }, strict: true });
+      if (!values.scenario) throw new UsageError('sim needs --scenario FILE');
+      return simCommand({ scenario: values.scenario, speed: positiveNumber('speed', values.speed, 1), out, err, stopSignal: stopSignal() });
+    }
+    case 'run': {
+      parseArgs({ args: rest, options: {}, strict: true });
+      return runCommand({ env: process.env, cwd: process.cwd(), out, timeScale: timeScale(), stopSignal: stopSignal() });
+    }
+    case 'once': {
+      const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } }, strict: true });
+      return onceCommand({ env: process.env, cwd: process.cwd(), out, dryRun: values['dry-run'] ?? false, timeScale: timeScale() });
+    }
+    case 'demo': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { scenario: { type: 'string' }, pools: { type: 'string' }, speed: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' }, 'kill-daemon-at': { type: 'string', multiple: true } },
+        strict: true,
+      });
+      const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+      const report = await runDemo({
+        scenario: resolve(values.scenario ?? join(root, 'scenarios', 'demo.yaml')),
+        pools: resolve(values.pools ?? join(root, 'pools.yaml')),
+        speed: positiveNumber('speed', values.speed, 10),
+        daemonArgv: [process.execPath, fileURLToPath(import.meta.url)],
+        killAtMs: (values['kill-daemon-at'] ?? []).map((d) => parseDuration(d)),
+        progress: err,
+        daemonLog: values.verbose ? err : undefined,
+      });
+      out(values.json ? JSON.stringify(report) : formatReport(report));
+      const leaks = report.leaks.vms + report.leaks.registrations + report.leaks.snippets + report.leaks.foreign_touched;
+      return report.finished && leaks === 0 && report.cap_violations === 0 ? EXIT_OK : EXIT_FAILURE;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(USAGE);
+      return command === undefined ? EXIT_CONFIG : EXIT_OK;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`pve-runners: ${(e as Error).message}\n\n${USAGE}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`pve-runners: configuration error:\n${e.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    if (e instanceof ScenarioError) {
+      process.stderr.write(`pve-runners: ${e.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    process.stderr.write(`pve-runners: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(EXIT_FAILURE);
+  },
+);

@@ -1,0 +1,57 @@
+import { systemClock } from '../clock.js';
+import { loadSettings, type Env } from '../config/index.js';
+import { wire } from '../daemon/wire.js';
+import { createLogger, Redactor, type Logger } from '../log.js';
+
+export interface DaemonCommandOptions {
+  env: Env;
+  cwd: string;
+  /** stdout for the plan of `once --dry-run` */
+  out: (line: string) => void;
+  /** where log lines go (stderr, i.e. journald under systemd) */
+  write?: (line: string) => void;
+  /** internal: the demo runs the daemon this many times faster than real time */
+  timeScale?: number;
+}
+
+function setup(o: DaemonCommandOptions) {
+  const redactor = new Redactor();
+  const settings = loadSettings(o.env, { cwd: o.cwd });
+  const log: Logger = createLogger({
+    level: settings.env.logLevel,
+    format: settings.env.logFormat,
+    journald: o.env.JOURNAL_STREAM !== undefined && settings.env.logFormat !== 'json',
+    secrets: redactor,
+    write: o.write,
+  });
+  const w = wire(settings, { clock: systemClock, log, redactor, timeScale: o.timeScale });
+  return { settings, log, w };
+}
+
+/** `pve-runners run`: ticks until SIGTERM/SIGINT, then finishes what is in flight. */
+export async function runCommand(o: DaemonCommandOptions & { stopSignal: Promise<void> }): Promise<number> {
+  const { settings, log, w } = setup(o);
+  const c = settings.config;
+  log.info(`pve-runners starting: ${c.pools.length} pool(s) [${c.pools.map((p) => p.name).join(', ')}], ${c.github.repos.length} repo(s), ${c.github.orgs.length} org(s), poll every ${Math.round(w.timings.pollIntervalMs / 100) / 10}s, Proxmox ${settings.env.proxmox.url}, GitHub ${settings.env.github.apiUrl}`);
+  const abort = new AbortController();
+  void o.stopSignal.then(() => {
+    log.info('signal received: finishing in-flight actions, starting no new ones');
+    abort.abort();
+  });
+  await w.daemon.run(abort.signal);
+  return 0;
+}
+
+/** `pve-runners once [--dry-run]`: one tick; with --dry-run the plan is printed and nothing changes. */
+export async function onceCommand(o: DaemonCommandOptions & { dryRun: boolean }): Promise<number> {
+  const { log, w } = setup(o);
+  const { plan } = await w.daemon.tick({ dryRun: o.dryRun });
+  if (o.dryRun) {
+    o.out(JSON.stringify({ actions: plan.actions, pools: plan.pools, unmatched: plan.unmatched, notes: plan.notes }, null, 2));
+    return 0;
+  }
+  const done = await w.executor.idle(w.timings.shutdownGraceMs);
+  if (!done) log.warn('once: actions still in flight after the grace period; the next run finishes or removes them');
+  const failed = w.executor.drainOutcomes().filter((x) => !x.ok).length;
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { loadSettings } from '../config/index.js';
+import { selectPool } from '../config/labels.js';
+import type { Config } from '../config/types.js';
+import type { JobTimes } from '../sim/recorder.js';
+import type { Report } from '../sim/report.js';
+import { loadScenario } from '../sim/scenario.js';
+import { Simulator, type SimEndpoints } from '../sim/simulator.js';
+import { procStats } from './proc-stats.js';
+
+export interface DemoOptions {
+  scenario: string;
+  pools: string;
+  speed: number;
+  /** argv that runs `pve-runners` (the daemon is started as `<argv> run`) */
+  daemonArgv: string[];
+  /** progress lines for people */
+  progress?: (line: string) => void;
+  /** every line the daemon logs (JSON) */
+  daemonLog?: (line: string) => void;
+  /** SIGKILL the daemon at these scenario times (ms) and start a fresh one: restart resilience */
+  killAtMs?: number[];
+  /** extra environment for the daemon (e.g. DISABLE_CLEANUP) */
+  env?: Record<string, string>;
+  /** ticks the daemon gets after the workload has settled before leaks are counted (at least 2) */
+  settleTicks?: number;
+}
+
+/** The environment `pve-runners run` needs to serve the simulator. */
+export function daemonEnv(e: SimEndpoints, poolsFile: string, speed: number): Record<string, string> {
+  const nodes = Object.entries(e.proxmox.snippetsDirs);
+  const [firstNode, firstDir] = nodes[0]!;
+  const shared = nodes.every(([, d]) => d === firstDir);
+  return {
+    PROXMOX_URL: e.proxmox.url,
+    PROXMOX_NODE: firstNode,
+    PROXMOX_TOKEN_ID: e.proxmox.tokenId,
+    PROXMOX_TOKEN_SECRET: e.proxmox.tokenSecret,
+    PROXMOX_STORAGE: e.proxmox.storage,
+    SNIPPETS_DIR: shared ? firstDir : firstDir.split(`/${firstNode}/`).join('/{node}/'),
+    GITHUB_API_URL: e.github.url,
+    GITHUB_TOKEN: e.github.token,
+    RUNNER_POOLS_CONFIG: poolsFile,
+    LOG_FORMAT: 'json',
+    LOG_LEVEL: 'info',
+    PVE_RUNNERS_TIME_SCALE: String(speed),
+  };
+}
+
+interface DaemonProc {
+  child: ChildProcess;
+  cpuS: number;
+  peakRssMb: number;
+  exited: Promise<void>;
+}
+
+/**
+ * `pve-runners demo`: the simulator in this process, the daemon as a child process (the real
+ * binary, configured only through its environment), until every job the pools can serve is done.
+ */
+export async function runDemo(o: DemoOptions): Promise<Report> {
+  const scenario = loadScenario(o.scenario);
+  const settings = loadPoolsOnly(o.pools);
+  const caps = { total: settings.maxTotalRunners > 0 ? settings.maxTotalRunners : undefined, pools: Object.fromEntries(settings.pools.map((p) => [p.name, p.maxRunners])) };
+  const isUnmatched = (j: JobTimes) => selectPool(settings.pools, j.labels) === undefined;
+  const sim = new Simulator(scenario, { speed: o.speed, caps });
+  const endpoints = await sim.start();
+  const env = { ...process.env, ...daemonEnv(endpoints, o.pools, o.speed), ...o.env };
+  delete env.JOURNAL_STREAM;
+  let ticks = 0;
+  const daemons: DaemonProc[] = [];
+  const startDaemon = (): DaemonProc => {
+    const [cmd, ...args] = o.daemonArgv;
+    const child = spawn(cmd!, [...args, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: dirname(o.pools) });
+    const d: DaemonProc = { child, cpuS: 0, peakRssMb: 0, exited: new Promise((r) => child.once('exit', () => r())) };
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        if (line.includes('"message":"tick:')) ticks++;
+        o.daemonLog?.(line);
+      });
+    }
+    daemons.push(d);
+    return d;
+  };
+  let current = startDaemon();
+  const sample = () => {
+    for (const d of daemons) {
+      if (d.child.exitCode !== null || d.child.signalCode !== null || d.child.pid === undefined) continue;
+      const s = procStats(d.child.pid);
+      if (s) {
+        d.cpuS = Math.max(d.cpuS, s.cpuS);
+        d.peakRssMb = Math.max(d.peakRssMb, s.peakRssMb);
+      }
+    }
+  };
+  const kills = [...(o.killAtMs ?? [])].sort((a, b) => a - b);
+  const settleTicks = Math.max(2, o.settleTicks ?? 2);
+  let settledAtTick: number | undefined;
+  let lastProgress = 0;
+  let finished = false;
+  try {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 100));
+      sample();
+      const now = sim.clock.nowMs();
+      if (kills.length && now >= kills[0]!) {
+        kills.shift();
+        o.progress?.(`[demo t=${Math.round(now / 1000)}s] SIGKILL daemon (pid ${current.child.pid}), starting a new one`);
+        current.child.kill('SIGKILL');
+        await current.exited;
+        current = startDaemon();
+      }
+      if (current.child.exitCode !== null) throw new Error(`the daemon exited with code ${current.child.exitCode}`);
+      if (o.progress && now - lastProgress >= 30_000) {
+        lastProgress = now;
+        o.progress(progressLine(sim, now, isUnmatched));
+      }
+      if (settledAtTick === undefined && sim.workloadSettled(isUnmatched)) settledAtTick = ticks;
+      if (settledAtTick !== undefined) {
+        const after = ticks - settledAtTick;
+        const clean = noLeaks(sim);
+        if ((after >= settleTicks && clean) || after >= settleTicks + 4) {
+          finished = true;
+          break;
+        }
+      }
+      if (sim.timeUp()) break;
+    }
+  } finally {
+    sample();
+    for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
+    await Promise.race([Promise.all(daemons.map((d) => d.exited)), new Promise((r) => setTimeout(r, 5000))]);
+    for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+  }
+  const report = sim.report({
+    finished,
+    isUnmatched,
+    controller: { cpu_s: round(daemons.reduce((n, d) => n + d.cpuS, 0)), max_rss_mb: round(Math.max(...daemons.map((d) => d.peakRssMb))) },
+  });
+  o.progress?.(progressLine(sim, sim.clock.nowMs(), isUnmatched));
+  await sim.stop();
+  return report;
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+function noLeaks(sim: Simulator): boolean {
+  const px = sim.pve.leaks();
+  return px.vms.length === 0 && px.snippets.length === 0 && sim.github.leaks().registrations.length === 0;
+}
+
+function progressLine(sim: Simulator, now: number, isUnmatched: (j: JobTimes) => boolean): string {
+  const jobs = [...sim.ctx.recorder.jobs.values()];
+  const served = jobs.filter((j) => !isUnmatched(j));
+  const done = served.filter((j) => j.completedAt !== undefined).length;
+  const running = served.filter((j) => j.takenAt !== undefined && j.completedAt === undefined).length;
+  const vms = sim.pve.leaks().vms.length;
+  return `[demo t=${Math.round(now / 1000)}s] jobs ${done}/${served.length} done, ${running} running, ${served.length - done - running} waiting, ${jobs.length - served.length} unmatched; runner VMs ${vms} (peak ${sim.ctx.recorder.peakTotal})`;
+}
+
+/** The pools of a pools.yaml, without any environment: the demo only needs labels and caps. */
+function loadPoolsOnly(file: string): Config {
+  return loadSettings(
+    { PROXMOX_URL: 'http://127.0.0.1:1/api2/json', PROXMOX_NODE: 'pve1', PROXMOX_TOKEN_ID: 'demo@pve!demo', PROXMOX_TOKEN_SECRET: '00000000-0000-4000-8000-000000000000', GITHUB_TOKEN: 'demo-placeholder', RUNNER_POOLS_CONFIG: file },
+    {},
+  ).config;
+}

@@ -1,0 +1,46 @@
+import { loadScenario } from '../sim/scenario.js';
+import { Simulator, type SimEndpoints } from '../sim/simulator.js';
+
+export interface SimCommandOptions {
+  scenario: string;
+  speed: number;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  stopSignal: Promise<void>;
+}
+
+/** The JSON line `pve-runners sim` prints: both services' URLs and credentials, snake_case like the report. */
+export function describeEndpoints(e: SimEndpoints): Record<string, unknown> {
+  return {
+    proxmox: {
+      url: e.proxmox.url,
+      token_id: e.proxmox.tokenId,
+      token_secret: e.proxmox.tokenSecret,
+      storage: e.proxmox.storage,
+      nodes: e.proxmox.nodes,
+      snippets_dirs: e.proxmox.snippetsDirs,
+    },
+    github: { url: e.github.url, token: e.github.token },
+  };
+}
+
+/**
+ * `pve-runners sim --scenario FILE`: both simulated services until a signal or the scenario's time
+ * limit; one JSON line on stdout to connect to them, the report on stderr at the end.
+ */
+export async function simCommand(o: SimCommandOptions): Promise<number> {
+  const scenario = loadScenario(o.scenario);
+  const sim = new Simulator(scenario, { speed: o.speed });
+  const endpoints = await sim.start();
+  o.out(JSON.stringify(describeEndpoints(endpoints)));
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, scenario.timeLimitMs / o.speed);
+  });
+  await Promise.race([o.stopSignal, timeUp]);
+  clearTimeout(timer);
+  o.err(JSON.stringify(sim.report({ finished: sim.workloadDone() })));
+  await sim.stop();
+  return 0;
+}

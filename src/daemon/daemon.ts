@@ -1,0 +1,108 @@
+import type { Clock } from '../clock.js';
+import type { GithubApi } from '../github/api.js';
+import type { Logger } from '../log.js';
+import type { Plan } from '../planner/actions.js';
+import { plan, type PlanConfig } from '../planner/plan.js';
+import type { Observation } from '../planner/observation.js';
+import type { Executor } from './execute.js';
+import type { Observer } from './observe.js';
+import { RateLimitedError } from './rate-limit.js';
+import type { Timings } from './timings.js';
+
+export interface DaemonDeps {
+  planConfig: PlanConfig;
+  observer: Observer;
+  executor: Executor;
+  github: GithubApi;
+  clock: Clock;
+  log: Logger;
+  timings: Timings;
+  random: () => number;
+}
+
+export interface TickResult {
+  observation: Observation;
+  plan: Plan;
+}
+
+/**
+ * The reconcile loop: observe, plan, act — one tick at a time, level-triggered. A tick only starts
+ * actions; they finish in the background and the next tick sees their effect (or their remains).
+ */
+export class Daemon {
+  private readonly loggedUnmatched = new Set<number>();
+  private readonly loggedNotes = new Set<string>();
+  private unmatchedTotal = 0;
+  private failures = 0;
+
+  constructor(private readonly d: DaemonDeps) {}
+
+  async tick(opts: { dryRun?: boolean } = {}): Promise<TickResult> {
+    const observation = await this.d.observer.observe(this.d.clock.now(), this.d.executor.inFlight());
+    this.d.executor.noteOnline(
+      observation.runners.filter((r) => r.status === 'online').map((r) => r.name),
+      new Set(observation.vms.map((v) => v.name)),
+    );
+    const p = plan(this.d.planConfig, observation);
+    this.report(p, observation, opts.dryRun ?? false);
+    if (!opts.dryRun) this.d.executor.submit(p.actions);
+    return { observation, plan: p };
+  }
+
+  private report(p: Plan, o: Observation, dryRun: boolean): void {
+    const log = this.d.log;
+    for (const u of p.unmatched) {
+      if (this.loggedUnmatched.has(u.id)) continue;
+      this.loggedUnmatched.add(u.id);
+      this.unmatchedTotal++;
+      log.warn(`job ${u.id} in ${u.repo} matches no pool: no pool has all of [${u.labels.join(', ')}]; add a pool with these labels or change the job's runs-on`, { job: u.id, labels: [...u.labels] });
+    }
+    const live = new Set(p.unmatched.map((u) => u.id));
+    for (const id of this.loggedUnmatched) if (!live.has(id) && !o.jobs.some((j) => j.id === id)) this.loggedUnmatched.delete(id);
+    for (const n of p.notes) {
+      if (this.loggedNotes.has(n)) continue;
+      this.loggedNotes.add(n);
+      log.info(n);
+    }
+    if (dryRun) {
+      for (const a of p.actions) log.info(`would ${a.kind}: ${a.reason}`, { pool: 'pool' in a ? a.pool : undefined, vmid: 'vmid' in a ? a.vmid : undefined });
+    }
+    const outcomes = this.d.executor.drainOutcomes();
+    const failed = outcomes.filter((x) => !x.ok).length;
+    const budget = this.d.github.budget();
+    const pools = p.pools
+      .map((s) => `${s.pool}: queued=${s.queued} idle=${s.idle} busy=${s.busy} booting=${s.booting} create=${s.create} remove=${s.remove}${s.limitedBy ? ` (limited by ${s.limitedBy})` : ''}`)
+      .join('; ');
+    log.info(
+      `tick: ${pools}; unmatched=${p.unmatched.length}; actions done=${outcomes.length - failed} failed=${failed} pending=${this.d.executor.pending}; github budget ${budget ? `${budget.remaining}/${budget.limit}` : 'unknown'}`,
+      { queued: o.jobs.length, unmatched: p.unmatched.length },
+    );
+  }
+
+  /** Runs ticks until `signal` aborts; then starts nothing new and waits for in-flight actions. */
+  async run(signal: AbortSignal): Promise<void> {
+    const t = this.d.timings;
+    while (!signal.aborted) {
+      let delay = t.pollIntervalMs;
+      try {
+        await this.tick();
+        this.failures = 0;
+      } catch (e) {
+        this.failures++;
+        if (e instanceof RateLimitedError) {
+          delay = Math.min(Math.max(e.resetAt - this.d.clock.now(), t.pollIntervalMs), t.maxBackoffMs);
+          this.d.log.warn(`${e.message}; next tick in ${Math.round(delay / 1000)}s`);
+        } else {
+          delay = Math.min(t.pollIntervalMs * 2 ** Math.min(this.failures, 10), t.maxBackoffMs);
+          this.d.log.error(`tick failed (${this.failures} in a row): ${(e as Error).message}; next tick in ${Math.round(delay / 1000)}s`);
+        }
+      }
+      await this.d.clock.sleep(delay * (1 + this.d.random() * t.jitter), signal);
+    }
+    this.d.executor.stop();
+    const pending = this.d.executor.pending;
+    if (pending > 0) this.d.log.info(`stopping: waiting for ${pending} action(s) in flight`);
+    const done = await this.d.executor.idle(t.shutdownGraceMs);
+    this.d.log.info(done ? 'stopped cleanly' : 'stopped with actions still in flight; the next start will finish or remove what they left');
+  }
+}

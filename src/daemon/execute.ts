@@ -1,0 +1,311 @@
+import PQueue from 'p-queue';
+import { renderUserData, type Registration } from '../cloudinit/render.js';
+import type { Clock } from '../clock.js';
+import { runnerGroupFor, type Config, type PoolConfig } from '../config/types.js';
+import type { GithubApi } from '../github/api.js';
+import { describeScope, parseScopeKey, runnerUrl } from '../github/scope.js';
+import type { Logger } from '../log.js';
+import type { Action, AdoptVmAction, CreateAction, DeleteRunnerAction, DeleteSnippetAction, RemoveVmAction, StopVmAction } from '../planner/actions.js';
+import { OWNER_TAG, runnerName, snippetFile } from '../planner/names.js';
+import type { InFlight } from '../planner/observation.js';
+import type { ProxmoxApi } from '../proxmox/api.js';
+import { ProxmoxError } from '../proxmox/errors.js';
+import { awaitTask } from '../proxmox/tasks.js';
+import { formatVmDescription } from '../proxmox/vm-meta.js';
+import type { SnippetStore } from '../snippets/store.js';
+import type { Timings } from './timings.js';
+
+export interface ExecutorDeps {
+  config: Config;
+  github: GithubApi;
+  githubApiUrl: string;
+  proxmox: ProxmoxApi;
+  snippets: SnippetStore;
+  clock: Clock;
+  log: Logger;
+  timings: Timings;
+  /** 4 random [a-z0-9] for runner names */
+  suffix: () => string;
+  /** actions at once; clones are further limited per node */
+  concurrency?: number;
+  clonesPerNode?: number;
+  /** Called with each registration secret as soon as it exists, so the logger can redact it. */
+  onSecret?: (secret: string) => void;
+}
+
+export interface ActionOutcome {
+  action: Action;
+  ok: boolean;
+  detail?: string;
+}
+
+const MAX_VMID_COLLISIONS = 3;
+
+/**
+ * Carries out planned actions with bounded concurrency. Every step that fails leaves state the next
+ * tick can read — a tagged stopped VM, an offline registration with no VM, a snippet with no VM — and
+ * the planner removes it; nothing half-made is only known to this process.
+ */
+export class Executor {
+  private readonly queue: PQueue;
+  private readonly cloneQueues = new Map<string, PQueue>();
+  private readonly creating = new Map<number, InFlight['creating'][number]>();
+  private readonly busyVmids = new Set<number>();
+  private readonly deletingRunners = new Set<number>();
+  private readonly recentlyFreed = new Map<number, number>();
+  private readonly seenOnline = new Set<string>();
+  private readonly outcomes: ActionOutcome[] = [];
+  private accepting = true;
+
+  constructor(private readonly d: ExecutorDeps) {
+    this.queue = new PQueue({ concurrency: d.concurrency ?? 8 });
+  }
+
+  inFlight(): InFlight {
+    const now = this.d.clock.now();
+    for (const [vmid, at] of this.recentlyFreed) if (now - at > this.d.timings.vmidCooldownMs) this.recentlyFreed.delete(vmid);
+    return {
+      creating: [...this.creating.values()],
+      busyVmids: new Set(this.busyVmids),
+      deletingRunners: new Set(this.deletingRunners),
+      recentlyFreed: new Map(this.recentlyFreed),
+      seenOnline: new Set(this.seenOnline),
+    };
+  }
+
+  /** Runner names seen online; kept only while their VM exists. */
+  noteOnline(names: Iterable<string>, liveVmNames: ReadonlySet<string>): void {
+    for (const n of names) this.seenOnline.add(n);
+    for (const n of this.seenOnline) if (!liveVmNames.has(n)) this.seenOnline.delete(n);
+  }
+
+  get pending(): number {
+    return this.queue.size + this.queue.pending;
+  }
+
+  /** What finished since the last call (for the tick summary). */
+  drainOutcomes(): ActionOutcome[] {
+    return this.outcomes.splice(0);
+  }
+
+  /** Starts the actions; they run on after the tick. Nothing new is accepted after stop(). */
+  submit(actions: readonly Action[]): void {
+    if (!this.accepting) return;
+    for (const a of actions) {
+      // Claim what the action works on now, so the next plan sees it even before the queue runs it.
+      if (a.kind === 'create') this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid: a.vmid, node: a.node, runnerName: '', memoryBytes: a.memoryBytes });
+      if (a.kind === 'remove-vm' || a.kind === 'stop-vm' || a.kind === 'adopt-vm') this.busyVmids.add(a.vmid);
+      if (a.kind === 'delete-runner') this.deletingRunners.add(a.runnerId);
+      if (a.kind === 'remove-vm' && a.runner) this.deletingRunners.add(a.runner.id);
+      void this.queue.add(() => this.run(a));
+    }
+  }
+
+  stop(): void {
+    this.accepting = false;
+  }
+
+  /** Resolves when every submitted action has finished, or after `timeoutMs`. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    let timedOut = false;
+    await Promise.race([this.queue.onIdle(), this.d.clock.sleep(timeoutMs).then(() => (timedOut = true))]);
+    return !timedOut;
+  }
+
+  private async run(a: Action): Promise<void> {
+    try {
+      switch (a.kind) {
+        case 'create':
+          await this.create(a);
+          break;
+        case 'remove-vm':
+          await this.removeVm(a);
+          break;
+        case 'stop-vm':
+          await this.stopVm(a);
+          break;
+        case 'delete-runner':
+          await this.deleteRunner(a);
+          break;
+        case 'delete-snippet':
+          await this.deleteSnippet(a);
+          break;
+        case 'adopt-vm':
+          await this.adopt(a);
+          break;
+      }
+      this.outcomes.push({ action: a, ok: true });
+    } catch (e) {
+      const detail = (e as Error).message;
+      this.outcomes.push({ action: a, ok: false, detail });
+      this.d.log.warn(`${a.kind} failed; the next tick will see what is left: ${detail}`, this.meta(a));
+    } finally {
+      if (a.kind === 'create') this.creating.delete(a.vmid);
+      if (a.kind === 'remove-vm' || a.kind === 'stop-vm' || a.kind === 'adopt-vm') this.busyVmids.delete(a.vmid);
+      if (a.kind === 'delete-runner') this.deletingRunners.delete(a.runnerId);
+      if (a.kind === 'remove-vm' && a.runner) this.deletingRunners.delete(a.runner.id);
+    }
+  }
+
+  private meta(a: Action): Record<string, string | number | undefined> {
+    const m: Record<string, string | number | undefined> = { action: a.kind };
+    if ('pool' in a) m.pool = a.pool;
+    if ('vmid' in a) m.vmid = a.vmid;
+    if ('name' in a) m.runner = a.name;
+    if (a.kind === 'create') m.job = a.forJob;
+    if (a.kind === 'delete-snippet') m.file = a.file;
+    return m;
+  }
+
+  private pool(name: string): PoolConfig {
+    const p = this.d.config.pools.find((x) => x.name === name);
+    if (!p) throw new Error(`pool ${name} is not configured`);
+    return p;
+  }
+
+  private cloneQueue(node: string): PQueue {
+    let q = this.cloneQueues.get(node);
+    if (!q) this.cloneQueues.set(node, (q = new PQueue({ concurrency: this.d.clonesPerNode ?? 2 })));
+    return q;
+  }
+
+  private wait(upid: string, operation: string, timeoutMs: number): Promise<void> {
+    const t = this.d.timings;
+    return awaitTask(this.d.proxmox, this.d.clock, upid, operation, { timeoutMs, pollMs: t.taskPollMs, maxPollMs: t.taskMaxPollMs });
+  }
+
+  /** Retries a synchronous Proxmox call that met lock contention, with doubling delays. */
+  private async withLockRetry<T>(what: string, f: () => Promise<T>, meta: Record<string, string | number | undefined>): Promise<T> {
+    let delay = this.d.timings.lockRetryMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await f();
+      } catch (e) {
+        if (!(e instanceof ProxmoxError) || !e.isLockContention || attempt >= this.d.timings.lockRetries) throw e;
+        this.d.log.info(`${what}: ${e.pveMessage}; retrying in ${Math.round(delay)}ms`, meta);
+        await this.d.clock.sleep(delay);
+        delay *= 2;
+      }
+    }
+  }
+
+  private async create(a: CreateAction): Promise<void> {
+    const pool = this.pool(a.pool);
+    const scope = parseScopeKey(a.scope);
+    let vmid = a.vmid;
+    let name = runnerName(pool, vmid, this.d.suffix());
+    const log = (msg: string, extra: Record<string, string | number | undefined> = {}) =>
+      this.d.log.info(msg, { pool: pool.name, vmid, runner: name, node: a.node, job: a.forJob, ...extra });
+    this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
+    log(`creating runner VM: ${a.reason}`);
+
+    // 1. Clone. The clone call already carries our name and description; the tags follow at once.
+    for (let collisions = 0; ; collisions++) {
+      const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: this.d.clock.now() });
+      try {
+        const upid = await this.cloneQueue(a.node).add(() =>
+          this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, () =>
+            this.d.proxmox.clone(a.node, a.templateVmid, { newid: vmid, name, description, full: pool.clone === 'full', ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}) }),
+          { pool: pool.name, vmid, runner: name }),
+        );
+        await this.wait(upid!, `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs);
+        break;
+      } catch (e) {
+        if (!(e instanceof ProxmoxError) || !/already exists/.test(e.pveMessage) || collisions >= MAX_VMID_COLLISIONS) throw e;
+        const next = await this.freeVmidAfterCollision(pool, vmid);
+        if (next === undefined) throw e;
+        log(`VMID ${vmid} was taken by someone else meanwhile; trying ${next}`);
+        vmid = next;
+        name = runnerName(pool, vmid, this.d.suffix());
+        this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
+      }
+    }
+    const file = snippetFile(name);
+    const config: Record<string, string | number> = {
+      tags: [OWNER_TAG, pool.tag].join(';'),
+      cicustom: `user=${this.d.snippets.volid(file)}`,
+    };
+    if (pool.cores !== undefined) config.cores = pool.cores;
+    if (pool.memoryMb !== undefined) config.memory = pool.memoryMb;
+    const cfgUpid = await this.withLockRetry(`configure ${vmid}`, () => this.d.proxmox.updateConfig(a.node, vmid, config), { vmid });
+    if (cfgUpid) await this.wait(cfgUpid, `configure ${vmid}`, this.d.timings.configTimeoutMs);
+
+    // 2. Registration: minted only once the VM exists, so a failed clone leaves no registration behind.
+    let registration: Registration;
+    if (pool.registration === 'jit') {
+      const groupId = scope.kind === 'repo' ? 1 : await this.d.github.runnerGroupId(scope.org, runnerGroupFor(pool, this.d.config.github.orgs.find((o) => o.name === scope.org)!));
+      const jit = await this.d.github.generateJitConfig(scope, { name, labels: [...pool.labels], runnerGroupId: groupId });
+      this.d.onSecret?.(jit.encodedJitConfig);
+      registration = { kind: 'jit', encodedJitConfig: jit.encodedJitConfig };
+      log(`registered runner in ${describeScope(scope)} (JIT, runner id ${jit.runnerId})`);
+    } else {
+      const tok = await this.d.github.createRegistrationToken(scope);
+      this.d.onSecret?.(tok.token);
+      registration = { kind: 'token', url: runnerUrl(this.d.githubApiUrl, scope), token: tok.token, labels: [...pool.labels] };
+    }
+
+    // 3. Snippet, start, and the snippet goes once the start task has built the cloud-init drive.
+    const userData = renderUserData(pool.userData.text, { runnerName: name, vmid, pool: pool.name, node: a.node, registration }, pool.userData.path);
+    await this.d.snippets.write(a.node, file, userData);
+    const startUpid = await this.d.proxmox.start(a.node, vmid);
+    await this.wait(startUpid, `start ${vmid}`, this.d.timings.startTimeoutMs);
+    await this.d.snippets.remove(a.node, file);
+    log('runner VM started');
+  }
+
+  private async freeVmidAfterCollision(pool: PoolConfig, taken: number): Promise<number | undefined> {
+    const used = new Set((await this.d.proxmox.listVms()).map((v) => v.vmid));
+    for (const c of this.creating.values()) used.add(c.vmid);
+    used.add(taken);
+    const now = this.d.clock.now();
+    for (let id = pool.vmidRange.lo; id <= pool.vmidRange.hi; id++) {
+      const freed = this.recentlyFreed.get(id);
+      if (!used.has(id) && (freed === undefined || now - freed > this.d.timings.vmidCooldownMs)) return id;
+    }
+    return undefined;
+  }
+
+  private async removeVm(a: RemoveVmAction): Promise<void> {
+    const meta = this.meta(a);
+    this.d.log.info(`removing runner VM: ${a.reason}`, meta);
+    if (a.runner) {
+      const result = await this.d.github.deleteRunner(parseScopeKey(a.runner.scope), a.runner.id);
+      if (result === 'busy') {
+        this.d.log.info('runner took a job meanwhile (GitHub answered 422): VM kept', meta);
+        return;
+      }
+    }
+    if (a.running) {
+      const upid = await this.withLockRetry(`stop ${a.vmid}`, () => this.d.proxmox.stop(a.node, a.vmid), meta);
+      await this.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
+    }
+    const upid = await this.withLockRetry(`destroy ${a.vmid}`, () => this.d.proxmox.destroy(a.node, a.vmid), meta);
+    await this.wait(upid, `destroy ${a.vmid}`, this.d.timings.destroyTimeoutMs);
+    this.recentlyFreed.set(a.vmid, this.d.clock.now());
+    this.seenOnline.delete(a.name);
+    this.d.log.info('runner VM destroyed', meta);
+  }
+
+  private async stopVm(a: StopVmAction): Promise<void> {
+    const meta = this.meta(a);
+    this.d.log.warn(`stopping runner VM: ${a.reason}`, meta);
+    const upid = await this.withLockRetry(`stop ${a.vmid}`, () => this.d.proxmox.stop(a.node, a.vmid), meta);
+    await this.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
+  }
+
+  private async deleteRunner(a: DeleteRunnerAction): Promise<void> {
+    const result = await this.d.github.deleteRunner(parseScopeKey(a.scope), a.runnerId);
+    this.d.log.info(`runner registration ${result === 'busy' ? 'is busy, kept' : result === 'gone' ? 'was already gone' : 'deleted'}: ${a.reason}`, this.meta(a));
+  }
+
+  private async deleteSnippet(a: DeleteSnippetAction): Promise<void> {
+    await this.d.snippets.remove(a.node, a.file);
+    this.d.log.info(`snippet removed: ${a.reason}`, this.meta(a));
+  }
+
+  private async adopt(a: AdoptVmAction): Promise<void> {
+    const upid = await this.withLockRetry(`tag ${a.vmid}`, () => this.d.proxmox.updateConfig(a.node, a.vmid, { tags: [OWNER_TAG, this.pool(a.pool).tag].join(';') }), this.meta(a));
+    if (upid) await this.wait(upid, `tag ${a.vmid}`, this.d.timings.configTimeoutMs);
+    this.d.log.info(`adopted VM: ${a.reason}`, this.meta(a));
+  }
+}

@@ -1,0 +1,168 @@
+import PQueue from 'p-queue';
+import type { Config, PoolConfig } from '../config/types.js';
+import type { GithubApi, QueuedJob } from '../github/api.js';
+import { scopeKey, type Scope } from '../github/scope.js';
+import type { Logger } from '../log.js';
+import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
+import type { InFlight, Observation, ObservedJob, ObservedRunner, ObservedVm, VmMeta } from '../planner/observation.js';
+import type { ProxmoxApi, PveVm } from '../proxmox/api.js';
+import { parseVmDescription } from '../proxmox/vm-meta.js';
+import type { SnippetStore } from '../snippets/store.js';
+import { asRateLimited, type RateLimitedError } from './rate-limit.js';
+
+export interface ObserverDeps {
+  config: Config;
+  github: GithubApi;
+  proxmox: ProxmoxApi;
+  snippets: SnippetStore;
+  log: Logger;
+  /** concurrent GitHub reads */
+  concurrency?: number;
+}
+
+interface RepoCache {
+  runs: Map<number, { updatedAt: string; jobs: Array<QueuedJob & { status: string }> }>;
+}
+
+/**
+ * Builds each tick's Observation. Keeps only caches that save API calls (job lists of unchanged runs,
+ * VM descriptions, which never change): losing them on restart costs one full read, nothing else.
+ */
+export class Observer {
+  private readonly repoCache = new Map<string, RepoCache>();
+  private readonly metaCache = new Map<string, VmMeta | null>();
+  private orgRepos = new Map<string, string[]>();
+  private readonly queue: PQueue;
+
+  constructor(private readonly d: ObserverDeps) {
+    this.queue = new PQueue({ concurrency: d.concurrency ?? 8 });
+  }
+
+  /** Scopes whose jobs are served: each configured repo, and each org (covering all its repos). */
+  scopes(): Scope[] {
+    const repos = this.d.config.github.repos.map((r): Scope => {
+      const [owner, repo] = r.split('/') as [string, string];
+      return { kind: 'repo', owner, repo };
+    });
+    return [...repos, ...this.d.config.github.orgs.map((o): Scope => ({ kind: 'org', org: o.name }))];
+  }
+
+  async observe(now: number, inFlight: InFlight): Promise<Observation> {
+    // Proxmox is required: without the VM list nothing can be planned safely.
+    const [pveVms, pveNodes] = await Promise.all([this.d.proxmox.listVms(), this.d.proxmox.listNodes()]);
+    const [vms, gh, snippets] = await Promise.all([this.withMeta(pveVms), this.observeGithub(now), this.d.snippets.list().catch((e: unknown) => {
+      this.d.log.warn(`cannot list snippets: ${(e as Error).message}; snippet cleanup skipped this tick`);
+      return undefined;
+    })]);
+    return {
+      now,
+      jobs: gh.jobs,
+      jobScopesFailed: gh.jobScopesFailed,
+      runners: gh.runners,
+      runnerScopes: gh.runnerScopes,
+      vms,
+      nodes: pveNodes.map((n) => ({ name: n.node, online: n.online, maxmemBytes: n.maxmem, memBytes: n.mem })),
+      snippets,
+      inFlight,
+    };
+  }
+
+  /** Reads the description of VMs that are, or may be, ours (once per VM: it never changes). */
+  private async withMeta(vms: PveVm[]): Promise<ObservedVm[]> {
+    const pools = this.d.config.pools;
+    const candidate = (v: PveVm) =>
+      !v.template && (v.tags.includes(OWNER_TAG) || parseRunnerName(pools, v.name)?.vmid === v.vmid) && pools.some((p: PoolConfig) => v.vmid >= p.vmidRange.lo && v.vmid <= p.vmidRange.hi);
+    const live = new Set(vms.map((v) => `${v.vmid}/${v.name}`));
+    for (const k of this.metaCache.keys()) if (!live.has(k)) this.metaCache.delete(k);
+    return Promise.all(
+      vms.map(async (v): Promise<ObservedVm> => {
+        const base: ObservedVm = { vmid: v.vmid, node: v.node, name: v.name, status: v.status, template: v.template, tags: v.tags, lock: v.lock, maxmemBytes: v.maxmem, uptimeS: v.uptime };
+        if (!candidate(v)) return base;
+        const k = `${v.vmid}/${v.name}`;
+        if (!this.metaCache.has(k)) {
+          try {
+            const cfg = await this.d.proxmox.getConfig(v.node, v.vmid);
+            this.metaCache.set(k, parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined) ?? null);
+          } catch (e) {
+            this.d.log.debug(`cannot read config of VM ${v.vmid} yet: ${(e as Error).message}`, { vmid: v.vmid });
+            return base;
+          }
+        }
+        const meta = this.metaCache.get(k);
+        return meta ? { ...base, meta } : base;
+      }),
+    );
+  }
+
+  private async observeGithub(now: number): Promise<{ jobs: ObservedJob[]; jobScopesFailed: string[]; runners: ObservedRunner[]; runnerScopes: string[] }> {
+    const jobs: ObservedJob[] = [];
+    const jobScopesFailed: string[] = [];
+    const runners: ObservedRunner[] = [];
+    const runnerScopes: string[] = [];
+    let limited: RateLimitedError | undefined;
+    const guard = async (what: string, f: () => Promise<void>, onFail: () => void) => {
+      if (limited) return onFail();
+      try {
+        await f();
+      } catch (e) {
+        onFail();
+        const rl = asRateLimited(e, now);
+        if (rl) limited ??= rl;
+        else this.d.log.warn(`github: ${what} failed: ${(e as Error).message}`);
+      }
+    };
+    const explicit = new Set(this.d.config.github.repos.map((r) => r.toLowerCase()));
+    const tasks: Array<Promise<void>> = [];
+    for (const scope of this.scopes()) {
+      const key = scopeKey(scope);
+      tasks.push(this.queue.add(() => guard(`list runners of ${key}`, async () => {
+        const { items } = await this.d.github.listRunners(scope);
+        for (const r of items) runners.push({ id: r.id, name: r.name, scope: key, status: r.status, busy: r.busy });
+        runnerScopes.push(key);
+      }, () => {})));
+      tasks.push(guard(`list jobs of ${key}`, async () => {
+        const repos = scope.kind === 'repo' ? [`${scope.owner}/${scope.repo}`] : (await this.reposOf(scope.org)).filter((r) => !explicit.has(r.toLowerCase()));
+        const failed: unknown[] = [];
+        await Promise.all(repos.map((repo) => this.queue.add(async () => {
+          try {
+            for (const j of await this.queuedJobs(repo)) jobs.push({ ...j, scope: key });
+          } catch (e) {
+            failed.push(e);
+          }
+        })));
+        if (failed.length) throw failed[0];
+      }, () => jobScopesFailed.push(key)));
+    }
+    await Promise.all(tasks);
+    if (limited) throw limited;
+    return { jobs, jobScopesFailed, runners, runnerScopes };
+  }
+
+  private async reposOf(org: string): Promise<string[]> {
+    const { items, changed } = await this.d.github.listOrgRepos(org);
+    if (changed || !this.orgRepos.has(org)) this.orgRepos.set(org, items);
+    return this.orgRepos.get(org)!;
+  }
+
+  /**
+   * Queued jobs of a repository: from runs that are queued and runs in progress (a `needs:` chain
+   * queues jobs inside a running run). A run whose listing entry is unchanged keeps its cached jobs.
+   */
+  private async queuedJobs(fullName: string): Promise<QueuedJob[]> {
+    const [owner, repo] = fullName.split('/') as [string, string];
+    const cache: RepoCache = this.repoCache.get(fullName) ?? { runs: new Map() };
+    this.repoCache.set(fullName, cache);
+    const [queued, inProgress] = await Promise.all([this.d.github.listRuns(owner, repo, 'queued'), this.d.github.listRuns(owner, repo, 'in_progress')]);
+    const runs = [...queued.items, ...inProgress.items];
+    const live = new Set(runs.map((r) => r.id));
+    for (const id of cache.runs.keys()) if (!live.has(id)) cache.runs.delete(id);
+    await Promise.all(runs.map(async (run) => {
+      const known = cache.runs.get(run.id);
+      if (known && known.updatedAt === run.updatedAt) return;
+      const { items } = await this.d.github.listRunJobs(owner, repo, run.id);
+      cache.runs.set(run.id, { updatedAt: run.updatedAt, jobs: items });
+    }));
+    return [...cache.runs.values()].flatMap((r) => r.jobs.filter((j) => j.status === 'queued'));
+  }
+}
+

@@ -1,0 +1,55 @@
+/**
+ * Every interval and timeout of the daemon, in real milliseconds. `scaled(n)` divides them all by n:
+ * the demo runs the daemon against a simulator that is n times faster than real time.
+ */
+export interface Timings {
+  pollIntervalMs: number;
+  /** random extra delay per tick, up to this fraction of the interval, so daemons do not beat in step */
+  jitter: number;
+  taskPollMs: number;
+  taskMaxPollMs: number;
+  cloneTimeoutMs: number;
+  configTimeoutMs: number;
+  startTimeoutMs: number;
+  stopTimeoutMs: number;
+  destroyTimeoutMs: number;
+  /** first delay before retrying a Proxmox lock contention; doubles */
+  lockRetryMs: number;
+  lockRetries: number;
+  vmidCooldownMs: number;
+  /** longest wait after repeated failed ticks */
+  maxBackoffMs: number;
+  /** how long a graceful stop waits for in-flight actions */
+  shutdownGraceMs: number;
+  /** divides GitHub's retry-after and write spacing (Octokit's throttling) */
+  scale: number;
+}
+
+export function defaultTimings(pollIntervalMs: number): Timings {
+  return {
+    pollIntervalMs,
+    jitter: 0.1,
+    taskPollMs: 250,
+    taskMaxPollMs: 2000,
+    cloneTimeoutMs: 15 * 60_000,
+    configTimeoutMs: 60_000,
+    startTimeoutMs: 3 * 60_000,
+    stopTimeoutMs: 2 * 60_000,
+    destroyTimeoutMs: 5 * 60_000,
+    lockRetryMs: 1000,
+    lockRetries: 4,
+    vmidCooldownMs: 60_000,
+    maxBackoffMs: 5 * 60_000,
+    shutdownGraceMs: 5 * 60_000,
+    scale: 1,
+  };
+}
+
+export function scaled(t: Timings, factor: number): Timings {
+  if (factor === 1) return t;
+  const out = { ...t, scale: t.scale * factor };
+  for (const k of Object.keys(out) as Array<keyof Timings>) {
+    if (k.endsWith('Ms')) (out as Record<string, number>)[k] = (t[k] as number) / factor;
+  }
+  return out;
+}

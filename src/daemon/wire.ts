@@ -1,0 +1,102 @@
+import { randomInt } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Settings } from '../config/index.js';
+import type { Config, PoolConfig } from '../config/types.js';
+import type { GithubApi } from '../github/api.js';
+import { createGithubClient } from '../github/octokit.js';
+import { OctokitGithubApi } from '../github/octokit-api.js';
+import type { Logger, Redactor } from '../log.js';
+import type { PlanConfig } from '../planner/plan.js';
+import type { ProxmoxApi } from '../proxmox/api.js';
+import { createProxmoxClient } from '../proxmox/client.js';
+import { DirSnippetStore, type SnippetStore } from '../snippets/store.js';
+import { Daemon } from './daemon.js';
+import { Executor } from './execute.js';
+import { Observer } from './observe.js';
+import { defaultTimings, scaled, type Timings } from './timings.js';
+
+export interface Wiring {
+  daemon: Daemon;
+  observer: Observer;
+  executor: Executor;
+  github: GithubApi;
+  proxmox: ProxmoxApi;
+  snippets: SnippetStore;
+  config: Config;
+  timings: Timings;
+}
+
+export interface WireOptions {
+  clock: Clock;
+  log: Logger;
+  redactor: Redactor;
+  /** > 1 runs every interval and timeout (pools' too) that many times faster: the demo's --speed. */
+  timeScale?: number;
+  /** Nodes whose snippet directories exist (SNIPPETS_DIR with {node}); default every pool's nodes. */
+  nodes?: readonly string[];
+  random?: () => number;
+}
+
+const SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+function scalePools(config: Config, factor: number): Config {
+  if (factor === 1) return config;
+  const pools = config.pools.map((p): PoolConfig => ({
+    ...p,
+    bootTimeoutMs: p.bootTimeoutMs / factor,
+    idleTimeoutMs: p.idleTimeoutMs / factor,
+    maxJobDurationMs: p.maxJobDurationMs / factor,
+  }));
+  return { ...config, pools };
+}
+
+/** Builds the daemon from settings: the one place that chooses implementations. */
+export function wire(settings: Settings, o: WireOptions): Wiring {
+  const factor = o.timeScale ?? 1;
+  const timings = scaled(defaultTimings(settings.env.pollIntervalMs), factor);
+  const config = scalePools(settings.config, factor);
+  const env = settings.env;
+  for (const s of [env.proxmox.tokenSecret, env.github.auth.kind === 'token' ? env.github.auth.token : env.github.auth.privateKey]) o.redactor.add(s.reveal());
+
+  const octokit = createGithubClient({
+    apiUrl: env.github.apiUrl,
+    auth:
+      env.github.auth.kind === 'token'
+        ? { kind: 'token', token: env.github.auth.token.reveal() }
+        : { kind: 'app', appId: String(env.github.auth.appId), privateKey: env.github.auth.privateKey.reveal(), installationId: String(env.github.auth.installationId) },
+    log: o.log,
+    timeScale: timings.scale,
+  });
+  const github = new OctokitGithubApi(octokit);
+  const proxmox = createProxmoxClient({
+    url: env.proxmox.url,
+    tokenId: env.proxmox.tokenId,
+    tokenSecret: env.proxmox.tokenSecret.reveal(),
+    verifySsl: env.proxmox.verifySsl,
+    caFile: env.proxmox.caFile,
+  });
+  const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
+  const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
+  const observer = new Observer({ config, github, proxmox, snippets, log: o.log });
+  const executor = new Executor({
+    config,
+    github,
+    githubApiUrl: env.github.apiUrl,
+    proxmox,
+    snippets,
+    clock: o.clock,
+    log: o.log,
+    timings,
+    suffix: () => Array.from({ length: 4 }, () => SUFFIX_CHARS[randomInt(SUFFIX_CHARS.length)]).join(''),
+    onSecret: (s) => o.redactor.add(s),
+  });
+  const planConfig: PlanConfig = {
+    pools: config.pools,
+    maxTotalRunners: config.maxTotalRunners,
+    disableCleanup: env.disableCleanup,
+    pauseOnStopped: env.pauseOnStopped,
+    vmidCooldownMs: timings.vmidCooldownMs,
+  };
+  const daemon = new Daemon({ planConfig, observer, executor, github, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random });
+  return { daemon, observer, executor, github, proxmox, snippets, config, timings };
+}

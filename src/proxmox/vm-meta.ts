@@ -1,0 +1,27 @@
+import type { VmMeta } from '../planner/observation.js';
+
+const MARKER = 'pve-runners-meta: ';
+
+/**
+ * The VM description pve-runners writes at clone time: a line for people, and one JSON line for
+ * itself (Proxmox's own ctime is not reliable on clones). The clone call carries it, so even a VM
+ * whose tags were never set can be recognised as ours.
+ */
+export function formatVmDescription(meta: VmMeta): string {
+  const json = JSON.stringify({ pool: meta.pool, scope: meta.scope, runner: meta.runner, created: new Date(meta.createdAt).toISOString() });
+  return `Ephemeral GitHub Actions runner managed by pve-runners: destroyed when its job ends. Do not edit.\n${MARKER}${json}`;
+}
+
+export function parseVmDescription(description: string | undefined): VmMeta | undefined {
+  if (!description) return undefined;
+  const line = description.split('\n').find((l) => l.startsWith(MARKER));
+  if (!line) return undefined;
+  try {
+    const v = JSON.parse(line.slice(MARKER.length)) as Record<string, unknown>;
+    const createdAt = typeof v.created === 'string' ? Date.parse(v.created) : NaN;
+    if (typeof v.pool !== 'string' || typeof v.scope !== 'string' || typeof v.runner !== 'string' || !Number.isFinite(createdAt)) return undefined;
+    return { pool: v.pool, scope: v.scope, runner: v.runner, createdAt };
+  } catch {
+    return undefined;
+  }
+}

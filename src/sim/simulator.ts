@@ -1,0 +1,133 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RealTimeClock } from './clock.js';
+import type { SimContext } from './contracts.js';
+import { GithubSim } from './github/index.js';
+import { Guests } from './guest.js';
+import { PveSim } from './pve/index.js';
+import { Recorder, type JobTimes } from './recorder.js';
+import { buildReport, type Report } from './report.js';
+import { Rng } from './rng.js';
+import type { Scenario, WorkloadEntry } from './scenario.js';
+
+export interface SimulatorOptions {
+  speed?: number;
+  /** Where the nodes' snippets directories are made; a fresh temp dir (removed on stop) by default. */
+  snippetsRoot?: string;
+  /** Caps to check VM counts against (the demo passes pools.yaml's). Overrides scenario.caps. */
+  caps?: { total?: number; pools: Record<string, number> };
+  keepEvents?: boolean;
+}
+
+/** What `pve-runners sim` prints: enough for any client to reach both APIs. */
+export interface SimEndpoints {
+  proxmox: { url: string; tokenId: string; tokenSecret: string; storage: string; nodes: string[]; snippetsDirs: Record<string, string> };
+  github: { url: string; token: string };
+}
+
+/**
+ * Both simulated services, the guests and the workload driver, on one scenario clock.
+ */
+export class Simulator {
+  readonly ctx: SimContext;
+  readonly pve: PveSim;
+  readonly github: GithubSim;
+  private endpointsValue?: SimEndpoints;
+  private scheduledEntries = 0;
+  private readonly cancels: Array<() => void> = [];
+  private readonly ownsSnippetsRoot: boolean;
+  private readonly snippetsRoot: string;
+
+  constructor(readonly scenario: Scenario, opts: SimulatorOptions = {}) {
+    const clock = new RealTimeClock(opts.speed ?? 1);
+    const caps = opts.caps ?? scenario.caps;
+    this.ctx = { scenario, clock, rng: new Rng(scenario.seed), recorder: new Recorder(() => clock.nowMs(), caps, opts.keepEvents) };
+    this.ownsSnippetsRoot = opts.snippetsRoot === undefined;
+    this.snippetsRoot = opts.snippetsRoot ?? mkdtempSync(join(tmpdir(), 'pve-runners-sim-'));
+    this.github = new GithubSim(this.ctx);
+    let guests: Guests | undefined;
+    this.pve = new PveSim(this.ctx, { started: (vm) => guests!.started(vm), stopped: (vmid) => guests!.stopped(vmid) }, this.snippetsRoot);
+    guests = new Guests(this.ctx, this.github, this.pve);
+  }
+
+  get endpoints(): SimEndpoints {
+    if (!this.endpointsValue) throw new Error('simulator not started');
+    return this.endpointsValue;
+  }
+
+  get clock(): RealTimeClock {
+    return this.ctx.clock as RealTimeClock;
+  }
+
+  async start(): Promise<SimEndpoints> {
+    const [px, gh] = await Promise.all([this.pve.start(), this.github.start()]);
+    this.endpointsValue = {
+      proxmox: {
+        url: px.url,
+        tokenId: px.tokenId,
+        tokenSecret: px.tokenSecret,
+        storage: this.scenario.proxmox.storage,
+        nodes: this.scenario.proxmox.nodes.map((n) => n.name),
+        snippetsDirs: px.snippetsDirs,
+      },
+      github: gh,
+    };
+    for (const entry of this.scenario.workload) {
+      this.cancels.push(this.ctx.clock.after(entry.atMs, () => this.queue(entry)));
+    }
+    return this.endpointsValue;
+  }
+
+  private queue(entry: WorkloadEntry): void {
+    this.scheduledEntries++;
+    const perRun = Math.floor(entry.jobs / entry.runs);
+    for (let r = 0; r < entry.runs; r++) {
+      const count = perRun + (r < entry.jobs % entry.runs ? 1 : 0);
+      if (count === 0) continue;
+      const jobs = Array.from({ length: count }, () => ({
+        labels: entry.labels,
+        durationMs: entry.durationMs,
+        cancelAfterMs: entry.cancelAfterMs,
+        foreignAfterMs: entry.foreignAfterMs,
+      }));
+      this.github.queueRun(entry.repo, entry.workflow, jobs, entry.chain);
+    }
+  }
+
+  /** Every workload entry has been queued and every job has reached `completed`. */
+  workloadDone(): boolean {
+    return this.scheduledEntries === this.scenario.workload.length && this.github.done();
+  }
+
+  /** True when the only jobs left unfinished are ones nobody can serve (they stay queued forever). */
+  workloadSettled(isUnmatched: (job: JobTimes) => boolean): boolean {
+    if (this.scheduledEntries !== this.scenario.workload.length) return false;
+    return [...this.ctx.recorder.jobs.values()].every((j) => j.completedAt !== undefined || isUnmatched(j));
+  }
+
+  timeUp(): boolean {
+    return this.ctx.clock.nowMs() >= this.scenario.timeLimitMs;
+  }
+
+  report(opts: { isUnmatched?: (job: JobTimes) => boolean; controller?: { cpu_s: number; max_rss_mb: number }; finished: boolean }): Report {
+    const px = this.pve.leaks();
+    return buildReport({
+      scenario: this.scenario.file,
+      speed: this.ctx.clock.speed,
+      nowMs: this.ctx.clock.nowMs(),
+      finished: opts.finished,
+      recorder: this.ctx.recorder,
+      isUnmatched: opts.isUnmatched ?? (() => false),
+      leaks: { vms: px.vms, snippets: px.snippets, registrations: this.github.leaks().registrations },
+      controller: opts.controller,
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.cancels) c();
+    this.ctx.clock.stop();
+    await Promise.all([this.pve.stop(), this.github.stop()]);
+    if (this.ownsSnippetsRoot) rmSync(this.snippetsRoot, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ObservedSnippet } from '../planner/observation.js';
+import { SNIPPET_PREFIX } from '../planner/names.js';
+
+/** Where rendered user-data goes so Proxmox can find it as `STORAGE:snippets/FILE`. */
+export interface SnippetStore {
+  /** Atomically (temp file + rename), mode 0600: a reader never sees half a file, nobody else reads secrets. */
+  write(node: string, file: string, content: string): Promise<void>;
+  /** Gone already is fine. */
+  remove(node: string, file: string): Promise<void>;
+  /** Our snippet files (pvr-*.yaml) in every directory. */
+  list(): Promise<ObservedSnippet[]>;
+  /** cicustom volume of a file */
+  volid(file: string): string;
+}
+
+/**
+ * Snippets on a mounted directory: one shared directory, or one per node when SNIPPETS_DIR holds
+ * `{node}` (each node's local `snippets` dir mounted separately).
+ */
+export class DirSnippetStore implements SnippetStore {
+  private readonly perNode: boolean;
+
+  constructor(private readonly dirTemplate: string, private readonly nodes: readonly string[], private readonly storage: string) {
+    this.perNode = dirTemplate.includes('{node}');
+  }
+
+  private dir(node: string): string {
+    return this.perNode ? this.dirTemplate.split('{node}').join(node) : this.dirTemplate;
+  }
+
+  async write(node: string, file: string, content: string): Promise<void> {
+    const dir = this.dir(node);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.${file}.${randomBytes(4).toString('hex')}.tmp`);
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(content, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, join(dir, file));
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async remove(node: string, file: string): Promise<void> {
+    await rm(join(this.dir(node), file), { force: true });
+  }
+
+  async list(): Promise<ObservedSnippet[]> {
+    const out: ObservedSnippet[] = [];
+    for (const node of this.perNode ? this.nodes : ['']) {
+      let files: string[];
+      try {
+        files = await readdir(this.dir(node));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      for (const file of files) if (file.startsWith(SNIPPET_PREFIX) && file.endsWith('.yaml')) out.push({ node, file });
+    }
+    return out;
+  }
+
+  volid(file: string): string {
+    return `${this.storage}:snippets/${file}`;
+  }
+}
