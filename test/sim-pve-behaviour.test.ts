@@ -112,6 +112,19 @@ describe('PveSim VM behaviour', () => {
   });
 });
 
+describe('PveSim offline node', () => {
+  it('requests proxied to an offline node fail with 595; the node shows offline', async () => {
+    const h = await startPve(BASIC.replace('{name: pve2, memory_mb: 4096}', '{name: pve2, memory_mb: 4096, status: offline}'));
+    try {
+      await expect(h.px.nodes.$('pve2').qemu.$get()).rejects.toThrow(/connection failed with 595 No route to host/);
+      const nodes = await h.px.nodes.$get();
+      expect(nodes.find((n) => n.node === 'pve2')?.status).toBe('offline');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('PveSim shared snippet storage', () => {
   it('one directory serves every node', async () => {
     const h = await startPve(`${BASIC}\nsnippets: shared\nstorage: cephfs`);
