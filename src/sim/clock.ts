@@ -8,6 +8,11 @@ export interface SimClock {
   nowMs(): number;
   /** Wall-clock-like epoch ms in scenario time (start epoch + nowMs), for timestamps in API answers. */
   epochMs(): number;
+  /**
+   * Real wall-clock epoch ms at which scenario time `scenarioMs` arrives. Clients live in real time:
+   * anything they compare with their own clock (x-ratelimit-reset) must be in this frame.
+   */
+  wallEpochAt(scenarioMs: number): number;
   /** Runs fn after `scenarioMs` of scenario time; returns a cancel function. */
   after(scenarioMs: number, fn: () => void): () => void;
   sleep(scenarioMs: number): Promise<void>;
@@ -17,9 +22,11 @@ export interface SimClock {
 
 export class RealTimeClock implements SimClock {
   private readonly startReal = performance.now();
+  private readonly startWall = Date.now();
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(readonly speed = 1, private readonly startEpoch = Date.UTC(2026, 0, 1)) {
+  /** `startEpoch`: the scenario's epoch origin for timestamps in API answers; real now by default. */
+  constructor(readonly speed = 1, private readonly startEpoch = Date.now()) {
     if (!(speed > 0)) throw new Error(`speed must be > 0, got ${speed}`);
   }
 
@@ -29,6 +36,10 @@ export class RealTimeClock implements SimClock {
 
   epochMs(): number {
     return this.startEpoch + this.nowMs();
+  }
+
+  wallEpochAt(scenarioMs: number): number {
+    return this.startWall + scenarioMs / this.speed;
   }
 
   after(scenarioMs: number, fn: () => void): () => void {

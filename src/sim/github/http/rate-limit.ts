@@ -6,13 +6,12 @@
  */
 import type { SimClock } from '../../clock.js';
 import type { Scenario } from '../../scenario.js';
-import { epochAt } from '../epoch.js';
 
 export interface RateState {
   limit: number;
   remaining: number;
   used: number;
-  /** epoch seconds (scenario clock) at which the window resets */
+  /** real epoch seconds at which the window resets (see SimClock.wallEpochAt) */
   reset: number;
 }
 
@@ -27,7 +26,8 @@ export class PrimaryRateLimit {
     this.roll();
     const now = this.clock.nowMs();
     const resetAt = this.resetAtMs ?? now + this.cfg.windowMs;
-    const resetEpochMs = epochAt(this.clock, resetAt);
+    // Real time, not scenario time: clients compare the header with their own clock.
+    const resetEpochMs = this.clock.wallEpochAt(resetAt);
     return { limit: this.cfg.limit, remaining: Math.max(0, this.cfg.limit - this.used), used: this.used, reset: Math.ceil(resetEpochMs / 1000) };
   }
 
