@@ -46,7 +46,7 @@ Creates or updates the pve-runners LXC container on this Proxmox VE node and ins
   --package FILE          release tarball built by scripts/package.sh (required)
   --env-file FILE         pve-runners.env to install (mode 0600); without it a skeleton is installed
                           the first time and an existing one is kept
-  --credentials DIR       files named PROXMOX_TOKEN_SECRET, GITHUB_TOKEN, GITHUB_APP_PRIVATE_KEY to
+  --credentials DIR       files named proxmox_token_secret, github_token, github_app_private_key to
                           install as systemd credentials (/etc/credstore, mode 0600)
   --pools FILE            pools.yaml to install; without it a first one is written unless one exists
   --ctid ID               container id (default: the existing '$CT_HOSTNAME' container, else the next free id)
@@ -163,7 +163,7 @@ if [[ -z $ENV_FILE ]]; then
   ENV_FILE=$tmp/pve-runners.env
   cat >"$ENV_FILE" <<EOF
 # pve-runners settings (non-secret). Secrets go in /etc/credstore/<NAME>, mode 0600:
-# PROXMOX_TOKEN_SECRET, and GITHUB_TOKEN or GITHUB_APP_PRIVATE_KEY.
+# proxmox_token_secret, and github_token or github_app_private_key.
 PROXMOX_URL=https://$(hostname -f 2>/dev/null || hostname):8006/api2/json
 PROXMOX_NODE=$NODE
 PROXMOX_TOKEN_ID=pve-runners@pve!daemon
@@ -211,7 +211,7 @@ run pct push "$CTID" "$SCRIPT_DIR/install.sh" "$STAGE/install.sh" --perms 0700
 run pct push "$CTID" "$ENV_FILE" "$STAGE/pve-runners.env" --perms 0600
 run pct push "$CTID" "$POOLS_FILE" "$STAGE/pools.yaml" --perms 0600
 if [[ -n $CREDENTIALS_DIR ]]; then
-  for name in PROXMOX_TOKEN_SECRET GITHUB_TOKEN GITHUB_APP_PRIVATE_KEY; do
+  for name in proxmox_token_secret github_token github_app_private_key; do
     if [[ -f $CREDENTIALS_DIR/$name ]]; then
       run pct push "$CTID" "$CREDENTIALS_DIR/$name" "$STAGE/credstore/$name" --perms 0600
     fi

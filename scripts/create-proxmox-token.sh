@@ -143,7 +143,7 @@ elif [[ -n $secret ]]; then
 Created API token $TOKEN_ID. Proxmox will not show this secret again.
 
   In /etc/pve-runners/pve-runners.env:   PROXMOX_TOKEN_ID=$TOKEN_ID
-  Secret (store as /etc/credstore/PROXMOX_TOKEN_SECRET, mode 0600):
+  Secret (store as /etc/credstore/proxmox_token_secret, mode 0600):
 $secret
 
 Clone runner VMs into pool '$POOL'; pve-runners only acts on VMs it tagged itself.

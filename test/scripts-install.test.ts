@@ -37,7 +37,7 @@ function stage(version: string, env = 'PROXMOX_NODE=pve1\n'): string {
   expect(tar.status).toBe(0);
   write(join(s, 'pve-runners.env'), env);
   write(join(s, 'pools.yaml'), 'pools: []\n');
-  write(join(s, 'credstore/PROXMOX_TOKEN_SECRET'), '0b7c2f3e-5d1a-4c8e-9f6b-2a4d6e8f0a1c\n');
+  write(join(s, 'credstore/proxmox_token_secret'), '0b7c2f3e-5d1a-4c8e-9f6b-2a4d6e8f0a1c\n');
   return s;
 }
 
@@ -67,7 +67,7 @@ describe('install.sh', () => {
     expect(mode(join(root, 'etc/pve-runners/pve-runners.env'))).toBe('600');
     expect(mode(join(root, 'etc/pve-runners/pools.yaml'))).toBe('644');
     expect(mode(join(root, 'etc/credstore'))).toBe('700');
-    expect(mode(join(root, 'etc/credstore/PROXMOX_TOKEN_SECRET'))).toBe('600');
+    expect(mode(join(root, 'etc/credstore/proxmox_token_secret'))).toBe('600');
     expect(existsSync(join(root, 'mnt/pve-snippets'))).toBe(true);
     expect(existsSync(s)).toBe(false);
 

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { CREDENTIAL_NAMES } from '../src/config/env.js';
 
 const REPO = process.cwd();
 const UNIT = join(REPO, 'systemd/pve-runners.service');
@@ -98,15 +99,14 @@ describe('systemd/pve-runners.service', () => {
       'Restart=on-failure',
       'RestartPreventExitStatus=78',
       'EnvironmentFile=/etc/pve-runners/pve-runners.env',
-      'LoadCredential=PROXMOX_TOKEN_SECRET',
-      'LoadCredential=GITHUB_TOKEN',
-      'LoadCredential=GITHUB_APP_PRIVATE_KEY',
       'NoNewPrivileges=yes',
       'ProtectSystem=strict',
       'ProtectHome=yes',
       'PrivateTmp=yes',
     ]));
     expect(directives.filter((d) => d.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/mnt/pve-snippets']);
+    // Exactly the credential names the daemon looks up in $CREDENTIALS_DIRECTORY.
+    expect(directives.filter((d) => d.startsWith('LoadCredential=')).sort()).toEqual(Object.values(CREDENTIAL_NAMES).map((n) => `LoadCredential=${n}`).sort());
     expect(directives.filter((d) => /^Environment=.*(SECRET|TOKEN|KEY)/.test(d))).toEqual([]);
   });
 
