@@ -13,4 +13,5 @@ export default {
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 60000,
+  globalSetup: '<rootDir>/test/global-setup.js',
 };

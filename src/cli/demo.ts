@@ -26,6 +26,8 @@ export interface DemoOptions {
   env?: Record<string, string>;
   /** ticks the daemon gets after the workload has settled before leaks are counted (at least 2) */
   settleTicks?: number;
+  /** called with the simulator after the run, before it stops (tests read its records) */
+  inspect?: (sim: Simulator) => void;
 }
 
 /** The environment `pve-runners run` needs to serve the simulator. */
@@ -131,7 +133,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
   } finally {
     sample();
     for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
-    await Promise.race([Promise.all(daemons.map((d) => d.exited)), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([Promise.all(daemons.map((d) => d.exited)), new Promise((r) => setTimeout(r, 5000).unref())]);
     for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
   }
   const report = sim.report({
@@ -140,6 +142,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
     controller: { cpu_s: round(daemons.reduce((n, d) => n + d.cpuS, 0)), max_rss_mb: round(Math.max(...daemons.map((d) => d.peakRssMb))) },
   });
   o.progress?.(progressLine(sim, sim.clock.nowMs(), isUnmatched));
+  o.inspect?.(sim);
   await sim.stop();
   return report;
 }

@@ -57,8 +57,11 @@ export class Daemon {
       this.unmatchedTotal++;
       log.warn(`job ${u.id} in ${u.repo} matches no pool: no pool has all of [${u.labels.join(', ')}]; add a pool with these labels or change the job's runs-on`, { job: u.id, labels: [...u.labels] });
     }
-    const live = new Set(p.unmatched.map((u) => u.id));
-    for (const id of this.loggedUnmatched) if (!live.has(id) && !o.jobs.some((j) => j.id === id)) this.loggedUnmatched.delete(id);
+    // Forget a job only once a complete listing no longer shows it queued (not when a listing failed).
+    if (o.jobScopesFailed.length === 0) {
+      const live = new Set(p.unmatched.map((u) => u.id));
+      for (const id of this.loggedUnmatched) if (!live.has(id)) this.loggedUnmatched.delete(id);
+    }
     for (const n of p.notes) {
       if (this.loggedNotes.has(n)) continue;
       this.loggedNotes.add(n);

@@ -69,7 +69,9 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
     retry: { retries: 2, retryAfterBaseValue: 1000 / scale },
   });
 
-  const cache = new Map<string, { etag: string; response: object }>();
+  // Octokit's paginate rewrites response.data in place, so the cache keeps its own copy and hands
+  // out a fresh one for every 304.
+  const cache = new Map<string, { etag: string; status: number; url: string; headers: object; data: unknown }>();
   octokit.hook.wrap('request', async (request, options) => {
     if (options.method !== 'GET') return request(options);
     const { headers: _h, request: _r, ...rest } = options as unknown as Record<string, unknown>;
@@ -79,11 +81,11 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
     try {
       const response = await request(options);
       const etag = response.headers.etag;
-      if (etag) cache.set(key, { etag, response });
+      if (etag) cache.set(key, { etag, status: response.status, url: response.url, headers: { ...response.headers }, data: structuredClone(response.data) });
       return response;
     } catch (e) {
       if (cached && (e as { status?: number }).status === 304) {
-        const copy = { ...(cached.response as typeof cached.response) };
+        const copy = { status: cached.status, url: cached.url, headers: { ...cached.headers }, data: structuredClone(cached.data) };
         fromCache.add(copy);
         return copy as Awaited<ReturnType<typeof request>>;
       }

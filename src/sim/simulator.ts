@@ -106,6 +106,12 @@ export class Simulator {
     return [...this.ctx.recorder.jobs.values()].every((j) => j.completedAt !== undefined || isUnmatched(j));
   }
 
+  /** Every credential the simulator knows or handed out: none may ever appear in a log or output. */
+  secrets(): string[] {
+    const e = this.endpoints;
+    return [e.proxmox.tokenSecret, e.github.token, ...this.github.issuedSecrets()];
+  }
+
   timeUp(): boolean {
     return this.ctx.clock.nowMs() >= this.scenario.timeLimitMs;
   }

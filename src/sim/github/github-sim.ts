@@ -73,6 +73,11 @@ export class GithubSim implements RunnerBroker {
     return { registrations: [...this.world.runners.values()].filter((r) => !r.foreign).map((r) => r.name).sort() };
   }
 
+  /** Every registration token and JIT config handed out so far. */
+  issuedSecrets(): readonly string[] {
+    return this.world.issuedSecrets;
+  }
+
   private render(): Renderer {
     this.renderer ??= new Renderer(this.http.url, (ms) => epochAt(this.ctx.clock, ms), this.world, this.engine);
     return this.renderer;

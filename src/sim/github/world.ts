@@ -18,6 +18,8 @@ export class World {
   private readonly accounts = new Map<string, Account>();
   readonly runners = new Map<number, Runner>();
   private readonly tokens = new Map<string, RegistrationToken>();
+  /** Every credential handed out (registration tokens, JIT configs): tests assert none shows up in a log. */
+  readonly issuedSecrets: string[] = [];
   private readonly labelIds = new Map<string, number>();
 
   constructor(scenario: Scenario, private readonly ids: Ids, private readonly recorder: Recorder) {
@@ -99,6 +101,7 @@ export class World {
   issueToken(scope: Scope, expiresAtMs: number): RegistrationToken {
     const t: RegistrationToken = { token: this.ids.registrationToken(), scope, expiresAtMs };
     this.tokens.set(t.token, t);
+    this.issuedSecrets.push(t.token);
     return t;
   }
 

@@ -106,6 +106,7 @@ export function githubRoutes(d: RouteDeps): Route[] {
           const clientId = d.ids.uuid();
           const runner = d.world.register({ name: body.name, scope, group, labels: [...body.labels], ephemeral: true, foreign: false, jit: { clientId, used: false } });
           const encoded = encodeJitConfig(runner, clientId, `https://github.com/${htmlPath}`, body.work_folder ?? '_work', d.ids);
+          d.world.issuedSecrets.push(encoded);
           return { status: 201, body: { runner: d.render().runner(runner), encoded_jit_config: encoded } };
         },
       },

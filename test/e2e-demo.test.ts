@@ -1,0 +1,24 @@
+import { leakedSecrets, runE2e, zeroLeaks } from './helpers/e2e.js';
+
+describe('e2e: the demo scenario (needs: chain, unmatched job, foreign VM and runner)', () => {
+  it('serves jobs queued inside an in-progress run, creates nothing for unmatched jobs, touches nothing foreign', async () => {
+    const { report, logs, secrets } = await runE2e('demo.yaml');
+    expect(report.finished).toBe(true);
+    expect(report.jobs.total).toBe(12);
+    expect(report.jobs.unmatched).toBe(1);
+    expect(report.jobs.completed).toBe(11);
+    zeroLeaks(report);
+    expect(report.cap_violations).toBe(0);
+    // the chain's three jobs ran one after another in pool ubuntu-2204
+    expect(report.vms.peak_by_pool['ubuntu-2204']).toBeGreaterThanOrEqual(1);
+    // the gpu job is reported once, with its labels and a hint, and gets no VM
+    const unmatched = logs.filter((l) => l.includes('matches no pool'));
+    expect(unmatched).toHaveLength(1);
+    expect(unmatched[0]).toContain('self-hosted, gpu');
+    expect(unmatched[0]).toContain("change the job's runs-on");
+    expect(Object.keys(report.vms.peak_by_pool).sort()).toEqual(['ubuntu-2204', 'ubuntu-2404', 'windows-2022']);
+    // the foreign VM in ubuntu-2404's range is noticed, never touched
+    expect(logs.some((l) => l.includes('VM 205 (keep-me)') && l.includes('not ours'))).toBe(true);
+    expect(leakedSecrets(logs, secrets)).toEqual([]);
+  }, 240_000);
+});
