@@ -70,6 +70,16 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } }, strict: true });
       return onceCommand({ env: process.env, cwd: process.cwd(), out, dryRun: values['dry-run'] ?? false, timeScale: timeScale() });
     }
+    case 'check': {
+      parseArgs({ args: rest, options: {}, strict: true });
+      const { checkCommand } = await import('./cli/check.js');
+      return checkCommand({ env: process.env, cwd: process.cwd(), out });
+    }
+    case 'status': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, strict: true });
+      const { statusCommand } = await import('./cli/status.js');
+      return statusCommand({ env: process.env, cwd: process.cwd(), out, err, json: values.json ?? false });
+    }
     case 'demo': {
       const { values } = parseArgs({
         args: rest,

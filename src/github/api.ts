@@ -66,4 +66,10 @@ export interface GithubApi {
   runnerGroupId(org: string, group: string): Promise<number>;
   /** What the last answer said about the primary rate limit. */
   budget(): RateBudget | undefined;
+  /** GET /rate_limit, which costs no rate limit: proves the credentials and reads the core budget. */
+  rateLimit(): Promise<RateBudget>;
+  /** GET /repos/{owner}/{repo}: whether the credentials administer it (undefined when GitHub does not say, as for App installation tokens). */
+  repoAccess(owner: string, repo: string): Promise<{ fullName: string; admin: boolean | undefined }>;
+  /** Every runner group of an organisation. */
+  listRunnerGroups(org: string): Promise<Array<{ id: number; name: string }>>;
 }

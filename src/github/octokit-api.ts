@@ -114,4 +114,20 @@ export class OctokitGithubApi implements GithubApi {
     this.groupIds.set(key, found.id);
     return found.id;
   }
+
+  async rateLimit(): Promise<RateBudget> {
+    const { data } = await this.octokit.rest.rateLimit.get();
+    const core = data.resources.core;
+    return { limit: core.limit, remaining: core.remaining, resetAt: core.reset * 1000 };
+  }
+
+  async repoAccess(owner: string, repo: string): Promise<{ fullName: string; admin: boolean | undefined }> {
+    const { data } = await this.octokit.rest.repos.get({ owner, repo });
+    return { fullName: data.full_name, admin: data.permissions?.admin };
+  }
+
+  async listRunnerGroups(org: string): Promise<Array<{ id: number; name: string }>> {
+    const { items } = await this.collect('GET /orgs/{org}/actions/runner-groups', { org }, (groups: Array<{ id: number; name: string }>) => groups.map((g) => ({ id: g.id, name: g.name })));
+    return items;
+  }
 }

@@ -1,0 +1,127 @@
+/**
+ * `pve-runners check`, GitHub side: the credentials are accepted, each repository is administered by
+ * them (runners are managed with Administration: write), its workflow runs are readable, and each
+ * organisation's runners and runner groups are readable with every group the pools need present.
+ *
+ * Whether a JIT config or registration token can really be minted is not probed: either call
+ * creates something on GitHub (a runner registration, a token), and `check` changes nothing.
+ */
+import { runnerGroupFor, type Config } from '../config/index.js';
+import type { GithubApi, RateBudget } from '../github/api.js';
+import { fail, ok, warn, type CheckLine } from './result.js';
+
+export interface GithubProbeDeps {
+  github: GithubApi;
+  config: Config;
+  /** GITHUB_API_URL, for messages */
+  apiUrl: string;
+  auth: 'token' | 'app';
+  /** epoch ms, for the budget's reset */
+  now: number;
+}
+
+interface HttpError {
+  status?: number;
+  message?: string;
+  response?: { headers?: Record<string, string | undefined> };
+}
+
+function describe(e: unknown): { status: number; text: string } {
+  const err = e as HttpError;
+  const status = typeof err.status === 'number' ? err.status : 0;
+  // Octokit's message is GitHub's own (`Bad credentials`, `Not Found`) plus a docs URL; keep the first.
+  const message = (err.message ?? String(e)).split(' - ')[0]!;
+  const needs = err.response?.headers?.['x-accepted-github-permissions'];
+  return { status, text: `${status ? `${status} ` : ''}${message}${needs ? ` (GitHub says this needs: ${needs})` : ''}` };
+}
+
+function credentialsFix(d: GithubProbeDeps): string {
+  return d.auth === 'token'
+    ? `set GITHUB_TOKEN to a valid, unexpired token for ${d.apiUrl} (classic: scopes repo and, for organisations, admin:org; fine-grained: Administration read/write and Actions read on the repositories, Self-hosted runners read/write on organisations)`
+    : `check GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID against the App's settings page and its installation on ${d.apiUrl}`;
+}
+
+const fmtIn = (ms: number) => (ms >= 3_600_000 ? `${Math.round(ms / 360_000) / 10}h` : `${Math.max(0, Math.round(ms / 60_000))}m`);
+
+function budgetText(b: RateBudget, now: number): string {
+  return `rate budget ${b.remaining}/${b.limit} requests left, resets in ${fmtIn(b.resetAt - now)}`;
+}
+
+async function repoLines(d: GithubProbeDeps, full: string): Promise<CheckLine[]> {
+  const [owner, repo] = full.split('/') as [string, string];
+  const what = `repository ${full}`;
+  const permsFix = d.auth === 'token'
+    ? `use a token of a user who is an admin of ${full} (classic: scope repo; fine-grained: Administration read/write and Actions read on it)`
+    : `give the App the repository permissions Administration (read and write) and Actions (read), and install it on ${full}`;
+  let admin: boolean | undefined;
+  try {
+    ({ admin } = await d.github.repoAccess(owner, repo));
+  } catch (e) {
+    const p = describe(e);
+    if (p.status === 404) return [fail(what, `not found with these credentials (${p.text}): it does not exist or the token cannot see it`, `check github.repos in pools.yaml (and REPO_OWNER/REPO_NAME); ${permsFix}`)];
+    return [fail(what, `cannot read it: ${p.text}`, permsFix)];
+  }
+  if (admin === false) return [fail(what, 'the credentials do not administer it, and managing self-hosted runners needs admin rights', permsFix)];
+  const reads: Array<[string, () => Promise<unknown>]> = [
+    ['its self-hosted runners', () => d.github.listRunners({ kind: 'repo', owner, repo })],
+    ['its queued workflow runs', () => d.github.listRuns(owner, repo, 'queued')],
+  ];
+  for (const [label, call] of reads) {
+    try {
+      await call();
+    } catch (e) {
+      return [fail(what, `cannot list ${label}: ${describe(e).text}`, permsFix)];
+    }
+  }
+  // App installation tokens carry no `permissions` in the answer; listing runners already needed Administration.
+  return [ok(what, `${admin ? 'admin' : 'runners readable'}; runners and queued runs listed`)];
+}
+
+async function orgLines(d: GithubProbeDeps, org: Config['github']['orgs'][number]): Promise<CheckLine[]> {
+  const what = `organisation ${org.name}`;
+  const permsFix = d.auth === 'token'
+    ? `use a token of an owner of ${org.name} (classic: scopes admin:org and repo; fine-grained: organisation permission Self-hosted runners read/write, repository permission Actions read)`
+    : `give the App the organisation permission Self-hosted runners (read and write) and the repository permission Actions (read), and install it on ${org.name}`;
+  let groups: Array<{ id: number; name: string }>;
+  let repos: string[];
+  try {
+    groups = await d.github.listRunnerGroups(org.name);
+    await d.github.listRunners({ kind: 'org', org: org.name });
+    repos = (await d.github.listOrgRepos(org.name)).items;
+  } catch (e) {
+    const p = describe(e);
+    return [fail(what, `cannot read its runners, runner groups or repositories: ${p.text}`, p.status === 404 ? `check github.orgs in pools.yaml; ${permsFix}` : permsFix)];
+  }
+  const lines: CheckLine[] = [];
+  const needed = new Map<string, string[]>();
+  for (const pool of d.config.pools) {
+    const g = runnerGroupFor(pool, org);
+    needed.set(g, [...(needed.get(g) ?? []), pool.name]);
+  }
+  const missing = [...needed].filter(([g]) => !groups.some((x) => x.name.toLowerCase() === g.toLowerCase()));
+  for (const [g, pools] of missing) {
+    lines.push(fail(`${what}: runner group '${g}'`, `does not exist, but pools ${pools.join(', ')} register their runners in it (groups: ${groups.map((x) => x.name).join(', ') || 'none'})`,
+      `create it (organisation Settings → Actions → Runner groups) with access to the repositories, or set runner_group in pools.yaml to an existing group`));
+  }
+  if (missing.length === 0) lines.push(ok(what, `${repos.length} repositories; runner groups ${[...needed.keys()].join(', ')} exist`));
+  return lines;
+}
+
+export async function probeGithub(d: GithubProbeDeps): Promise<CheckLine[]> {
+  const lines: CheckLine[] = [];
+  const what = `GitHub credentials (${d.auth === 'token' ? 'GITHUB_TOKEN' : `GitHub App installation`}) at ${d.apiUrl}`;
+  try {
+    const b = await d.github.rateLimit();
+    lines.push(b.remaining > 0
+      ? ok(what, `accepted; ${budgetText(b, d.now)}`)
+      : warn(what, `accepted, but the ${budgetText(b, d.now)}`, 'none needed: `run` waits for the reset; if this recurs, use a GitHub App (higher limits) or a longer POLL_INTERVAL'));
+  } catch (e) {
+    const p = describe(e);
+    // Every other call would fail the same way.
+    if (p.status === 401) return [fail(what, `rejected: ${p.text}`, credentialsFix(d))];
+    return [fail(what, `cannot reach ${d.apiUrl}: ${p.text}`, `check GITHUB_API_URL and that this host can reach it; ${credentialsFix(d)}`)];
+  }
+  for (const r of d.config.github.repos) lines.push(...(await repoLines(d, r)));
+  for (const o of d.config.github.orgs) lines.push(...(await orgLines(d, o)));
+  return lines;
+}

@@ -1,0 +1,48 @@
+import type { PoolConfig } from '../config/types.js';
+import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
+
+export interface RangeVm {
+  readonly vmid: number;
+  readonly node: string;
+  readonly name: string;
+  readonly template: boolean;
+  readonly tags: readonly string[];
+}
+
+export interface ForeignVm {
+  vmid: number;
+  node: string;
+  name: string;
+  template: boolean;
+  /** the pool whose VMID range it lies in */
+  pool: string;
+}
+
+/**
+ * VMs inside a pool's VMID range that pve-runners did not make: it never touches them and skips
+ * their VMIDs. Ours are the VMs with both ownership tags, and clones whose tags are not set yet
+ * (our name shape for exactly that VMID: a clone in progress, or one the daemon will adopt).
+ */
+export function foreignVmsInRanges(pools: readonly PoolConfig[], vms: readonly RangeVm[]): ForeignVm[] {
+  const out: ForeignVm[] = [];
+  for (const vm of vms) {
+    const pool = pools.find((p) => vm.vmid >= p.vmidRange.lo && vm.vmid <= p.vmidRange.hi);
+    if (!pool) continue;
+    const tags = vm.tags.map((t) => t.toLowerCase());
+    const tagged = tags.includes(OWNER_TAG) && tags.includes(pool.tag.toLowerCase());
+    const named = parseRunnerName(pools, vm.name);
+    const ours = !vm.template && (tagged || (named?.pool === pool && named.vmid === vm.vmid));
+    if (!ours) out.push({ vmid: vm.vmid, node: vm.node, name: vm.name, template: vm.template, pool: pool.name });
+  }
+  return out.sort((a, b) => a.vmid - b.vmid);
+}
+
+/** VMIDs of the pool's range that no VM at all occupies. */
+export function freeVmids(pool: PoolConfig, vms: readonly { vmid: number }[]): number {
+  const used = new Set(vms.map((v) => v.vmid).filter((id) => id >= pool.vmidRange.lo && id <= pool.vmidRange.hi));
+  return pool.vmidRange.hi - pool.vmidRange.lo + 1 - used.size;
+}
+
+export function describeForeign(f: ForeignVm): string {
+  return `${f.vmid} (${f.template ? 'template ' : ''}${f.name || 'unnamed'} on ${f.node})`;
+}

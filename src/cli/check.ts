@@ -1,0 +1,47 @@
+/**
+ * `pve-runners check`: loads the configuration (a problem there is a ConfigError, exit 78), then
+ * probes Proxmox, the snippets directory and GitHub and prints one line per probe. Exit 0 only when
+ * nothing failed, i.e. a `run` would work; warnings (`!`) do not fail it.
+ */
+import { probeGithub } from '../check/github.js';
+import { probeProxmox } from '../check/proxmox.js';
+import { formatCheckLine, type CheckLine } from '../check/result.js';
+import { probeSnippetsDir } from '../check/snippets-dir.js';
+import { systemClock } from '../clock.js';
+import { loadSettings, type Env } from '../config/index.js';
+import { wire } from '../daemon/wire.js';
+import { createLogger, Redactor } from '../log.js';
+
+export interface CheckCommandOptions {
+  env: Env;
+  cwd: string;
+  /** one line per probe */
+  out: (line: string) => void;
+  /** log lines of the clients (retries, rate limits), stderr by default */
+  write?: (line: string) => void;
+}
+
+export async function checkCommand(o: CheckCommandOptions): Promise<number> {
+  const settings = loadSettings(o.env, { cwd: o.cwd });
+  const redactor = new Redactor();
+  const log = createLogger({ level: 'warn', format: 'text', secrets: redactor, write: o.write });
+  const w = wire(settings, { clock: systemClock, log, redactor });
+  const { env, config } = settings;
+  const counts = { ok: 0, warn: 0, fail: 0 };
+  // Every line goes through the redactor as well: a secret must not reach stdout even inside an echoed error.
+  const print = (lines: readonly CheckLine[]) => {
+    for (const l of lines) {
+      counts[l.status]++;
+      o.out(redactor.redact(formatCheckLine(l)));
+    }
+  };
+
+  print([{ status: 'ok', what: 'configuration', problem: `${env.poolsConfig.file}: ${config.pools.length} pool(s) [${config.pools.map((p) => p.name).join(', ')}], ${config.github.repos.length} repo(s), ${config.github.orgs.length} org(s)` }]);
+  const px = await probeProxmox({ proxmox: w.proxmox, config, url: env.proxmox.url, tokenId: env.proxmox.tokenId, storage: env.proxmox.storage });
+  print(px.lines);
+  print(await probeSnippetsDir({ snippetsDir: env.snippetsDir, nodes: px.onlineNodes, storage: env.proxmox.storage, proxmox: px.reachable ? w.proxmox : undefined }));
+  print(await probeGithub({ github: w.github, config, apiUrl: env.github.apiUrl, auth: env.github.auth.kind, now: systemClock.now() }));
+
+  o.out(`${counts.fail === 0 ? '✓' : '✗'} ${counts.ok} passed, ${counts.warn} warning(s), ${counts.fail} failed${counts.fail === 0 ? ': `pve-runners run` has what it needs' : ''}`);
+  return counts.fail === 0 ? 0 : 1;
+}
