@@ -143,6 +143,13 @@ describe('planner: ownership', () => {
     expect(plan(config(), observation({ vms: [...observation().vms, { ...half, lock: 'clone' }] })).actions).toEqual([]);
   });
 
+  it('counts half-made VMs against the caps and as runners on their way while they clone', () => {
+    const halves = [200, 201, 202, 203].map((id) => ({ ...ourVm(ubuntu, id, { status: 'stopped', lock: 'clone' }), tags: [] }));
+    const p = plan(config(), observation({ jobs: [job(ULABELS), job(ULABELS), job(ULABELS), job(ULABELS), job(ULABELS)], vms: [...observation().vms, ...halves] }));
+    expect(creates(p.actions)).toEqual([]);
+    expect(p.pools.find((s) => s.pool === 'ubuntu')).toMatchObject({ vms: 4, booting: 4, limitedBy: 'max_runners 4' });
+  });
+
   it('deletes only registrations of our exact shape, prefix and range', () => {
     const runners = ['ubuntu-205-ab12', 'ubuntu-builder', 'ubuntu-999-ab12', 'laptop', 'ubuntu-205-AB12'].map((name, i) => ({ id: i + 1, name, scope: REPO, status: 'offline', busy: false }));
     const p = plan(config(), observation({ runners }));

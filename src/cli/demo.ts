@@ -22,6 +22,8 @@ export interface DemoOptions {
   daemonLog?: (line: string) => void;
   /** SIGKILL the daemon at these scenario times (ms) and start a fresh one: restart resilience */
   killAtMs?: number[];
+  /** SIGKILL the daemon (and start a fresh one) the first time each of these holds, in order */
+  killWhen?: Array<(sim: Simulator, daemonLogs: readonly string[]) => boolean>;
   /** extra environment for the daemon (e.g. DISABLE_CLEANUP) */
   env?: Record<string, string>;
   /** ticks the daemon gets after the workload has settled before leaks are counted (at least 2) */
@@ -72,6 +74,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
   const env = { ...process.env, ...daemonEnv(endpoints, o.pools, o.speed), ...o.env };
   delete env.JOURNAL_STREAM;
   let ticks = 0;
+  const currentLogs: string[] = [];
   const daemons: DaemonProc[] = [];
   const startDaemon = (): DaemonProc => {
     const [cmd, ...args] = o.daemonArgv;
@@ -80,6 +83,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
         if (line.includes('"message":"tick:')) ticks++;
+        if (daemons.at(-1) === d) currentLogs.push(line);
         o.daemonLog?.(line);
       });
     }
@@ -98,6 +102,14 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
     }
   };
   const kills = [...(o.killAtMs ?? [])].sort((a, b) => a - b);
+  const killConditions = [...(o.killWhen ?? [])];
+  const restart = async (why: string) => {
+    o.progress?.(`[demo t=${Math.round(sim.clock.nowMs() / 1000)}s] SIGKILL daemon (pid ${current.child.pid}) ${why}, starting a new one`);
+    current.child.kill('SIGKILL');
+    await current.exited;
+    currentLogs.length = 0;
+    current = startDaemon();
+  };
   const settleTicks = Math.max(2, o.settleTicks ?? 2);
   let settledAtTick: number | undefined;
   let lastProgress = 0;
@@ -109,10 +121,10 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
       const now = sim.clock.nowMs();
       if (kills.length && now >= kills[0]!) {
         kills.shift();
-        o.progress?.(`[demo t=${Math.round(now / 1000)}s] SIGKILL daemon (pid ${current.child.pid}), starting a new one`);
-        current.child.kill('SIGKILL');
-        await current.exited;
-        current = startDaemon();
+        await restart('as scheduled');
+      } else if (killConditions.length && killConditions[0]!(sim, currentLogs)) {
+        killConditions.shift();
+        await restart('on cue');
       }
       if (current.child.exitCode !== null) throw new Error(`the daemon exited with code ${current.child.exitCode}`);
       if (o.progress && now - lastProgress >= 30_000) {

@@ -48,7 +48,9 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
       debug: () => {},
       info: () => {},
       warn: (msg: string) => o.log.warn(`github: ${msg}`),
-      error: (msg: string) => o.log.error(`github: ${msg}`),
+      // Octokit's request log reports every non-2xx answer here, 304s and the 422 of a busy runner
+      // included; the daemon logs what each failure means where it handles it.
+      error: (msg: string) => o.log.debug(`github: ${msg}`),
     },
     throttle: {
       retryAfterBaseValue: 1000 / scale,

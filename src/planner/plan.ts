@@ -83,9 +83,14 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
     } else if (rangePool && !creatingByVmid.has(vm.vmid)) {
       const parsed = parseRunnerName(pools, vm.name);
       const half = parsed?.vmid === vm.vmid && parsed.pool === rangePool && vm.meta?.pool === rangePool.name && vm.meta.runner === vm.name;
-      if (half && !vm.lock && !obs.inFlight.busyVmids.has(vm.vmid)) {
-        actions.push({ kind: 'adopt-vm', pool: rangePool.name, vmid: vm.vmid, node: vm.node, name: vm.name, reason: 'cloned by pve-runners (name and description are ours) but its tags were never set: a previous run stopped mid-creation' });
-      } else if (!half) {
+      if (half) {
+        // Ours in all but its tags: it counts against the caps (and, while cloning, as a runner on
+        // its way) but is only changed once unlocked — by adding the tags it should have had.
+        owned.push({ ...classify(vm, rangePool), role: vm.lock ? 'locked' : 'busy-op' });
+        if (!vm.lock && !obs.inFlight.busyVmids.has(vm.vmid)) {
+          actions.push({ kind: 'adopt-vm', pool: rangePool.name, vmid: vm.vmid, node: vm.node, name: vm.name, reason: 'cloned by pve-runners (name and description are ours) but its tags were never set: a previous run stopped mid-creation' });
+        }
+      } else {
         notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} is inside pool ${rangePool.name}'s VMID range but is not ours: never touched, VMID skipped`);
       }
     }

@@ -80,6 +80,13 @@ export class PveSim implements GuestPower {
     if (vm) markStopped(this.world, vm);
   }
 
+  /** pve-runners' VMs as they are now (for scenario-driven checks such as killing the daemon mid-clone). */
+  ourVms(): Array<{ vmid: number; node: string; status: 'running' | 'stopped'; lock: string | undefined; tags: string[] }> {
+    return [...this.world.cluster.vms.values()]
+      .filter((v) => v.kind === 'ours')
+      .map((v) => ({ vmid: v.vmid, node: v.node, status: v.status, lock: v.config.get('lock'), tags: (v.config.get('tags') ?? '').split(/[;,\s]+/).filter(Boolean) }));
+  }
+
   /** What pve-runners left behind: its VMs (not templates or foreign ones) and snippet files. */
   leaks(): { vms: number[]; snippets: string[] } {
     const vms = [...this.world.cluster.vms.values()].filter((v) => v.kind === 'ours').map((v) => v.vmid).sort((a, b) => a - b);
