@@ -122,7 +122,8 @@ export function formatStatus(r: StatusReport): string[] {
 export async function statusCommand(o: StatusCommandOptions): Promise<number> {
   const settings = loadSettings(o.env, { cwd: o.cwd });
   const redactor = new Redactor();
-  const log = createLogger({ level: 'warn', format: 'text', secrets: redactor, write: o.write });
+  // `error`: the tick's warnings (unmatched jobs, foreign VMs) are part of the table already.
+  const log = createLogger({ level: 'error', format: 'text', secrets: redactor, write: o.write });
   const w = wire(settings, { clock: systemClock, log, redactor });
   const out = (line: string) => o.out(redactor.redact(line));
   let result: Awaited<ReturnType<typeof w.daemon.tick>>;
