@@ -3,7 +3,7 @@
  * privileges with their propagate flag; an unlisted path holds what its nearest listed ancestor
  * propagates (RPCEnvironment::get_effective_permissions / AccessControl::roles).
  */
-import { describeShortfalls, effectivePrivileges, missingPrivileges, parentPath, shortfalls, type PermissionDump } from '../src/check/privileges.js';
+import { describeShortfalls, effectivePrivileges, inheritedFrom, missingPrivileges, parentPath, shortfalls, type PermissionDump } from '../src/check/privileges.js';
 import { compactIds, formatCheckLine } from '../src/check/result.js';
 
 const sorted = (s: Set<string>) => [...s].sort();
@@ -42,6 +42,16 @@ describe('effective privileges from the permission dump', () => {
 
   it('accepts the flag as a number, boolean or string', () => {
     expect(sorted(effectivePrivileges({ '/vms': { a: 1, b: true, c: '1', d: 0, e: '0', f: false } }, '/vms/1'))).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a VM in a resource pool also holds what the pool passes on to its members', () => {
+    const dump: PermissionDump = { '/pool/ci': { 'VM.PowerMgmt': 1, 'VM.Allocate': 1, 'VM.Monitor': 0 }, '/vms': { 'VM.Audit': 1 } };
+    expect(sorted(inheritedFrom(dump, '/pool/ci'))).toEqual(['VM.Allocate', 'VM.PowerMgmt']);
+    const req = { path: '/vms/200', privileges: ['VM.Audit', 'VM.PowerMgmt', 'VM.Allocate', 'VM.Monitor'] };
+    expect(missingPrivileges(dump, req)).toEqual(['VM.PowerMgmt', 'VM.Allocate', 'VM.Monitor']);
+    expect(missingPrivileges(dump, { ...req, inheritsFrom: ['/pool/ci'] })).toEqual(['VM.Monitor']);
+    // an unlisted pool passes on what its ancestors propagate
+    expect(missingPrivileges({ '/pool': { 'VM.PowerMgmt': 1 } }, { path: '/vms/200', privileges: ['VM.PowerMgmt'], inheritsFrom: ['/pool/ci'] })).toEqual([]);
   });
 
   it('any-of groups need one of their privileges', () => {

@@ -6,9 +6,11 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { probeProxmox } from '../src/check/proxmox.js';
 import { checkCommand } from '../src/cli/check.js';
 import { daemonEnv } from '../src/cli/demo.js';
-import { ConfigError } from '../src/config/index.js';
+import { ConfigError, loadSettings } from '../src/config/index.js';
+import { createProxmoxClient } from '../src/proxmox/client.js';
 import { DEFAULT_PRIVILEGES } from '../src/sim/pve/index.js';
 import { loadScenario, parseScenario, type Scenario } from '../src/sim/scenario.js';
 import { Simulator, type SimEndpoints } from '../src/sim/simulator.js';
@@ -149,10 +151,31 @@ describe('check fails with the fix', () => {
     // 205 is a foreign VM: never started or stopped by us, so no privilege is needed on it.
     const l = line(r, '✗ pool ubuntu-2404: token privileges');
     expect(l).toContain(': missing VM.PowerMgmt on /vms/200-204, /vms/206-229 — fix: grant to both the user and the token');
-    expect(l).toContain(`\`pveum acl modify /vms --roles PVERunners --users ${r.env.PROXMOX_TOKEN_ID!.split('!')[0]} --tokens '${r.env.PROXMOX_TOKEN_ID}'\``);
+    // New VMs inherit from the resource pool they are cloned into (PROXMOX_POOL), else only from /vms.
+    const grantOn = r.env.PROXMOX_POOL ? `/pool/${r.env.PROXMOX_POOL}` : '/vms';
+    expect(l).toContain(`\`pveum acl modify ${grantOn} --roles PVERunners --users ${r.env.PROXMOX_TOKEN_ID!.split('!')[0]} --tokens '${r.env.PROXMOX_TOKEN_ID}'\``);
     expect(line(r, '✗ pool ubuntu-2204: token privileges')).toContain('missing VM.PowerMgmt on /vms/230-259');
     expect(line(r, '✗ pool windows-2022: token privileges')).toContain('missing VM.PowerMgmt on /vms/260-269');
     expect(failed(r)).toHaveLength(3);
+  });
+
+  it('the fix grants on the resource pool new VMs are cloned into (PROXMOX_POOL), else on /vms', async () => {
+    const privileges = DEFAULT_PRIVILEGES.filter((p) => p !== 'VM.PowerMgmt');
+    const sim = new Simulator(parseScenario(DEMO.replace('  timings: {clone', `  token: {privileges: [${privileges.join(', ')}]}\n  timings: {clone`)), { speed: 20 });
+    sims.push(sim);
+    const e = await sim.start();
+    const { config } = loadSettings(daemonEnv(e, SHIPPED_POOLS, 20), { cwd: ROOT });
+    const proxmox = createProxmoxClient({ url: e.proxmox.url, tokenId: e.proxmox.tokenId, tokenSecret: e.proxmox.tokenSecret, verifySsl: false });
+    const { lines } = await probeProxmox({ proxmox, config, url: e.proxmox.url, tokenId: e.proxmox.tokenId, storage: 'local', resourcePool: 'ci' });
+    const l = lines.find((x) => x.what === 'pool ubuntu-2204: token privileges');
+    expect(l?.status).toBe('fail');
+    expect(l?.problem).toBe('missing VM.PowerMgmt on /vms/230-259');
+    expect(l?.fix).toContain(`\`pveum acl modify /pool/ci --roles PVERunners --users ${e.proxmox.tokenId.split('!')[0]} --tokens '${e.proxmox.tokenId}'\` (PVERunners: a role holding the privileges above; VMs cloned into resource pool ci inherit its ACLs)`);
+    const withoutPool = await probeProxmox({ proxmox, config, url: e.proxmox.url, tokenId: e.proxmox.tokenId, storage: 'local' });
+    const l2 = withoutPool.lines.find((x) => x.what === 'pool ubuntu-2204: token privileges');
+    expect(l2?.problem).toBe('missing VM.PowerMgmt on /vms/230-259');
+    expect(l2?.fix).toContain("--roles PVERunners --users pve-runners@pve --tokens 'pve-runners@pve!ci'` (PVERunners: a role holding the privileges above; without PROXMOX_POOL the daemon clones into no resource pool, so the range's VMIDs inherit only from /vms)");
+    expect(l2?.fix).toContain('`pveum acl modify /vms --roles PVERunners');
   });
 
   it('a token that may not clone the templates nor allocate disk space', async () => {
@@ -162,7 +185,7 @@ describe('check fails with the fix', () => {
     expect(l).toContain('missing VM.Clone on /vms/9000, /vms/9100; Datastore.AllocateSpace on /storage/local-lvm');
     expect(l).toContain('`pveum acl modify /vms/9000 --roles PVETemplateUser');
     expect(l).toContain('`pveum acl modify /storage/local-lvm --roles PVEDatastoreUser');
-    expect(l).not.toContain('acl modify /vms --roles');
+    expect(l).not.toContain('--roles PVERunners');
   });
 
   it('a snippet storage without the snippets content type', async () => {

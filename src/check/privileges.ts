@@ -18,6 +18,11 @@ export type Privilege = string | readonly string[];
 export interface Requirement {
   path: string;
   privileges: readonly Privilege[];
+  /**
+   * Paths whose propagating privileges also count: the resource pool a VM is cloned into, whose
+   * ACLs its members inherit (pveum.adoc, "Pools"). Read as a union with the VM's own path.
+   */
+  inheritsFrom?: readonly string[];
 }
 
 export function parentPath(path: string): string | undefined {
@@ -28,12 +33,19 @@ export function parentPath(path: string): string | undefined {
 
 const propagates = (flag: unknown) => flag === 1 || flag === true || flag === '1';
 
+const propagating = (entry: Readonly<Record<string, unknown>>) => Object.entries(entry).filter(([, flag]) => propagates(flag)).map(([priv]) => priv);
+
 export function effectivePrivileges(dump: PermissionDump, path: string): Set<string> {
   const own = dump[path];
   if (own) return new Set(Object.keys(own));
-  for (let p = parentPath(path); p !== undefined; p = parentPath(p)) {
+  return inheritedFrom(dump, path);
+}
+
+/** What `path` passes on to the paths below it. */
+export function inheritedFrom(dump: PermissionDump, path: string): Set<string> {
+  for (let p: string | undefined = path; p !== undefined; p = parentPath(p)) {
     const entry = dump[p];
-    if (entry) return new Set(Object.entries(entry).filter(([, flag]) => propagates(flag)).map(([priv]) => priv));
+    if (entry) return new Set(propagating(entry));
   }
   return new Set();
 }
@@ -41,6 +53,7 @@ export function effectivePrivileges(dump: PermissionDump, path: string): Set<str
 /** The privileges of `req` the token lacks, any-of groups shown as `A|B`. */
 export function missingPrivileges(dump: PermissionDump, req: Requirement): string[] {
   const held = effectivePrivileges(dump, req.path);
+  for (const via of req.inheritsFrom ?? []) for (const p of inheritedFrom(dump, via)) held.add(p);
   const missing: string[] = [];
   for (const p of req.privileges) {
     if (typeof p === 'string') {

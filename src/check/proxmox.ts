@@ -19,6 +19,8 @@ export interface ProxmoxProbeDeps {
   tokenId: string;
   /** PROXMOX_STORAGE: the snippet storage */
   storage: string;
+  /** PROXMOX_POOL: the resource pool new VMs are cloned into, whose ACLs they inherit */
+  resourcePool?: string;
 }
 
 export interface ProxmoxProbeResult {
@@ -229,10 +231,11 @@ async function poolRequirements(d: ProxmoxProbeDeps, copies: ReadonlyMap<string,
       for (const s of cloneStorages(pool, cfg)) storages.add(s);
       for (const b of bridgesOf(cfg)) bridges.add(b);
     }
-    // New VMs are cloned without a resource pool, so their VMIDs only inherit from /vms and /.
+    // A new VMID inherits from /vms and / only, unless it is cloned into a resource pool.
     const vmPrivileges = ['VM.Allocate', 'VM.Audit', 'VM.PowerMgmt', 'VM.Config.Options', ['VM.Config.Cloudinit', 'VM.Config.Network'],
       ...(pool.cores !== undefined ? ['VM.Config.CPU'] : []), ...(pool.memoryMb !== undefined ? ['VM.Config.Memory'] : [])];
-    for (let id = pool.vmidRange.lo; id <= pool.vmidRange.hi; id++) if (!foreign.has(id)) reqs.push({ path: `/vms/${id}`, privileges: vmPrivileges });
+    const inheritsFrom = d.resourcePool ? [`/pool/${d.resourcePool}`] : [];
+    for (let id = pool.vmidRange.lo; id <= pool.vmidRange.hi; id++) if (!foreign.has(id)) reqs.push({ path: `/vms/${id}`, privileges: vmPrivileges, inheritsFrom });
     for (const s of storages) reqs.push({ path: `/storage/${s}`, privileges: ['Datastore.AllocateSpace'] });
     // PVE 8 checks SDN.Use on the bridge of every network device of a clone (plain Linux bridges live in the localnetwork zone).
     if (pveMajor >= 8) for (const b of bridges) reqs.push({ path: `/sdn/zones/localnetwork/${b}`, privileges: ['SDN.Use'] });
@@ -247,7 +250,9 @@ function grantFix(d: ProxmoxProbeDeps, rangeMissing: boolean, otherPaths: readon
   const who = `--users ${user} --tokens '${d.tokenId}'`;
   const fixes: string[] = [];
   if (rangeMissing) {
-    fixes.push(`\`pveum acl modify /vms --roles PVERunners ${who}\` (PVERunners: a role holding the privileges above; the daemon clones without a resource pool, so the range's VMIDs inherit only from /vms)`);
+    fixes.push(d.resourcePool
+      ? `\`pveum acl modify /pool/${d.resourcePool} --roles PVERunners ${who}\` (PVERunners: a role holding the privileges above; VMs cloned into resource pool ${d.resourcePool} inherit its ACLs)`
+      : `\`pveum acl modify /vms --roles PVERunners ${who}\` (PVERunners: a role holding the privileges above; without PROXMOX_POOL the daemon clones into no resource pool, so the range's VMIDs inherit only from /vms)`);
   }
   for (const p of otherPaths) {
     const role = p.startsWith('/storage/') ? (p === `/storage/${d.storage}` ? 'PVEAuditor' : 'PVEDatastoreUser') : p.startsWith('/sdn/') ? 'PVESDNUser' : 'PVETemplateUser';
