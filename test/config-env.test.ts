@@ -70,11 +70,11 @@ describe('environment: defaults', () => {
   it('reads every optional variable', () => {
     const ca = write('ca.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     const s = load({
-      ...base, PROXMOX_URL: 'http://127.0.0.1:39001', PROXMOX_NODE: 'pve2', PROXMOX_VERIFY_SSL: 'no', PROXMOX_CA_FILE: ca, PROXMOX_STORAGE: 'cephfs',
+      ...base, PROXMOX_URL: 'http://127.0.0.1:39001', PROXMOX_NODE: 'pve2', PROXMOX_VERIFY_SSL: 'no', PROXMOX_CA_FILE: ca, PROXMOX_STORAGE: 'cephfs', PROXMOX_POOL: 'pve-runners',
       SNIPPETS_DIR: '/mnt/pve-snippets/{node}', GITHUB_API_URL: 'http://127.0.0.1:39002/', POLL_INTERVAL: '5', MAX_TOTAL_RUNNERS: '12',
       DISABLE_CLEANUP: 'TRUE', PAUSE_ON_STOPPED: '1', LOG_LEVEL: 'DEBUG', LOG_FORMAT: 'json', REPO_OWNER: 'NREL', REPO_NAME: 'EnergyPlus',
     });
-    expect(s.proxmox).toMatchObject({ url: 'http://127.0.0.1:39001/api2/json', protocol: 'http', host: '127.0.0.1', port: 39001, node: 'pve2', verifySsl: false, caFile: ca, storage: 'cephfs' });
+    expect(s.proxmox).toMatchObject({ url: 'http://127.0.0.1:39001/api2/json', protocol: 'http', host: '127.0.0.1', port: 39001, node: 'pve2', verifySsl: false, caFile: ca, storage: 'cephfs', pool: 'pve-runners' });
     expect(s.proxmox.ca).toContain('BEGIN CERTIFICATE');
     expect(snippetsDirFor(s.snippetsDir, 'pve2')).toBe('/mnt/pve-snippets/pve2');
     expect(s.github.apiUrl).toBe('http://127.0.0.1:39002');
@@ -113,6 +113,7 @@ describe('environment: errors name the variable and a fix', () => {
     ['PROXMOX_VERIFY_SSL', { PROXMOX_VERIFY_SSL: 'maybe' }, "environment: PROXMOX_VERIFY_SSL: 'maybe' is not a boolean — fix: set PROXMOX_VERIFY_SSL to one of 1, 0, true, false, yes, no"],
     ['PROXMOX_CA_FILE', { PROXMOX_CA_FILE: '/nonexistent/ca.pem' }, 'environment: PROXMOX_CA_FILE: cannot read /nonexistent/ca.pem: no such file or directory (ENOENT) — fix:'],
     ['PROXMOX_STORAGE', { PROXMOX_STORAGE: 'local lvm' }, "environment: PROXMOX_STORAGE: 'local lvm' is not a storage id — fix:"],
+    ['PROXMOX_POOL', { PROXMOX_POOL: 'ci pool' }, "environment: PROXMOX_POOL: 'ci pool' is not a resource pool id — fix: set PROXMOX_POOL to the pool scripts/create-proxmox-token.sh made"],
     ['PROXMOX_NODE', { PROXMOX_NODE: 'pve_1' }, "environment: PROXMOX_NODE: 'pve_1' is not a node name — fix:"],
     ['SNIPPETS_DIR', { SNIPPETS_DIR: 'snippets' }, "environment: SNIPPETS_DIR: 'snippets' is not an absolute path — fix:"],
     ['SNIPPETS_DIR', { SNIPPETS_DIR: '/mnt/{host}' }, 'environment: SNIPPETS_DIR: unknown placeholder {host} — fix:'],

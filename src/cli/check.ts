@@ -22,11 +22,6 @@ export interface CheckCommandOptions {
 }
 
 /** PROXMOX_POOL, read without depending on its field (added to the settings separately). */
-function resourcePoolOf(px: object): string | undefined {
-  const pool = (px as { pool?: unknown }).pool;
-  return typeof pool === 'string' && pool !== '' ? pool : undefined;
-}
-
 export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   const settings = loadSettings(o.env, { cwd: o.cwd });
   const redactor = new Redactor();
@@ -43,7 +38,7 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   };
 
   print([{ status: 'ok', what: 'configuration', problem: `${env.poolsConfig.file}: ${config.pools.length} pool(s) [${config.pools.map((p) => p.name).join(', ')}], ${config.github.repos.length} repo(s), ${config.github.orgs.length} org(s)` }]);
-  const px = await probeProxmox({ proxmox: w.proxmox, config, url: env.proxmox.url, tokenId: env.proxmox.tokenId, storage: env.proxmox.storage, resourcePool: resourcePoolOf(env.proxmox) });
+  const px = await probeProxmox({ proxmox: w.proxmox, config, url: env.proxmox.url, tokenId: env.proxmox.tokenId, storage: env.proxmox.storage, resourcePool: env.proxmox.pool });
   print(px.lines);
   print(await probeSnippetsDir({ snippetsDir: env.snippetsDir, nodes: px.onlineNodes, storage: env.proxmox.storage, proxmox: px.reachable ? w.proxmox : undefined }));
   print(await probeGithub({ github: w.github, config, apiUrl: env.github.apiUrl, auth: env.github.auth.kind, now: systemClock.now() }));

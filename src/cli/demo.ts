@@ -43,6 +43,7 @@ export function daemonEnv(e: SimEndpoints, poolsFile: string, speed: number): Re
     PROXMOX_TOKEN_ID: e.proxmox.tokenId,
     PROXMOX_TOKEN_SECRET: e.proxmox.tokenSecret,
     PROXMOX_STORAGE: e.proxmox.storage,
+    PROXMOX_POOL: 'pve-runners',
     SNIPPETS_DIR: shared ? firstDir : firstDir.split(`/${firstNode}/`).join('/{node}/'),
     GITHUB_API_URL: e.github.url,
     GITHUB_TOKEN: e.github.token,

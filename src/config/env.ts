@@ -52,6 +52,8 @@ export interface ProxmoxSettings {
   readonly ca: string | undefined;
   /** Snippet storage id. */
   readonly storage: string;
+  /** Resource pool runner VMs are cloned into (PROXMOX_POOL); the least-privilege token's ACLs live on it. */
+  readonly pool: string | undefined;
 }
 
 export type GithubAuth =
@@ -324,8 +326,12 @@ function proxmox(r: EnvReader): ProxmoxSettings | undefined {
   const storage = r.raw('PROXMOX_STORAGE') ?? 'local';
   if (!STORAGE_RE.test(storage)) r.problem('PROXMOX_STORAGE', `'${storage}' is not a storage id`, 'set PROXMOX_STORAGE to the id of a storage with content type snippets, e.g. local');
 
+  const pool = r.raw('PROXMOX_POOL');
+  if (pool !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(pool))
+    r.problem('PROXMOX_POOL', `'${pool}' is not a resource pool id`, 'set PROXMOX_POOL to the pool scripts/create-proxmox-token.sh made (default pve-runners), or leave it unset');
+
   if (!url || tokenId === undefined || !TOKEN_ID_RE.test(tokenId) || !secret || !UUID_RE.test(secret.reveal())) return undefined;
-  return { ...url, node, tokenId, tokenSecret: secret, verifySsl, caFile, ca, storage };
+  return { ...url, node, tokenId, tokenSecret: secret, verifySsl, caFile, ca, storage, pool };
 }
 
 function snippetsDir(r: EnvReader): string {

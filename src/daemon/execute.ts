@@ -20,6 +20,8 @@ export interface ExecutorDeps {
   github: GithubApi;
   githubApiUrl: string;
   proxmox: ProxmoxApi;
+  /** resource pool for new VMs (PROXMOX_POOL) */
+  proxmoxPool?: string;
   snippets: SnippetStore;
   clock: Clock;
   log: Logger;
@@ -205,7 +207,14 @@ export class Executor {
       try {
         const upid = await this.cloneQueue(a.node).add(() =>
           this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, () =>
-            this.d.proxmox.clone(a.node, a.templateVmid, { newid: vmid, name, description, full: pool.clone === 'full', ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}) }),
+            this.d.proxmox.clone(a.node, a.templateVmid, {
+              newid: vmid,
+              name,
+              description,
+              full: pool.clone === 'full',
+              ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}),
+              ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
+            }),
           { pool: pool.name, vmid, runner: name }),
         );
         await this.wait(upid!, `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs);

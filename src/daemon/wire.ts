@@ -73,7 +73,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     tokenId: env.proxmox.tokenId,
     tokenSecret: env.proxmox.tokenSecret.reveal(),
     verifySsl: env.proxmox.verifySsl,
-    caFile: env.proxmox.caFile,
+    ca: env.proxmox.ca,
   });
   const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
   const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
@@ -83,6 +83,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     github,
     githubApiUrl: env.github.apiUrl,
     proxmox,
+    proxmoxPool: env.proxmox.pool,
     snippets,
     clock: o.clock,
     log: o.log,

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import proxmoxApi from 'proxmox-api';
 import { Agent, fetch as undiciFetch, Response, type RequestInit } from 'undici';
 import type { CloneRequest, ProxmoxApi, PveNode, PveVm, VmConfigValue } from './api.js';
@@ -10,7 +9,8 @@ export interface ProxmoxClientOptions {
   tokenId: string;
   tokenSecret: string;
   verifySsl: boolean;
-  caFile?: string;
+  /** PEM of the CA to trust (the cluster's pve-root-ca.pem) */
+  ca?: string;
   /** Per-request timeout; clones answer with a UPID quickly, so this bounds a hung connection. */
   queryTimeoutMs?: number;
 }
@@ -43,7 +43,7 @@ function noBlindRetries(f: typeof undiciFetch) {
 
 export function createProxmoxClient(o: ProxmoxClientOptions): ProxmoxApi {
   const u = new URL(o.url);
-  const connect = o.caFile ? { ca: readFileSync(o.caFile, 'utf8') } : { rejectUnauthorized: o.verifySsl };
+  const connect = o.ca ? { ca: o.ca } : { rejectUnauthorized: o.verifySsl };
   const dispatcher = new Agent({ connect });
   const fetchWithTls = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...init, dispatcher })) as typeof undiciFetch;
   const px = proxmoxApi({
