@@ -167,6 +167,8 @@ if [[ -z $ENV_FILE ]]; then
 PROXMOX_URL=https://$(hostname -f 2>/dev/null || hostname):8006/api2/json
 PROXMOX_NODE=$NODE
 PROXMOX_TOKEN_ID=pve-runners@pve!daemon
+# the resource pool create-proxmox-token.sh made; the token's ACLs are on it
+PROXMOX_POOL=pve-runners
 PROXMOX_STORAGE=$SNIPPET_STORAGE
 SNIPPETS_DIR=/mnt/pve-snippets/{node}
 RUNNER_POOLS_CONFIG=/etc/pve-runners/pools.yaml
