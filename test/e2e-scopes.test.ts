@@ -58,7 +58,7 @@ workload:
 
 describe('e2e: organisation and repository scopes, JIT and registration tokens', () => {
   it('serves org repos with org-level runners in the configured group, a repo with repo-level runners, and token pools via config.sh', async () => {
-    const { report, logs, secrets, sim } = await runE2e(scenario, { pools: poolsFile() });
+    const { report, logs, secrets, sim } = await runE2e(scenario, { pools: poolsFile(), maxSettleTicks: 30 });
     expect(report.finished).toBe(true);
     expect(report.jobs.total).toBe(7);
     expect(report.jobs.completed).toBe(7);

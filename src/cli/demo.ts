@@ -28,6 +28,8 @@ export interface DemoOptions {
   env?: Record<string, string>;
   /** ticks the daemon gets after the workload has settled before leaks are counted (at least 2) */
   settleTicks?: number;
+  /** ticks after which what is left counts as leaked even if the daemon is still removing it (default settleTicks + 4) */
+  maxSettleTicks?: number;
   /** called with the simulator after the run, before it stops (tests read its records) */
   inspect?: (sim: Simulator) => void;
 }
@@ -112,6 +114,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
     current = startDaemon();
   };
   const settleTicks = Math.max(2, o.settleTicks ?? 2);
+  const maxSettleTicks = Math.max(settleTicks, o.maxSettleTicks ?? settleTicks + 4);
   let settledAtTick: number | undefined;
   let lastProgress = 0;
   let finished = false;
@@ -136,7 +139,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
       if (settledAtTick !== undefined) {
         const after = ticks - settledAtTick;
         const clean = noLeaks(sim);
-        if ((after >= settleTicks && clean) || after >= settleTicks + 4) {
+        if ((after >= settleTicks && clean) || after >= maxSettleTicks) {
           finished = true;
           break;
         }
