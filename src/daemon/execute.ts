@@ -107,11 +107,17 @@ export class Executor {
     this.accepting = false;
   }
 
-  /** Resolves when every submitted action has finished, or after `timeoutMs`. */
+  /** Resolves when every submitted action has finished. */
+  drain(): Promise<void> {
+    return this.queue.onIdle();
+  }
+
+  /** Resolves true when every submitted action has finished, false once `timeoutMs` passed first. */
   async idle(timeoutMs: number): Promise<boolean> {
-    let timedOut = false;
-    await Promise.race([this.queue.onIdle(), this.d.clock.sleep(timeoutMs).then(() => (timedOut = true))]);
-    return !timedOut;
+    const abort = new AbortController();
+    const done = await Promise.race([this.drain().then(() => true), this.d.clock.sleep(timeoutMs, abort.signal).then(() => false)]);
+    abort.abort();
+    return done;
   }
 
   private async run(a: Action): Promise<void> {

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config, PoolConfig } from '../src/config/types.js';
+import { Executor } from '../src/daemon/execute.js';
+import { defaultTimings } from '../src/daemon/timings.js';
+import { memoryLogger } from '../src/log.js';
+import type { Action, CreateAction } from '../src/planner/actions.js';
+import { FakeClock, FakeGithub, FakeProxmox, FakeSnippets, pveError, type Call } from './helpers/fakes.js';
+import { pool } from './helpers/planner-fixtures.js';
+import { ROOT } from './helpers/e2e.js';
+
+const template = readFileSync(join(ROOT, 'cloud-init', 'ubuntu-2404.yaml'), 'utf8');
+const ubuntu: PoolConfig = { ...pool({ name: 'ubuntu', vmidRange: { lo: 200, hi: 203 } }), userData: { path: 'cloud-init/ubuntu-2404.yaml', text: template } };
+const config: Config = { file: 'pools.yaml', path: '/etc/pve-runners/pools.yaml', github: { repos: ['acme/app'], orgs: [{ name: 'acme', runnerGroup: 'ci' }] }, maxTotalRunners: 8, pools: [ubuntu] };
+
+function setup(over: { pool?: Partial<PoolConfig>; proxmoxPool?: string } = {}) {
+  const calls: Call[] = [];
+  const clock = new FakeClock();
+  const proxmox = new FakeProxmox(calls);
+  const github = new FakeGithub(calls);
+  const snippets = new FakeSnippets(calls);
+  const { log, lines } = memoryLogger({ format: 'json' });
+  const cfg = over.pool ? { ...config, pools: [{ ...ubuntu, ...over.pool }] } : config;
+  const ex = new Executor({ config: cfg, github, githubApiUrl: 'https://api.github.com', proxmox, proxmoxPool: over.proxmoxPool, snippets, clock, log, timings: defaultTimings(15_000), suffix: () => 'ab12' });
+  const run = async (...actions: Action[]) => {
+    ex.submit(actions);
+    await ex.drain();
+    return ex.drainOutcomes();
+  };
+  return { calls, clock, proxmox, github, snippets, ex, run, lines };
+}
+
+const create = (over: Partial<CreateAction> = {}): CreateAction => ({
+  kind: 'create', pool: 'ubuntu', scope: 'repo:acme/app', vmid: 200, node: 'pve1', templateVmid: 9000, memoryBytes: 4 << 30, forJob: 77, reason: 'job 77 waits', ...over,
+});
+
+describe('executor: create', () => {
+  it('clones, tags, mints the JIT config, writes the snippet, starts, then deletes the snippet', async () => {
+    const { calls, run, snippets, lines } = setup({ proxmoxPool: 'pve-runners' });
+    const [outcome] = await run(create());
+    expect(outcome).toMatchObject({ ok: true });
+    expect(calls).toEqual([
+      'pve clone 9000->200 name=ubuntu-200-ab12 pool=pve-runners',
+      'pve config 200 cicustom,cores,memory,tags',
+      'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',
+      'snippet write pve1/pvr-ubuntu-200-ab12.yaml',
+      'pve start 200',
+      'snippet remove pve1/pvr-ubuntu-200-ab12.yaml',
+    ]);
+    expect(snippets.files.size).toBe(0);
+    expect(lines.join('\n')).not.toContain('SECRET-JIT');
+    expect(lines.some((l) => l.includes('"job":77') && l.includes('"vmid":200') && l.includes('"runner":"ubuntu-200-ab12"'))).toBe(true);
+  });
+
+  it('looks up the runner group of an org and uses a registration token for token pools', async () => {
+    const org = setup();
+    await org.run(create({ scope: 'org:acme' }));
+    expect(org.calls).toContain('gh group acme/ci');
+    expect(org.calls).toContain('gh jit ubuntu-200-ab12 group=7 labels=self-hosted,linux,x64,ubuntu scope=org');
+    const tok = setup({ pool: { registration: 'token' } });
+    await tok.run(create());
+    expect(tok.calls).toContain('gh token');
+    expect(tok.snippets.files.size).toBe(0);
+  });
+
+  it('retries a clone into another VMID when the chosen one was taken meanwhile', async () => {
+    const { calls, run, proxmox } = setup();
+    proxmox.vms.set(201, { vmid: 201, node: 'pve2', name: 'someone', status: 'running', template: false, tags: [], maxmem: 0, uptime: 0 });
+    proxmox.failNext.set('clone', [pveError(500, 'unable to create VM 200: config file already exists')]);
+    const [outcome] = await run(create());
+    expect(outcome).toMatchObject({ ok: true });
+    expect(calls.filter((c) => c.startsWith('pve clone'))).toEqual(['pve clone 9000->200 name=ubuntu-200-ab12', 'pve clone 9000->202 name=ubuntu-202-ab12']);
+    expect(calls).toContain('pve start 202');
+  });
+
+  it('retries lock timeouts with backoff, then gives up leaving nothing only it knows about', async () => {
+    const lock = () => pveError(500, "can't lock file '/var/lock/qemu-server/lock-200.conf' - got timeout");
+    const ok = setup();
+    ok.proxmox.failNext.set('clone', [lock(), lock()]);
+    const t0 = ok.clock.now();
+    expect((await ok.run(create()))[0]).toMatchObject({ ok: true });
+    expect(ok.clock.now() - t0).toBeGreaterThanOrEqual(1000 + 2000);
+
+    const bad = setup();
+    bad.proxmox.failNext.set('clone', [lock(), lock(), lock(), lock(), lock()]);
+    const [outcome] = await bad.run(create());
+    expect(outcome).toMatchObject({ ok: false, detail: expect.stringContaining('got timeout') });
+    expect(bad.calls.filter((c) => c.startsWith('pve clone'))).toHaveLength(5);
+    expect(bad.calls.some((c) => c.startsWith('gh '))).toBe(false);
+  });
+
+  it('mints no registration when the clone task fails', async () => {
+    const { calls, run, proxmox } = setup();
+    proxmox.taskExit.set('qmclone', "clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout");
+    const [outcome] = await run(create());
+    expect(outcome).toMatchObject({ ok: false, detail: expect.stringContaining('task failed: clone failed') });
+    expect(calls.some((c) => c.startsWith('gh '))).toBe(false);
+  });
+
+  it('keeps the snippet when the start fails, for the next tick to remove with the VM', async () => {
+    const { run, proxmox, snippets } = setup();
+    proxmox.taskExit.set('qmstart', 'start failed: QEMU exited with code 1');
+    const [outcome] = await run(create());
+    expect(outcome).toMatchObject({ ok: false, detail: expect.stringContaining('QEMU exited') });
+    expect([...snippets.files.keys()]).toEqual(['pve1/pvr-ubuntu-200-ab12.yaml']);
+  });
+
+  it('reports the creation as in flight until it is done', async () => {
+    const { ex } = setup();
+    ex.submit([create()]);
+    expect(ex.inFlight().creating.map((c) => c.vmid)).toEqual([200]);
+    await ex.drain();
+    expect(ex.inFlight().creating).toEqual([]);
+  });
+});
+
+describe('executor: removals', () => {
+  const remove = { kind: 'remove-vm', pool: 'ubuntu', vmid: 201, node: 'pve1', name: 'ubuntu-201-ab12', running: true, runner: { id: 9, scope: 'repo:acme/app' }, reason: 'idle' } as const;
+
+  it('deregisters the runner before it stops and destroys the VM, and cools the VMID down', async () => {
+    const { calls, run, ex } = setup();
+    expect((await run(remove))[0]).toMatchObject({ ok: true });
+    expect(calls).toEqual(['gh delete 9 → deleted', 'pve stop 201', 'pve destroy 201']);
+    expect([...ex.inFlight().recentlyFreed.keys()]).toEqual([201]);
+  });
+
+  it('never destroys a VM whose runner turned out busy (422)', async () => {
+    const { calls, run, github } = setup();
+    github.deleteAnswer = 'busy';
+    expect((await run(remove))[0]).toMatchObject({ ok: true });
+    expect(calls).toEqual(['gh delete 9 → busy']);
+  });
+
+  it('stops a VM past max_job_duration without deregistering it first', async () => {
+    const { calls, run } = setup();
+    await run({ kind: 'stop-vm', pool: 'ubuntu', vmid: 202, node: 'pve1', name: 'ubuntu-202-ab12', reason: 'too long' });
+    expect(calls).toEqual(['pve stop 202']);
+  });
+
+  it('accepts nothing after stop()', async () => {
+    const { calls, ex } = setup();
+    ex.stop();
+    ex.submit([create()]);
+    await ex.drain();
+    expect(calls).toEqual([]);
+  });
+});

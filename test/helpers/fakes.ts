@@ -1,0 +1,149 @@
+import type { Clock } from '../../src/clock.js';
+import type { DeleteRunnerResult, GithubApi, JitConfig, Listing, QueuedJob, RunnerRegistration, WorkflowRunRef } from '../../src/github/api.js';
+import type { Scope } from '../../src/github/scope.js';
+import type { CloneRequest, ProxmoxApi, PveNode, PveVm, VmConfigValue } from '../../src/proxmox/api.js';
+import { ProxmoxError } from '../../src/proxmox/errors.js';
+import type { ObservedSnippet } from '../../src/planner/observation.js';
+import type { SnippetStore } from '../../src/snippets/store.js';
+
+/** Every call the fakes saw, in order: the executor's observable behaviour. */
+export type Call = string;
+
+/** A clock whose sleeps return at once but advance time: retries and task polls cost no real time. */
+export class FakeClock implements Clock {
+  t = Date.UTC(2026, 10, 24, 12);
+  now(): number {
+    return this.t;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.t += ms;
+  }
+}
+
+/** Proxmox with scripted failures: `failNext[op]` holds errors the next calls of op throw, in order. */
+export class FakeProxmox implements ProxmoxApi {
+  readonly calls: Call[] = [];
+  readonly failNext = new Map<string, Array<Error>>();
+  readonly taskExit = new Map<string, string>(); // upid → exitstatus (default OK)
+  readonly vms = new Map<number, PveVm>();
+  private seq = 0;
+
+  constructor(private readonly log: Call[]) {}
+
+  private step(op: string): void {
+    this.calls.push(op);
+    this.log.push(`pve ${op}`);
+    const errs = this.failNext.get(op.split(' ')[0]!);
+    const e = errs?.shift();
+    if (e) throw e;
+  }
+  private upid(node: string, type: string, id: number): string {
+    return `UPID:${node}:0000${(++this.seq).toString(16).padStart(4, '0')}:00000001:6543210${this.seq}:${type}:${id}:pve-runners@pve!ci:`;
+  }
+  async listVms(): Promise<PveVm[]> {
+    this.step('listVms');
+    return [...this.vms.values()];
+  }
+  async listNodes(): Promise<PveNode[]> {
+    return [];
+  }
+  async getConfig(): Promise<Record<string, VmConfigValue>> {
+    return {};
+  }
+  async clone(node: string, source: number, req: CloneRequest): Promise<string> {
+    this.step(`clone ${source}->${req.newid} name=${req.name}${req.pool ? ` pool=${req.pool}` : ''}`);
+    this.vms.set(req.newid, { vmid: req.newid, node, name: req.name, status: 'stopped', template: false, tags: [], maxmem: 0, uptime: 0 });
+    return this.upid(node, 'qmclone', req.newid);
+  }
+  async updateConfig(node: string, vmid: number, params: Record<string, VmConfigValue>): Promise<string | null> {
+    this.step(`config ${vmid} ${Object.keys(params).sort().join(',')}`);
+    return this.upid(node, 'qmconfig', vmid);
+  }
+  async start(node: string, vmid: number): Promise<string> {
+    this.step(`start ${vmid}`);
+    return this.upid(node, 'qmstart', vmid);
+  }
+  async stop(node: string, vmid: number): Promise<string> {
+    this.step(`stop ${vmid}`);
+    return this.upid(node, 'qmstop', vmid);
+  }
+  async destroy(node: string, vmid: number): Promise<string> {
+    this.step(`destroy ${vmid}`);
+    this.vms.delete(vmid);
+    return this.upid(node, 'qmdestroy', vmid);
+  }
+  async taskStatus(_node: string, upid: string): Promise<{ status: string; exitstatus?: string }> {
+    const type = upid.split(':')[5]!;
+    return { status: 'stopped', exitstatus: this.taskExit.get(type) ?? 'OK' };
+  }
+  async version() {
+    return { version: '9.1.3', release: '9.1' };
+  }
+  async permissions() {
+    return {};
+  }
+  async nodeStorages() {
+    return [];
+  }
+  async storageContent() {
+    return [];
+  }
+}
+
+export const pveError = (status: number, msg: string) => new ProxmoxError(status, msg, 'test');
+
+export class FakeGithub implements GithubApi {
+  deleteAnswer: DeleteRunnerResult = 'deleted';
+  private id = 100;
+  constructor(private readonly log: Call[]) {}
+  async listRuns(): Promise<Listing<WorkflowRunRef>> {
+    return { items: [], changed: false };
+  }
+  async listRunJobs(): Promise<Listing<QueuedJob & { status: string }>> {
+    return { items: [], changed: false };
+  }
+  async listOrgRepos(): Promise<Listing<string>> {
+    return { items: [], changed: false };
+  }
+  async listRunners(): Promise<Listing<RunnerRegistration>> {
+    return { items: [], changed: false };
+  }
+  async generateJitConfig(scope: Scope, req: { name: string; labels: string[]; runnerGroupId: number }): Promise<JitConfig> {
+    this.log.push(`gh jit ${req.name} group=${req.runnerGroupId} labels=${req.labels.join(',')} scope=${scope.kind}`);
+    return { runnerId: ++this.id, encodedJitConfig: `SECRET-JIT-${req.name}` };
+  }
+  async createRegistrationToken(): Promise<{ token: string; expiresAt: string }> {
+    this.log.push('gh token');
+    return { token: 'SECRET-TOKEN-AAAAAAAAAAAAAAAAAAAA', expiresAt: '2026-11-24T13:00:00Z' };
+  }
+  async deleteRunner(_scope: Scope, id: number): Promise<DeleteRunnerResult> {
+    this.log.push(`gh delete ${id} → ${this.deleteAnswer}`);
+    return this.deleteAnswer;
+  }
+  async runnerGroupId(org: string, group: string): Promise<number> {
+    this.log.push(`gh group ${org}/${group}`);
+    return 7;
+  }
+  budget() {
+    return undefined;
+  }
+}
+
+export class FakeSnippets implements SnippetStore {
+  readonly files = new Map<string, string>();
+  constructor(private readonly log: Call[]) {}
+  async write(node: string, file: string, content: string): Promise<void> {
+    this.log.push(`snippet write ${node}/${file}`);
+    this.files.set(`${node}/${file}`, content);
+  }
+  async remove(node: string, file: string): Promise<void> {
+    this.log.push(`snippet remove ${node}/${file}`);
+    this.files.delete(`${node}/${file}`);
+  }
+  async list(): Promise<ObservedSnippet[]> {
+    return [];
+  }
+  volid(file: string): string {
+    return `local:snippets/${file}`;
+  }
+}
