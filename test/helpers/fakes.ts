@@ -127,6 +127,15 @@ export class FakeGithub implements GithubApi {
   budget() {
     return undefined;
   }
+  async rateLimit() {
+    return { limit: 5000, remaining: 5000, resetAt: 0 };
+  }
+  async repoAccess(owner: string, repo: string) {
+    return { fullName: `${owner}/${repo}`, admin: true };
+  }
+  async listRunnerGroups() {
+    return [{ id: 1, name: 'Default' }];
+  }
 }
 
 export class FakeSnippets implements SnippetStore {
