@@ -43,6 +43,14 @@ describe('planner: demand', () => {
     expect(p.pools.find((s) => s.pool === 'ubuntu')).toMatchObject({ idle: 1, busy: 1, booting: 1, create: 1 });
   });
 
+  it('counts a VM this process is cloning right now once, before its tags are set', () => {
+    const cloning = { ...ourVm(ubuntu, 200, { status: 'stopped', lock: 'clone' }), tags: [] };
+    const creating = [{ pool: 'ubuntu', scope: REPO, vmid: 200, node: 'pve1', runnerName: cloning.name, memoryBytes: 4 * GiB }];
+    const p = plan(config({ maxTotalRunners: 2 }), observation({ jobs: [job(ULABELS), job(ULABELS), job(ULABELS)], vms: [...observation().vms, cloning], inFlight: inFlight({ creating }) }));
+    expect(creates(p.actions).map((c) => c.vmid)).toEqual([201]);
+    expect(p.pools.find((s) => s.pool === 'ubuntu')).toMatchObject({ vms: 1, booting: 1, create: 1, limitedBy: 'max_total_runners 2' });
+  });
+
   it('counts creations this process has in flight as supply, and their VMIDs as taken', () => {
     const p = plan(config(), observation({
       jobs: [job(ULABELS), job(ULABELS)],

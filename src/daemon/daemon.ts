@@ -34,16 +34,28 @@ export class Daemon {
   private readonly loggedNotes = new Set<string>();
   private unmatchedTotal = 0;
   private failures = 0;
+  /** jobs wait that a cap kept from getting a VM: a destroyed VM is worth an early tick */
+  private capped = false;
+  private wake: AbortController | undefined;
+  /** a VM was destroyed since the current tick observed */
+  private freedSinceObserve = false;
 
-  constructor(private readonly d: DaemonDeps) {}
+  constructor(private readonly d: DaemonDeps) {
+    d.executor.onFreed(() => {
+      this.freedSinceObserve = true;
+      if (this.capped) this.wake?.abort();
+    });
+  }
 
   async tick(opts: { dryRun?: boolean } = {}): Promise<TickResult> {
+    this.freedSinceObserve = false;
     const observation = await this.d.observer.observe(this.d.clock.now(), this.d.executor.inFlight());
     this.d.executor.noteOnline(
       observation.runners.filter((r) => r.status === 'online').map((r) => r.name),
       new Set(observation.vms.map((v) => v.name)),
     );
     const p = plan(this.d.planConfig, observation);
+    this.capped = p.pools.some((s) => s.limitedBy !== undefined);
     this.report(p, observation, opts.dryRun ?? false);
     if (!opts.dryRun) this.d.executor.submit(p.actions);
     return { observation, plan: p };
@@ -82,16 +94,21 @@ export class Daemon {
     );
   }
 
-  /** Runs ticks until `signal` aborts; then starts nothing new and waits for in-flight actions. */
+  /**
+   * Runs ticks until `signal` aborts; then starts nothing new and waits for in-flight actions. Ticks
+   * come every poll interval, or sooner when a destroyed VM frees capacity that jobs are waiting for.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const t = this.d.timings;
     while (!signal.aborted) {
+      const started = this.d.clock.now();
       let delay = t.pollIntervalMs;
       try {
         await this.tick();
         this.failures = 0;
       } catch (e) {
         this.failures++;
+        this.capped = false;
         if (e instanceof RateLimitedError) {
           delay = Math.min(Math.max(e.resetAt - this.d.clock.now(), t.pollIntervalMs), t.maxBackoffMs);
           this.d.log.warn(`${e.message}; next tick in ${Math.round(delay / 1000)}s`);
@@ -100,12 +117,26 @@ export class Daemon {
           this.d.log.error(`tick failed (${this.failures} in a row): ${(e as Error).message}; next tick in ${Math.round(delay / 1000)}s`);
         }
       }
-      await this.d.clock.sleep(delay * (1 + this.d.random() * t.jitter), signal);
+      await this.pause(delay * (1 + this.d.random() * t.jitter), signal);
+      const gap = this.d.clock.now() - started;
+      if (!signal.aborted && gap < t.minTickGapMs) await this.d.clock.sleep(t.minTickGapMs - gap, signal);
     }
     this.d.executor.stop();
     const pending = this.d.executor.pending;
     if (pending > 0) this.d.log.info(`stopping: waiting for ${pending} action(s) in flight`);
     const done = await this.d.executor.idle(t.shutdownGraceMs);
     this.d.log.info(done ? 'stopped cleanly' : 'stopped with actions still in flight; the next start will finish or remove what they left');
+  }
+
+  /** Sleeps `ms`, or less when stopped or woken by freed capacity. */
+  private async pause(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.capped && this.freedSinceObserve) return;
+    const wake = new AbortController();
+    const stop = () => wake.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    this.wake = wake;
+    await this.d.clock.sleep(ms, wake.signal);
+    this.wake = undefined;
+    signal.removeEventListener('abort', stop);
   }
 }

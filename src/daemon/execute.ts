@@ -57,6 +57,7 @@ export class Executor {
   private readonly recentlyFreed = new Map<number, number>();
   private readonly seenOnline = new Set<string>();
   private readonly outcomes: ActionOutcome[] = [];
+  private readonly freedListeners: Array<() => void> = [];
   private accepting = true;
 
   constructor(private readonly d: ExecutorDeps) {
@@ -79,6 +80,11 @@ export class Executor {
   noteOnline(names: Iterable<string>, liveVmNames: ReadonlySet<string>): void {
     for (const n of names) this.seenOnline.add(n);
     for (const n of this.seenOnline) if (!liveVmNames.has(n)) this.seenOnline.delete(n);
+  }
+
+  /** `cb` runs whenever a VM has been destroyed: capacity for waiting jobs may be free now. */
+  onFreed(cb: () => void): void {
+    this.freedListeners.push(cb);
   }
 
   get pending(): number {
@@ -299,6 +305,7 @@ export class Executor {
     this.recentlyFreed.set(a.vmid, this.d.clock.now());
     this.seenOnline.delete(a.name);
     this.d.log.info('runner VM destroyed', meta);
+    for (const cb of this.freedListeners) cb();
   }
 
   private async stopVm(a: StopVmAction): Promise<void> {

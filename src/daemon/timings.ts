@@ -6,6 +6,8 @@ export interface Timings {
   pollIntervalMs: number;
   /** random extra delay per tick, up to this fraction of the interval, so daemons do not beat in step */
   jitter: number;
+  /** shortest time between two tick starts when a destroyed VM wakes the loop early */
+  minTickGapMs: number;
   taskPollMs: number;
   taskMaxPollMs: number;
   cloneTimeoutMs: number;
@@ -29,6 +31,7 @@ export function defaultTimings(pollIntervalMs: number): Timings {
   return {
     pollIntervalMs,
     jitter: 0.1,
+    minTickGapMs: 1000,
     taskPollMs: 250,
     taskMaxPollMs: 2000,
     cloneTimeoutMs: 15 * 60_000,

@@ -76,11 +76,15 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
     const tagged = tags.includes(OWNER_TAG) && poolTag !== undefined;
     const tagPool = poolTag ? poolByName.get(poolTag.slice(POOL_TAG.length)) : undefined;
     const rangePool = pools.find((p) => inRange(p, vm.vmid));
-    if (tagged && tagPool && inRange(tagPool, vm.vmid)) {
+    const creatingPool = poolByName.get(creatingByVmid.get(vm.vmid)?.pool.toLowerCase() ?? '');
+    if (creatingPool) {
+      // Being made by this process right now, tags or not yet: counts as its pool's from the start.
+      owned.push(classify(vm, creatingPool));
+    } else if (tagged && tagPool && inRange(tagPool, vm.vmid)) {
       owned.push(classify(vm, tagPool));
     } else if (tagged) {
       notes.push(`VM ${vm.vmid} (${vm.name}) carries pve-runners tags but ${tagPool ? `lies outside pool ${tagPool.name}'s range` : `names no configured pool (${poolTag})`}: left alone`);
-    } else if (rangePool && !creatingByVmid.has(vm.vmid)) {
+    } else if (rangePool) {
       const parsed = parseRunnerName(pools, vm.name);
       const half = parsed?.vmid === vm.vmid && parsed.pool === rangePool && vm.meta?.pool === rangePool.name && vm.meta.runner === vm.name;
       if (half) {
