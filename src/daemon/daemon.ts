@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.js';
 import type { GithubApi } from '../github/api.js';
 import type { Logger } from '../log.js';
+import { OWNER_TAG } from '../planner/names.js';
+import type { ProxmoxApi } from '../proxmox/api.js';
 import type { Plan } from '../planner/actions.js';
 import { plan, type PlanConfig } from '../planner/plan.js';
 import type { Observation } from '../planner/observation.js';
@@ -14,6 +16,8 @@ export interface DaemonDeps {
   observer: Observer;
   executor: Executor;
   github: GithubApi;
+  /** watched cheaply between ticks while jobs wait on a cap: a VM that stopped means capacity */
+  proxmox: ProxmoxApi;
   clock: Clock;
   log: Logger;
   timings: Timings;
@@ -135,8 +139,33 @@ export class Daemon {
     const stop = () => wake.abort();
     signal.addEventListener('abort', stop, { once: true });
     this.wake = wake;
+    if (this.capped) void this.watchForStoppedVms(wake);
     await this.d.clock.sleep(ms, wake.signal);
     this.wake = undefined;
     signal.removeEventListener('abort', stop);
+  }
+
+  /**
+   * While jobs wait on a cap, the VM that will make room is one finishing its job: it powers itself
+   * off. One cheap Proxmox call every few seconds notices that well before the next poll would.
+   */
+  private async watchForStoppedVms(wake: AbortController): Promise<void> {
+    const stoppedBefore = new Set<number>();
+    let first = true;
+    while (!wake.signal.aborted) {
+      try {
+        const ours = (await this.d.proxmox.listVms()).filter((v) => v.tags.includes(OWNER_TAG) && !v.template);
+        const stopped = ours.filter((v) => v.status === 'stopped' && !v.lock).map((v) => v.vmid);
+        if (!first && stopped.some((id) => !stoppedBefore.has(id))) {
+          wake.abort();
+          return;
+        }
+        for (const id of stopped) stoppedBefore.add(id);
+        first = false;
+      } catch {
+        // the next tick reports Proxmox trouble; watching is only an optimisation
+      }
+      await this.d.clock.sleep(this.d.timings.capWatchMs, wake.signal);
+    }
   }
 }

@@ -8,6 +8,8 @@ export interface Timings {
   jitter: number;
   /** shortest time between two tick starts when a destroyed VM wakes the loop early */
   minTickGapMs: number;
+  /** while jobs wait on a cap: how often Proxmox is checked for runner VMs that powered off */
+  capWatchMs: number;
   taskPollMs: number;
   taskMaxPollMs: number;
   cloneTimeoutMs: number;
@@ -32,6 +34,7 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     pollIntervalMs,
     jitter: 0.1,
     minTickGapMs: 1000,
+    capWatchMs: 3000,
     taskPollMs: 250,
     taskMaxPollMs: 2000,
     cloneTimeoutMs: 15 * 60_000,

@@ -98,6 +98,6 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     pauseOnStopped: env.pauseOnStopped,
     vmidCooldownMs: timings.vmidCooldownMs,
   };
-  const daemon = new Daemon({ planConfig, observer, executor, github, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random });
+  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random });
   return { daemon, observer, executor, github, proxmox, snippets, config, timings };
 }
