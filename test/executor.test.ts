@@ -89,9 +89,16 @@ describe('executor: create', () => {
     expect(bad.calls.some((c) => c.startsWith('gh '))).toBe(false);
   });
 
+  it('retries a clone whose task failed on the storage lock', async () => {
+    const { calls, run, proxmox } = setup();
+    proxmox.taskExitOnce.set('qmclone', ["clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout"]);
+    expect((await run(create()))[0]).toMatchObject({ ok: true });
+    expect(calls.filter((c) => c.startsWith('pve clone'))).toHaveLength(2);
+  });
+
   it('mints no registration when the clone task fails', async () => {
     const { calls, run, proxmox } = setup();
-    proxmox.taskExit.set('qmclone', "clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout");
+    proxmox.taskExit.set('qmclone', 'clone failed: storage local-lvm is full');
     const [outcome] = await run(create());
     expect(outcome).toMatchObject({ ok: false, detail: expect.stringContaining('task failed: clone failed') });
     expect(calls.some((c) => c.startsWith('gh '))).toBe(false);

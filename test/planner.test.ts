@@ -158,6 +158,14 @@ describe('planner: ownership', () => {
     expect(p.pools.find((s) => s.pool === 'ubuntu')).toMatchObject({ vms: 4, booting: 4, limitedBy: 'max_runners 4' });
   });
 
+  it('counts a bare clone placeholder in a range against the caps (a restart mid-clone), and never touches it', () => {
+    const placeholder = { vmid: 202, node: 'pve1', name: '', status: 'stopped', template: false, tags: [], lock: 'clone', maxmemBytes: 0, uptimeS: 0 };
+    const p = plan(config({ maxTotalRunners: 2 }), observation({ jobs: [job(ULABELS), job(ULABELS), job(ULABELS)], vms: [...observation().vms, placeholder] }));
+    expect(creates(p.actions).map((c) => c.vmid)).toEqual([200]);
+    expect(p.actions.some((a) => 'vmid' in a && a.vmid === 202)).toBe(false);
+    expect(p.notes.join('\n')).toMatch(/VM 202 .*being cloned by another task/);
+  });
+
   it('deletes only registrations of our exact shape, prefix and range', () => {
     const runners = ['ubuntu-205-ab12', 'ubuntu-builder', 'ubuntu-999-ab12', 'laptop', 'ubuntu-205-AB12'].map((name, i) => ({ id: i + 1, name, scope: REPO, status: 'offline', busy: false }));
     const p = plan(config(), observation({ runners }));

@@ -140,9 +140,14 @@ export class Daemon {
     signal.addEventListener('abort', stop, { once: true });
     this.wake = wake;
     if (this.capped) void this.watchForStoppedVms(wake);
-    await this.d.clock.sleep(ms, wake.signal);
-    this.wake = undefined;
-    signal.removeEventListener('abort', stop);
+    try {
+      await this.d.clock.sleep(ms, wake.signal);
+    } finally {
+      // also ends the watcher of this pause
+      wake.abort();
+      this.wake = undefined;
+      signal.removeEventListener('abort', stop);
+    }
   }
 
   /**

@@ -9,7 +9,7 @@ import type { Action, AdoptVmAction, CreateAction, DeleteRunnerAction, DeleteSni
 import { OWNER_TAG, runnerName, snippetFile } from '../planner/names.js';
 import type { InFlight } from '../planner/observation.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
-import { ProxmoxError } from '../proxmox/errors.js';
+import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
 import { awaitTask } from '../proxmox/tasks.js';
 import { formatVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
@@ -188,15 +188,16 @@ export class Executor {
     return awaitTask(this.d.proxmox, this.d.clock, upid, operation, { timeoutMs, pollMs: t.taskPollMs, maxPollMs: t.taskMaxPollMs });
   }
 
-  /** Retries a synchronous Proxmox call that met lock contention, with doubling delays. */
+  /** Retries a Proxmox call (or call and task) that met lock contention, with doubling delays. */
   private async withLockRetry<T>(what: string, f: () => Promise<T>, meta: Record<string, string | number | undefined>): Promise<T> {
     let delay = this.d.timings.lockRetryMs;
     for (let attempt = 0; ; attempt++) {
       try {
         return await f();
       } catch (e) {
-        if (!(e instanceof ProxmoxError) || !e.isLockContention || attempt >= this.d.timings.lockRetries) throw e;
-        this.d.log.info(`${what}: ${e.pveMessage}; retrying in ${Math.round(delay)}ms`, meta);
+        const lock = (e instanceof ProxmoxError || e instanceof TaskFailedError) && e.isLockContention;
+        if (!lock || attempt >= this.d.timings.lockRetries) throw e;
+        this.d.log.info(`${what}: ${e instanceof ProxmoxError ? e.pveMessage : e.exitstatus}; retrying in ${Math.round(delay)}ms`, meta);
         await this.d.clock.sleep(delay);
         delay *= 2;
       }
@@ -217,19 +218,20 @@ export class Executor {
     for (let collisions = 0; ; collisions++) {
       const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: this.d.clock.now() });
       try {
-        const upid = await this.cloneQueue(a.node).add(() =>
-          this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, () =>
-            this.d.proxmox.clone(a.node, a.templateVmid, {
-              newid: vmid,
-              name,
-              description,
-              full: pool.clone === 'full',
-              ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}),
-              ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
-            }),
-          { pool: pool.name, vmid, runner: name }),
+        // The whole clone (request and task) holds a slot of the node's clone queue: parallel clones
+        // contend on the storage lock inside the task. A clone that failed on a lock is retried.
+        const clone = () =>
+          this.d.proxmox.clone(a.node, a.templateVmid, {
+            newid: vmid,
+            name,
+            description,
+            full: pool.clone === 'full',
+            ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}),
+            ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
+          });
+        await this.cloneQueue(a.node).add(() =>
+          this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => this.wait(await clone(), `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs), { pool: pool.name, vmid, runner: name }),
         );
-        await this.wait(upid!, `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs);
         break;
       } catch (e) {
         if (!(e instanceof ProxmoxError) || !/already exists/.test(e.pveMessage) || collisions >= MAX_VMID_COLLISIONS) throw e;
@@ -248,8 +250,10 @@ export class Executor {
     };
     if (pool.cores !== undefined) config.cores = pool.cores;
     if (pool.memoryMb !== undefined) config.memory = pool.memoryMb;
-    const cfgUpid = await this.withLockRetry(`configure ${vmid}`, () => this.d.proxmox.updateConfig(a.node, vmid, config), { vmid });
-    if (cfgUpid) await this.wait(cfgUpid, `configure ${vmid}`, this.d.timings.configTimeoutMs);
+    await this.withLockRetry(`configure ${vmid}`, async () => {
+      const upid = await this.d.proxmox.updateConfig(a.node, vmid, config);
+      if (upid) await this.wait(upid, `configure ${vmid}`, this.d.timings.configTimeoutMs);
+    }, { vmid });
 
     // 2. Registration: minted only once the VM exists, so a failed clone leaves no registration behind.
     let registration: Registration;

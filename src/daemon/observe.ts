@@ -20,16 +20,11 @@ export interface ObserverDeps {
   concurrency?: number;
 }
 
-interface RepoCache {
-  runs: Map<number, { updatedAt: string; jobs: Array<QueuedJob & { status: string }> }>;
-}
-
 /**
- * Builds each tick's Observation. Keeps only caches that save API calls (job lists of unchanged runs,
- * VM descriptions, which never change): losing them on restart costs one full read, nothing else.
+ * Builds each tick's Observation. Keeps only caches that save API calls (org repository lists, VM
+ * descriptions, which never change): losing them on restart costs one full read, nothing else.
  */
 export class Observer {
-  private readonly repoCache = new Map<string, RepoCache>();
   private readonly metaCache = new Map<string, VmMeta | null>();
   private orgRepos = new Map<string, string[]>();
   private readonly queue: PQueue;
@@ -146,23 +141,16 @@ export class Observer {
 
   /**
    * Queued jobs of a repository: from runs that are queued and runs in progress (a `needs:` chain
-   * queues jobs inside a running run). A run whose listing entry is unchanged keeps its cached jobs.
+   * queues jobs inside a running run). Each run's jobs are read again every tick: the request is
+   * conditional, so an unchanged list costs no rate limit, and a run's `updated_at` (whole seconds,
+   * and not documented to move with its jobs) cannot tell whether a job changed.
    */
   private async queuedJobs(fullName: string): Promise<QueuedJob[]> {
     const [owner, repo] = fullName.split('/') as [string, string];
-    const cache: RepoCache = this.repoCache.get(fullName) ?? { runs: new Map() };
-    this.repoCache.set(fullName, cache);
     const [queued, inProgress] = await Promise.all([this.d.github.listRuns(owner, repo, 'queued'), this.d.github.listRuns(owner, repo, 'in_progress')]);
     const runs = [...queued.items, ...inProgress.items];
-    const live = new Set(runs.map((r) => r.id));
-    for (const id of cache.runs.keys()) if (!live.has(id)) cache.runs.delete(id);
-    await Promise.all(runs.map(async (run) => {
-      const known = cache.runs.get(run.id);
-      if (known && known.updatedAt === run.updatedAt) return;
-      const { items } = await this.d.github.listRunJobs(owner, repo, run.id);
-      cache.runs.set(run.id, { updatedAt: run.updatedAt, jobs: items });
-    }));
-    return [...cache.runs.values()].flatMap((r) => r.jobs.filter((j) => j.status === 'queued'));
+    const lists = await Promise.all(runs.map((run) => this.d.github.listRunJobs(owner, repo, run.id)));
+    return lists.flatMap((l) => l.items.filter((j) => j.status === 'queued'));
   }
 }
 

@@ -17,10 +17,15 @@ export interface OctokitOptions {
   timeScale?: number;
   /** Most retries after a secondary limit before the call fails and the tick moves on. */
   maxSecondaryRetries?: number;
+  /** Deadline of one HTTP request (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
 export type GithubClient = InstanceType<typeof ThrottledOctokit>;
+
+/** Conditional-request cache entries kept (least recently used go first): runs and their job lists come and go. */
+const MAX_CACHED = 5000;
 
 /** Responses served from the ETag cache (a 304 turned back into the response it confirmed). */
 const fromCache = new WeakSet<object>();
@@ -37,6 +42,7 @@ export function isFromCache(response: object): boolean {
 export function createGithubClient(o: OctokitOptions): GithubClient {
   const scale = o.timeScale ?? 1;
   const maxSecondary = o.maxSecondaryRetries ?? 2;
+  const requestTimeoutMs = o.requestTimeoutMs ?? 30_000;
   const octokit = new ThrottledOctokit({
     baseUrl: o.apiUrl.replace(/\/+$/, ''),
     userAgent: 'pve-runners',
@@ -44,6 +50,14 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
       ? { auth: o.auth.token }
       : { authStrategy: createAppAuth, auth: { appId: o.auth.appId, privateKey: o.auth.privateKey, installationId: o.auth.installationId } }),
     headers: { 'x-github-api-version': '2022-11-28' },
+    // fetch has no deadline of its own: a stalled connection must not hold a tick for minutes. Set
+    // at the fetch itself, so time spent queued by the throttling plugin does not count.
+    request: {
+      fetch: (url: string, init: RequestInit = {}) => {
+        const deadline = AbortSignal.timeout(requestTimeoutMs);
+        return fetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
+      },
+    },
     log: {
       debug: () => {},
       info: () => {},
@@ -83,11 +97,19 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
     try {
       const response = await request(options);
       const etag = response.headers.etag;
-      if (etag) cache.set(key, { etag, status: response.status, url: response.url, headers: { ...response.headers }, data: structuredClone(response.data) });
+      if (etag) {
+        cache.delete(key); // re-inserted last: the Map's order is least recently used first
+        cache.set(key, { etag, status: response.status, url: response.url, headers: { ...response.headers }, data: structuredClone(response.data) });
+        if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value!);
+      }
       return response;
     } catch (e) {
       if (cached && (e as { status?: number }).status === 304) {
-        const copy = { status: cached.status, url: cached.url, headers: { ...cached.headers }, data: structuredClone(cached.data) };
+        cache.delete(key);
+        cache.set(key, cached);
+        // the 304's own rate-limit headers are the current ones
+        const fresh = Object.fromEntries(Object.entries((e as { response?: { headers?: Record<string, string> } }).response?.headers ?? {}).filter(([h]) => h.startsWith('x-ratelimit-')));
+        const copy = { status: cached.status, url: cached.url, headers: { ...cached.headers, ...fresh }, data: structuredClone(cached.data) };
         fromCache.add(copy);
         return copy as Awaited<ReturnType<typeof request>>;
       }

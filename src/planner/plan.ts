@@ -94,6 +94,12 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
         if (!vm.lock && !obs.inFlight.busyVmids.has(vm.vmid)) {
           actions.push({ kind: 'adopt-vm', pool: rangePool.name, vmid: vm.vmid, node: vm.node, name: vm.name, reason: 'cloned by pve-runners (name and description are ours) but its tags were never set: a previous run stopped mid-creation' });
         }
+      } else if (vm.lock === 'clone' && !vm.name && tags.length === 0) {
+        // Proxmox shows a clone in progress as a bare placeholder (no name, no description yet): it
+        // may be ours from before a restart. Counted against the pool's caps, never touched; once
+        // the clone ends it is either recognisably ours (adopted) or not.
+        owned.push({ ...classify(vm, rangePool), scope: undefined, role: 'locked' });
+        notes.push(`VM ${vm.vmid} on ${vm.node} in pool ${rangePool.name}'s range is being cloned by another task: counted against the pool until it finishes, not touched`);
       } else {
         notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} is inside pool ${rangePool.name}'s VMID range but is not ours: never touched, VMID skipped`);
       }

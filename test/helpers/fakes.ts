@@ -24,7 +24,8 @@ export class FakeClock implements Clock {
 export class FakeProxmox implements ProxmoxApi {
   readonly calls: Call[] = [];
   readonly failNext = new Map<string, Array<Error>>();
-  readonly taskExit = new Map<string, string>(); // upid → exitstatus (default OK)
+  readonly taskExit = new Map<string, string>(); // task type → exitstatus of every such task (default OK)
+  readonly taskExitOnce = new Map<string, string[]>(); // task type → exitstatus of the next such tasks
   readonly vms = new Map<number, PveVm>();
   private seq = 0;
 
@@ -74,7 +75,8 @@ export class FakeProxmox implements ProxmoxApi {
   }
   async taskStatus(_node: string, upid: string): Promise<{ status: string; exitstatus?: string }> {
     const type = upid.split(':')[5]!;
-    return { status: 'stopped', exitstatus: this.taskExit.get(type) ?? 'OK' };
+    const once = this.taskExitOnce.get(type)?.shift();
+    return { status: 'stopped', exitstatus: once ?? this.taskExit.get(type) ?? 'OK' };
   }
   async version() {
     return { version: '9.1.3', release: '9.1' };

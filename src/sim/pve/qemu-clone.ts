@@ -42,7 +42,12 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
     return w.tasks.start({ node: src.node, type: 'qmclone', id: vmid, user: w.user, durationMs, log, finish: () => undefined, failNow: reason });
   }
 
-  const vm: Vm = { vmid: newid, node: target, kind: 'ours', config: cloneConfig(w, src, newid, p, full, diskStorage), status: 'stopped', heldMb: 0 };
+  // While the copy runs, qemu-server leaves only a placeholder config ("# qmclone temporary file\n
+  // lock: clone\n", its comment line read back as the description): no name, no description of
+  // ours, no tags. The real config is written when the task ends.
+  const finalConfig = cloneConfig(w, src, newid, p, full, diskStorage);
+  const placeholder = new Map([['description', ' qmclone temporary file\n'], ['lock', 'clone']]);
+  const vm: Vm = { vmid: newid, node: target, kind: 'ours', config: placeholder, status: 'stopped', heldMb: 0 };
   if (p.pool !== undefined) vm.pool = p.pool;
   cluster.vms.set(newid, vm);
   w.ctx.recorder.vmCreated(newid);
@@ -61,7 +66,9 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
         }
         throw new Error(failure);
       }
-      vm.config.delete('lock');
+      finalConfig.delete('lock');
+      vm.config = finalConfig;
+      noteTags(w, vm);
     },
   });
 }
