@@ -92,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
         pools: resolve(values.pools ?? join(root, 'pools.yaml')),
         speed: positiveNumber('speed', values.speed, 10),
         daemonArgv: [process.execPath, fileURLToPath(import.meta.url)],
+        baseEnv: process.env,
         killAtMs: (values['kill-daemon-at'] ?? []).map((d) => parseDuration(d)),
         progress: err,
         daemonLog: values.verbose ? err : undefined,

@@ -28,12 +28,15 @@ export interface LoggerOptions {
 /** syslog priorities, as journald and `journalctl -p` know them */
 const SYSLOG_PRIORITY: Record<string, number> = { error: 3, warning: 4, info: 6, debug: 7 };
 
+const MAX_SECRETS = 2000;
+
 /**
  * Replaces every known secret value, and anything shaped like a GitHub token, with a marker.
  * Defence in depth: code is written never to log secrets, this catches the case it fails.
  */
 export class Redactor {
   private readonly values = new Set<string>();
+  private readonly permanent = new Set<string>();
   private static readonly PATTERNS = [
     /\b(gh[pousr]_[A-Za-z0-9]{20,})\b/g,
     /\bgithub_pat_[A-Za-z0-9_]{20,}\b/g,
@@ -41,13 +44,25 @@ export class Redactor {
     /(PVEAPIToken=[^=\s]+=)[0-9a-f-]{36}/g,
   ];
 
+  /** A credential of the process itself (token secret, GitHub token, App key): never forgotten. */
+  addPermanent(secret: string | undefined): void {
+    if (secret && secret.length >= 6) this.permanent.add(secret);
+  }
+
+  /**
+   * A credential minted per VM (JIT config, registration token): dead within hours, so only the
+   * newest MAX_SECRETS are kept and every log line is not checked against all ever issued.
+   */
   add(secret: string | undefined): void {
-    if (secret && secret.length >= 6) this.values.add(secret);
+    if (!secret || secret.length < 6) return;
+    this.values.delete(secret);
+    this.values.add(secret);
+    if (this.values.size > MAX_SECRETS) this.values.delete(this.values.values().next().value!);
   }
 
   redact(text: string): string {
     let out = text;
-    for (const v of this.values) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
+    for (const set of [this.permanent, this.values]) for (const v of set) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
     for (const re of Redactor.PATTERNS) out = out.replace(re, (m, keep?: string) => (keep && m.startsWith('PVEAPIToken') ? `${keep}[REDACTED]` : '[REDACTED]'));
     return out;
   }

@@ -112,12 +112,15 @@ describe('executor: create', () => {
     expect([...snippets.files.keys()]).toEqual(['pve1/pvr-ubuntu-200-ab12.yaml']);
   });
 
-  it('reports the creation as in flight until it is done', async () => {
-    const { ex } = setup();
+  it('reports the creation, with its runner name, as in flight until it is done, and after that to a tick that began before', async () => {
+    const { ex, clock } = setup();
+    const tickStart = clock.now();
     ex.submit([create()]);
-    expect(ex.inFlight().creating.map((c) => c.vmid)).toEqual([200]);
+    expect(ex.inFlight().creating.map((c) => [c.vmid, c.runnerName])).toEqual([[200, 'ubuntu-200-ab12']]);
     await ex.drain();
     expect(ex.inFlight().creating).toEqual([]);
+    expect(ex.inFlight(tickStart).creating.map((c) => c.vmid)).toEqual([200]);
+    expect(ex.inFlight(clock.now() + 1).creating).toEqual([]);
   });
 });
 
@@ -136,6 +139,21 @@ describe('executor: removals', () => {
     github.deleteAnswer = 'busy';
     expect((await run(remove))[0]).toMatchObject({ ok: true });
     expect(calls).toEqual(['gh delete 9 → busy']);
+  });
+
+  it('looks a runner missing from the listing up by name before stopping its VM, and keeps the VM if it is busy', async () => {
+    const absent = { ...remove, runner: undefined, scope: 'repo:acme/app' };
+    const none = setup();
+    await none.run(absent);
+    expect(none.calls).toEqual(['gh find ubuntu-201-ab12', 'pve stop 201', 'pve destroy 201']);
+    const busy = setup();
+    busy.github.found = { id: 5, name: 'ubuntu-201-ab12', status: 'online', busy: true, labels: [] };
+    await busy.run(absent);
+    expect(busy.calls).toEqual(['gh find ubuntu-201-ab12']);
+    const idle = setup();
+    idle.github.found = { id: 5, name: 'ubuntu-201-ab12', status: 'offline', busy: false, labels: [] };
+    await idle.run(absent);
+    expect(idle.calls).toEqual(['gh find ubuntu-201-ab12', 'gh delete 5 → deleted', 'pve stop 201', 'pve destroy 201']);
   });
 
   it('stops a VM past max_job_duration without deregistering it first', async () => {

@@ -167,7 +167,7 @@ describe('planner: ownership', () => {
   });
 
   it('deletes only registrations of our exact shape, prefix and range', () => {
-    const runners = ['ubuntu-205-ab12', 'ubuntu-builder', 'ubuntu-999-ab12', 'laptop', 'ubuntu-205-AB12'].map((name, i) => ({ id: i + 1, name, scope: REPO, status: 'offline', busy: false }));
+    const runners = ['ubuntu-205-ab12', 'ubuntu-builder', 'ubuntu-999-ab12', 'laptop', 'ubuntu-205-AB12', 'ubuntu-0205-ab12'].map((name, i) => ({ id: i + 1, name, scope: REPO, status: 'offline', busy: false }));
     const p = plan(config(), observation({ runners }));
     expect(p.actions).toEqual([expect.objectContaining({ kind: 'delete-runner', runnerId: 1, name: 'ubuntu-205-ab12' })]);
   });

@@ -24,6 +24,8 @@ export interface DemoOptions {
   killAtMs?: number[];
   /** SIGKILL the daemon (and start a fresh one) the first time each of these holds, in order */
   killWhen?: Array<(sim: Simulator, daemonLogs: readonly string[]) => boolean>;
+  /** the environment the daemon inherits (the CLI passes its own), before the simulator's settings */
+  baseEnv?: Record<string, string | undefined>;
   /** extra environment for the daemon (e.g. DISABLE_CLEANUP) */
   env?: Record<string, string>;
   /** ticks the daemon gets after the workload has settled before leaks are counted (at least 2) */
@@ -74,7 +76,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
   const isUnmatched = (j: JobTimes) => selectPool(settings.pools, j.labels) === undefined;
   const sim = new Simulator(scenario, { speed: o.speed, caps });
   const endpoints = await sim.start();
-  const env = { ...process.env, ...daemonEnv(endpoints, o.pools, o.speed), ...o.env };
+  const env = { ...o.baseEnv, ...daemonEnv(endpoints, o.pools, o.speed), ...o.env };
   delete env.JOURNAL_STREAM;
   let ticks = 0;
   const currentLogs: string[] = [];

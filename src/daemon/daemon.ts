@@ -5,7 +5,7 @@ import { OWNER_TAG } from '../planner/names.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import type { Plan } from '../planner/actions.js';
 import { plan, type PlanConfig } from '../planner/plan.js';
-import type { Observation } from '../planner/observation.js';
+import type { InFlight, Observation } from '../planner/observation.js';
 import type { Executor } from './execute.js';
 import type { Observer } from './observe.js';
 import { RateLimitedError } from './rate-limit.js';
@@ -53,7 +53,11 @@ export class Daemon {
 
   async tick(opts: { dryRun?: boolean } = {}): Promise<TickResult> {
     this.freedSinceObserve = false;
-    const observation = await this.d.observer.observe(this.d.clock.now(), this.d.executor.inFlight());
+    const started = this.d.clock.now();
+    const seen = await this.d.observer.observe(started, this.d.executor.inFlight());
+    // What ran while observing counts too: a creation that began after the first snapshot may have
+    // cloned and registered before the listings were read.
+    const observation = { ...seen, inFlight: mergeInFlight(seen.inFlight, this.d.executor.inFlight(started)) };
     this.d.executor.noteOnline(
       observation.runners.filter((r) => r.status === 'online').map((r) => r.name),
       new Set(observation.vms.map((v) => v.name)),
@@ -173,4 +177,17 @@ export class Daemon {
       await this.d.clock.sleep(this.d.timings.capWatchMs, wake.signal);
     }
   }
+}
+
+/** Everything under way at either moment: before and after a tick's observation. */
+export function mergeInFlight(before: InFlight, after: InFlight): InFlight {
+  const creating = new Map(before.creating.map((c) => [c.vmid, c]));
+  for (const c of after.creating) creating.set(c.vmid, c);
+  return {
+    creating: [...creating.values()],
+    busyVmids: new Set([...before.busyVmids, ...after.busyVmids]),
+    deletingRunners: new Set([...before.deletingRunners, ...after.deletingRunners]),
+    recentlyFreed: after.recentlyFreed,
+    seenOnline: after.seenOnline,
+  };
 }

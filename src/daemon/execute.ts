@@ -7,6 +7,7 @@ import { describeScope, parseScopeKey, runnerUrl } from '../github/scope.js';
 import type { Logger } from '../log.js';
 import type { Action, AdoptVmAction, CreateAction, DeleteRunnerAction, DeleteSnippetAction, RemoveVmAction, StopVmAction } from '../planner/actions.js';
 import { OWNER_TAG, runnerName, snippetFile } from '../planner/names.js';
+import { freeVmid } from '../planner/plan.js';
 import type { InFlight } from '../planner/observation.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
@@ -42,6 +43,7 @@ export interface ActionOutcome {
 }
 
 const MAX_VMID_COLLISIONS = 3;
+const FINISHED_KEPT_MS = 10 * 60_000;
 
 /**
  * Carries out planned actions with bounded concurrency. Every step that fails leaves state the next
@@ -52,6 +54,8 @@ export class Executor {
   private readonly queue: PQueue;
   private readonly cloneQueues = new Map<string, PQueue>();
   private readonly creating = new Map<number, InFlight['creating'][number]>();
+  /** creations that ended recently (epoch ms): a tick that observed while they ran must still see them */
+  private readonly finished: Array<{ entry: InFlight['creating'][number]; at: number }> = [];
   private readonly busyVmids = new Set<number>();
   private readonly deletingRunners = new Set<number>();
   private readonly recentlyFreed = new Map<number, number>();
@@ -64,11 +68,18 @@ export class Executor {
     this.queue = new PQueue({ concurrency: d.concurrency ?? 8 });
   }
 
-  inFlight(): InFlight {
+  /**
+   * What this process has under way — and, with `since`, also the creations that ended after it: a
+   * tick passes its start time, so work that finished while it was observing is not mistaken for
+   * something nobody made.
+   */
+  inFlight(since?: number): InFlight {
     const now = this.d.clock.now();
     for (const [vmid, at] of this.recentlyFreed) if (now - at > this.d.timings.vmidCooldownMs) this.recentlyFreed.delete(vmid);
+    while (this.finished.length && now - this.finished[0]!.at > FINISHED_KEPT_MS) this.finished.shift();
+    const ended = since === undefined ? [] : this.finished.filter((f) => f.at >= since && !this.creating.has(f.entry.vmid)).map((f) => f.entry);
     return {
-      creating: [...this.creating.values()],
+      creating: [...this.creating.values(), ...ended],
       busyVmids: new Set(this.busyVmids),
       deletingRunners: new Set(this.deletingRunners),
       recentlyFreed: new Map(this.recentlyFreed),
@@ -101,7 +112,11 @@ export class Executor {
     if (!this.accepting) return;
     for (const a of actions) {
       // Claim what the action works on now, so the next plan sees it even before the queue runs it.
-      if (a.kind === 'create') this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid: a.vmid, node: a.node, runnerName: '', memoryBytes: a.memoryBytes });
+      if (a.kind === 'create') {
+        // The name is fixed now, so the next plan knows the registration and snippet to come.
+        const name = runnerName(this.pool(a.pool), a.vmid, this.d.suffix());
+        this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid: a.vmid, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
+      }
       if (a.kind === 'remove-vm' || a.kind === 'stop-vm' || a.kind === 'adopt-vm') this.busyVmids.add(a.vmid);
       if (a.kind === 'delete-runner') this.deletingRunners.add(a.runnerId);
       if (a.kind === 'remove-vm' && a.runner) this.deletingRunners.add(a.runner.id);
@@ -154,7 +169,11 @@ export class Executor {
       this.outcomes.push({ action: a, ok: false, detail });
       this.d.log.warn(`${a.kind} failed; the next tick will see what is left: ${detail}`, this.meta(a));
     } finally {
-      if (a.kind === 'create') this.creating.delete(a.vmid);
+      if (a.kind === 'create') {
+        const entry = this.creating.get(a.vmid);
+        this.creating.delete(a.vmid);
+        if (entry) this.finished.push({ entry, at: this.d.clock.now() });
+      }
       if (a.kind === 'remove-vm' || a.kind === 'stop-vm' || a.kind === 'adopt-vm') this.busyVmids.delete(a.vmid);
       if (a.kind === 'delete-runner') this.deletingRunners.delete(a.runnerId);
       if (a.kind === 'remove-vm' && a.runner) this.deletingRunners.delete(a.runner.id);
@@ -208,10 +227,9 @@ export class Executor {
     const pool = this.pool(a.pool);
     const scope = parseScopeKey(a.scope);
     let vmid = a.vmid;
-    let name = runnerName(pool, vmid, this.d.suffix());
+    let name = this.creating.get(a.vmid)?.runnerName ?? runnerName(pool, vmid, this.d.suffix());
     const log = (msg: string, extra: Record<string, string | number | undefined> = {}) =>
       this.d.log.info(msg, { pool: pool.name, vmid, runner: name, node: a.node, job: a.forJob, ...extra });
-    this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
     log(`creating runner VM: ${a.reason}`);
 
     // 1. Clone. The clone call already carries our name and description; the tags follow at once.
@@ -282,19 +300,26 @@ export class Executor {
     const used = new Set((await this.d.proxmox.listVms()).map((v) => v.vmid));
     for (const c of this.creating.values()) used.add(c.vmid);
     used.add(taken);
-    const now = this.d.clock.now();
-    for (let id = pool.vmidRange.lo; id <= pool.vmidRange.hi; id++) {
-      const freed = this.recentlyFreed.get(id);
-      if (!used.has(id) && (freed === undefined || now - freed > this.d.timings.vmidCooldownMs)) return id;
-    }
-    return undefined;
+    return freeVmid(pool, used, this.recentlyFreed, this.d.clock.now(), this.d.timings.vmidCooldownMs);
   }
+
 
   private async removeVm(a: RemoveVmAction): Promise<void> {
     const meta = this.meta(a);
     this.d.log.info(`removing runner VM: ${a.reason}`, meta);
-    if (a.runner) {
-      const result = await this.d.github.deleteRunner(parseScopeKey(a.runner.scope), a.runner.id);
+    let runner = a.runner;
+    if (!runner && a.running && a.scope) {
+      // Absent from this tick's listing is not proof: a listing paged while runners came and went
+      // can skip one. Ask for it by name before stopping a VM that may be running a job.
+      const found = await this.d.github.findRunner(parseScopeKey(a.scope), a.name);
+      if (found?.busy) {
+        this.d.log.info('its runner is busy with a job after all: VM kept', meta);
+        return;
+      }
+      if (found) runner = { id: found.id, scope: a.scope };
+    }
+    if (runner) {
+      const result = await this.d.github.deleteRunner(parseScopeKey(runner.scope), runner.id);
       if (result === 'busy') {
         this.d.log.info('runner took a job meanwhile (GitHub answered 422): VM kept', meta);
         return;

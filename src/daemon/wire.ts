@@ -56,7 +56,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const timings = scaled(defaultTimings(settings.env.pollIntervalMs), factor);
   const config = scalePools(settings.config, factor);
   const env = settings.env;
-  for (const s of [env.proxmox.tokenSecret, env.github.auth.kind === 'token' ? env.github.auth.token : env.github.auth.privateKey]) o.redactor.add(s.reveal());
+  for (const s of [env.proxmox.tokenSecret, env.github.auth.kind === 'token' ? env.github.auth.token : env.github.auth.privateKey]) o.redactor.addPermanent(s.reveal());
 
   const octokit = createGithubClient({
     apiUrl: env.github.apiUrl,

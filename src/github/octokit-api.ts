@@ -74,6 +74,15 @@ export class OctokitGithubApi implements GithubApi {
       : this.collect('GET /orgs/{org}/actions/runners', { org: scope.org }, pick);
   }
 
+  async findRunner(scope: Scope, name: string): Promise<RunnerRegistration | undefined> {
+    const { data } =
+      scope.kind === 'repo'
+        ? await this.octokit.rest.actions.listSelfHostedRunnersForRepo({ owner: scope.owner, repo: scope.repo, name })
+        : await this.octokit.rest.actions.listSelfHostedRunnersForOrg({ org: scope.org, name });
+    const r = data.runners.find((x) => x.name === name);
+    return r && { id: r.id, name: r.name, status: r.status, busy: r.busy, labels: r.labels.map((l) => l.name) };
+  }
+
   async generateJitConfig(scope: Scope, req: { name: string; labels: string[]; runnerGroupId: number }): Promise<JitConfig> {
     const body = { name: req.name, labels: req.labels, runner_group_id: req.runnerGroupId, work_folder: '_work' };
     const { data } =

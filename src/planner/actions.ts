@@ -24,6 +24,8 @@ export interface RemoveVmAction {
   running: boolean;
   /** registration to delete first; a busy answer (422) cancels the removal */
   runner?: { id: number; scope: string };
+  /** scope the VM's runner registers in: with no registration in the listing, it is looked up by name first */
+  scope?: string;
   reason: string;
 }
 

@@ -16,7 +16,7 @@ export function runnerName(pool: PoolConfig, vmid: number, suffix: string): stri
  * is a pool's and whose VMID lies in that pool's range. A prefix alone never makes a name ours.
  */
 export function parseRunnerName(pools: readonly PoolConfig[], name: string): { pool: PoolConfig; vmid: number } | undefined {
-  const m = /^(.+)-(\d{3,9})-([a-z0-9]{4})$/.exec(name);
+  const m = /^(.+)-([1-9]\d{2,8})-([a-z0-9]{4})$/.exec(name);
   if (!m) return undefined;
   const vmid = Number(m[2]);
   const pool = pools.find((p) => p.prefix === m[1]);

@@ -129,7 +129,7 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
   const remove = (o: OwnedVm, reason: string) => {
     removing.add(o.vm.vmid);
     const runner = o.runner && !obs.inFlight.deletingRunners.has(o.runner.id) ? { id: o.runner.id, scope: o.runner.scope } : undefined;
-    actions.push({ kind: 'remove-vm', pool: o.pool.name, vmid: o.vm.vmid, node: o.vm.node, name: o.vm.name, running: o.vm.status === 'running', runner, reason });
+    actions.push({ kind: 'remove-vm', pool: o.pool.name, vmid: o.vm.vmid, node: o.vm.node, name: o.vm.name, running: o.vm.status === 'running', runner, scope: o.scope, reason });
   };
   for (const o of owned) {
     const age = o.ageMs === undefined ? 'unknown age' : fmtAge(o.ageMs);
@@ -223,7 +223,7 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
       limitedBy.set(p.name, `max_runners ${p.maxRunners}`);
       continue;
     }
-    const vmid = freeVmid(p, usedVmids, obs, cfg.vmidCooldownMs);
+    const vmid = freeVmid(p, usedVmids, obs.inFlight.recentlyFreed, obs.now, cfg.vmidCooldownMs);
     if (vmid === undefined) {
       limitedBy.set(p.name, `no free VMID in ${p.vmidRange.lo}-${p.vmidRange.hi}`);
       continue;
@@ -271,11 +271,12 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
   return { actions, pools: summaries, unmatched, notes };
 }
 
-function freeVmid(p: PoolConfig, used: ReadonlySet<number>, obs: Observation, cooldownMs: number): number | undefined {
+/** The lowest VMID of the pool's range that nothing uses and that was not freed within the cooldown. */
+export function freeVmid(p: PoolConfig, used: ReadonlySet<number>, recentlyFreed: ReadonlyMap<number, number>, now: number, cooldownMs: number): number | undefined {
   for (let id = p.vmidRange.lo; id <= p.vmidRange.hi; id++) {
     if (used.has(id)) continue;
-    const freedAt = obs.inFlight.recentlyFreed.get(id);
-    if (freedAt !== undefined && obs.now - freedAt < cooldownMs) continue;
+    const freedAt = recentlyFreed.get(id);
+    if (freedAt !== undefined && now - freedAt < cooldownMs) continue;
     return id;
   }
   return undefined;

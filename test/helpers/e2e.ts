@@ -39,6 +39,7 @@ export async function runE2e(scenario: string, opts: Partial<DemoOptions> = {}):
     pools: join(ROOT, 'pools.yaml'),
     speed: 20,
     daemonArgv: [process.execPath, CLI],
+    baseEnv: process.env,
     daemonLog: (l) => logs.push(l),
     progress: (l) => progress.push(l),
     ...opts,

@@ -110,6 +110,11 @@ export class FakeGithub implements GithubApi {
   async listRunners(): Promise<Listing<RunnerRegistration>> {
     return { items: [], changed: false };
   }
+  found: RunnerRegistration | undefined;
+  async findRunner(_scope: Scope, name: string): Promise<RunnerRegistration | undefined> {
+    this.log.push(`gh find ${name}`);
+    return this.found;
+  }
   async generateJitConfig(scope: Scope, req: { name: string; labels: string[]; runnerGroupId: number }): Promise<JitConfig> {
     this.log.push(`gh jit ${req.name} group=${req.runnerGroupId} labels=${req.labels.join(',')} scope=${scope.kind}`);
     return { runnerId: ++this.id, encodedJitConfig: `SECRET-JIT-${req.name}` };
