@@ -85,7 +85,7 @@ describe('planner: caps', () => {
 
   it('never exceeds max_runners, counting every VM of the pool whatever its state', () => {
     const stopped = ourVm(ubuntu, 200, { status: 'stopped' });
-    const p = plan(config({ pauseOnStopped: true }), observation({ jobs: many(10), vms: [...observation().vms, stopped] }));
+    const p = plan(config({ disableCleanup: true }), observation({ jobs: many(10), vms: [...observation().vms, stopped] }));
     expect(creates(p.actions)).toHaveLength(3);
     expect(p.pools.find((s) => s.pool === 'ubuntu')!.limitedBy).toBe('max_runners 4');
   });
@@ -188,9 +188,15 @@ describe('planner: removals', () => {
     expect(removals(p.actions)).toEqual([expect.objectContaining({ vmid: 200, running: false, runner: { id: 2000, scope: REPO }, reason: expect.stringMatching(/stopped/) })]);
   });
 
-  it('keeps stopped VMs with PAUSE_ON_STOPPED and removes nothing with DISABLE_CLEANUP', () => {
+  it('creates nothing while a runner VM is stopped with PAUSE_ON_STOPPED; removes nothing with DISABLE_CLEANUP', () => {
     const vm = ourVm(ubuntu, 200, { status: 'stopped' });
-    expect(plan(config({ pauseOnStopped: true }), withVm(vm)).actions).toEqual([]);
+    const paused = plan(config({ pauseOnStopped: true, disableCleanup: true }), withVm(vm, { jobs: [job(ULABELS), job(['gpu'])] }));
+    expect(paused.actions).toEqual([]);
+    expect(paused.notes).toContain('PAUSE_ON_STOPPED: creating nothing while runner VMs are stopped (200)');
+    expect(paused.pools.map((s) => s.limitedBy)).toEqual(['PAUSE_ON_STOPPED', 'PAUSE_ON_STOPPED']);
+    // without DISABLE_CLEANUP the stopped VM is removed, and creation resumes once it is gone
+    expect(kinds(plan(config({ pauseOnStopped: true }), withVm(vm, { jobs: [job(ULABELS)] })).actions)).toEqual(['remove-vm']);
+    expect(kinds(plan(config({ pauseOnStopped: true }), observation({ jobs: [job(ULABELS)] })).actions)).toEqual(['create']);
     const late = ourVm(ubuntu, 201, { ageMs: 20 * MIN });
     const p = plan(config({ disableCleanup: true }), observation({ vms: [...observation().vms, vm, late], runners: [{ id: 1, name: 'ubuntu-209-qq11', scope: REPO, status: 'offline', busy: false }], snippets: [{ node: 'pve1', file: 'pvr-ubuntu-208-aaaa.yaml' }] }));
     expect(p.actions).toEqual([]);

@@ -10,6 +10,7 @@ export interface PlanConfig {
   /** ≤ 0: no overall cap */
   maxTotalRunners: number;
   disableCleanup: boolean;
+  /** create nothing while a runner VM of ours is stopped (with disableCleanup: inspect a failing template without new VMs piling up) */
   pauseOnStopped: boolean;
   /** a destroyed VMID is not reused for this long (Proxmox may still be tidying its disks) */
   vmidCooldownMs: number;
@@ -135,8 +136,7 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
     const age = o.ageMs === undefined ? 'unknown age' : fmtAge(o.ageMs);
     switch (o.role) {
       case 'stopped':
-        if (cfg.pauseOnStopped) notes.push(`VM ${o.vm.vmid} (${o.vm.name}) is stopped; PAUSE_ON_STOPPED keeps it for inspection`);
-        else if (cleanup) remove(o, 'VM is stopped (its job is done or it powered off)');
+        if (cleanup) remove(o, 'VM is stopped (its job is done or it powered off)');
         break;
       case 'boot-timeout':
         if (cleanup) remove(o, `runner not registered within boot_timeout ${formatDuration(o.pool.bootTimeoutMs)} (VM age ${age})`);
@@ -212,6 +212,11 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
   const limitedBy = new Map<string, string>();
   const templates = obs.vms.filter((v) => v.template);
 
+  const stoppedVms = owned.filter((o) => o.role === 'stopped');
+  if (cfg.pauseOnStopped && stoppedVms.length > 0 && wanted.length > 0) {
+    notes.push(`PAUSE_ON_STOPPED: creating nothing while runner VMs are stopped (${stoppedVms.map((o) => o.vm.vmid).join(', ')})`);
+    for (const w of wanted) limitedBy.set(w.pool.name, 'PAUSE_ON_STOPPED');
+  }
   for (const w of wanted) {
     const p = w.pool;
     if (limitedBy.has(p.name)) continue;
