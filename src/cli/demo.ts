@@ -36,7 +36,10 @@ export interface DemoOptions {
   inspect?: (sim: Simulator) => void;
 }
 
-/** The environment `pve-runners run` needs to serve the simulator. */
+/**
+ * The environment `pve-runners run` needs to serve the simulator: it authenticates as the
+ * scenario's GitHub App when there is one, else with the static token.
+ */
 export function daemonEnv(e: SimEndpoints, poolsFile: string, speed: number): Record<string, string> {
   const nodes = Object.entries(e.proxmox.snippetsDirs);
   const [firstNode, firstDir] = nodes[0]!;
@@ -50,7 +53,9 @@ export function daemonEnv(e: SimEndpoints, poolsFile: string, speed: number): Re
     PROXMOX_POOL: 'pve-runners',
     SNIPPETS_DIR: shared ? firstDir : firstDir.split(`/${firstNode}/`).join('/{node}/'),
     GITHUB_API_URL: e.github.url,
-    GITHUB_TOKEN: e.github.token,
+    ...(e.github.app
+      ? { GITHUB_APP_ID: String(e.github.app.id), GITHUB_APP_PRIVATE_KEY: e.github.app.privateKey, GITHUB_APP_INSTALLATION_ID: String(e.github.app.installationId) }
+      : { GITHUB_TOKEN: e.github.token }),
     RUNNER_POOLS_CONFIG: poolsFile,
     LOG_FORMAT: 'json',
     LOG_LEVEL: 'info',
@@ -78,6 +83,9 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
   const endpoints = await sim.start();
   const env = { ...o.baseEnv, ...daemonEnv(endpoints, o.pools, o.speed), ...o.env };
   delete env.JOURNAL_STREAM;
+  // GitHub credentials of the other kind inherited from the caller would make the daemon refuse both.
+  const otherAuth = endpoints.github.app ? ['GITHUB_TOKEN', 'GITHUB_TOKEN_FILE'] : ['GITHUB_APP_ID', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_APP_PRIVATE_KEY_FILE', 'GITHUB_APP_INSTALLATION_ID'];
+  for (const v of otherAuth) if (!(v in (o.env ?? {}))) delete env[v];
   let ticks = 0;
   const currentLogs: string[] = [];
   const daemons: DaemonProc[] = [];

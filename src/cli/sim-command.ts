@@ -21,7 +21,13 @@ export function describeEndpoints(e: SimEndpoints): Record<string, unknown> {
       nodes: e.proxmox.nodes,
       snippets_dirs: e.proxmox.snippetsDirs,
     },
-    github: { url: e.github.url, token: e.github.token },
+    github: {
+      url: e.github.url,
+      token: e.github.token,
+      ...(e.github.app
+        ? { app: { id: e.github.app.id, client_id: e.github.app.clientId, installation_id: e.github.app.installationId, private_key: e.github.app.privateKey } }
+        : {}),
+    },
   };
 }
 

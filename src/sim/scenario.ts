@@ -33,6 +33,8 @@ export interface ScenarioTemplate { name: string; vmid: number; node: string; me
 export interface ScenarioForeignVm { vmid: number; node: string; name: string; status: 'running' | 'stopped'; tags?: string; memory: number }
 export interface ScenarioForeignRunner { repo?: string; org?: string; name: string; labels: string[]; status: 'online' | 'offline' }
 export interface ScenarioOrg { name: string; repos: string[]; runnerGroups: string[] }
+/** A GitHub App installed everywhere in the scenario; `tokenTtlMs` is real (wall-clock) time. */
+export interface ScenarioGithubApp { id: number; clientId?: string; installationId: number; tokenTtlMs: number }
 
 export interface WorkloadEntry {
   atMs: number;
@@ -69,6 +71,7 @@ export interface Scenario {
     foreignRunners: ScenarioForeignRunner[];
     rateLimit: { limit: number; windowMs: number; exhaustAtMs?: number; exhaustForMs: number };
     registrationTokenTtlMs: number;
+    app?: ScenarioGithubApp;
     timings: { latencyMs: number; runnerConnectMs: number };
     faults: FaultRates;
   };
@@ -145,6 +148,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       foreignRunners: ((gh.foreign_runners ?? []) as Raw[]).map((r) => ({ repo: r.repo, org: r.org, name: r.name, labels: r.labels, status: r.status })),
       rateLimit: { limit: rl.limit ?? 5000, windowMs: ms(rl.window ?? '1h'), exhaustAtMs: optMs(rl.exhaust_at), exhaustForMs: ms(rl.exhaust_for ?? '30s') },
       registrationTokenTtlMs: ms(gh.registration_token_ttl),
+      app: gh.app ? { id: gh.app.id, clientId: gh.app.client_id, installationId: gh.app.installation_id, tokenTtlMs: ms(gh.app.token_ttl) } : undefined,
       timings: { latencyMs: ms(gt.latency ?? '0s'), runnerConnectMs: ms(gt.runner_connect ?? '2s') },
       faults: faults(gh.faults),
     },

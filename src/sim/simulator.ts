@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RealTimeClock } from './clock.js';
 import type { SimContext } from './contracts.js';
-import { GithubSim } from './github/index.js';
+import { GithubSim, type GithubAppCredentials } from './github/index.js';
 import { Guests } from './guest.js';
 import { PveSim } from './pve/index.js';
 import { Recorder, type JobTimes } from './recorder.js';
@@ -23,7 +23,8 @@ export interface SimulatorOptions {
 /** What `pve-runners sim` prints: enough for any client to reach both APIs. */
 export interface SimEndpoints {
   proxmox: { url: string; tokenId: string; tokenSecret: string; storage: string; nodes: string[]; snippetsDirs: Record<string, string> };
-  github: { url: string; token: string };
+  /** `app`: only when the scenario has `github.app`; the static `token` works either way. */
+  github: { url: string; token: string; app?: GithubAppCredentials };
 }
 
 /**
@@ -109,7 +110,7 @@ export class Simulator {
   /** Every credential the simulator knows or handed out: none may ever appear in a log or output. */
   secrets(): string[] {
     const e = this.endpoints;
-    return [e.proxmox.tokenSecret, e.github.token, ...this.github.issuedSecrets()];
+    return [e.proxmox.tokenSecret, e.github.token, ...pemSecrets(e.github.app?.privateKey), ...this.github.issuedSecrets()];
   }
 
   timeUp(): boolean {
@@ -136,4 +137,13 @@ export class Simulator {
     await Promise.all([this.pve.stop(), this.github.stop()]);
     if (this.ownsSnippetsRoot) rmSync(this.snippetsRoot, { recursive: true, force: true });
   }
+}
+
+/*
+ * A PEM and each of its base64 lines: a key in a JSON log line has its newlines escaped, so the
+ * whole PEM never matches there, but any one of its lines does.
+ */
+function pemSecrets(pem: string | undefined): string[] {
+  if (pem === undefined) return [];
+  return [pem, ...pem.split('\n').filter((l) => l !== '' && !l.startsWith('-----'))];
 }

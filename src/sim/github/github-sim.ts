@@ -3,9 +3,11 @@
  * (RunnerBroker), and the workload's workflow runs.
  */
 import type { RunnerBroker, RunnerCredentials, RunnerExit, SimContext } from '../contracts.js';
+import { GithubApp } from './app.js';
 import { Broker } from './broker.js';
 import { Engine } from './engine.js';
 import { epochAt } from './epoch.js';
+import { Authenticator } from './http/auth.js';
 import { PrimaryRateLimit } from './http/rate-limit.js';
 import { githubRoutes } from './http/routes.js';
 import { GithubHttp } from './http/server.js';
@@ -15,6 +17,15 @@ import { Renderer } from './render.js';
 import { Timers } from './timers.js';
 import { World } from './world.js';
 
+/** What a client needs to authenticate as the scenario's App. */
+export interface GithubAppCredentials {
+  id: number;
+  clientId: string;
+  installationId: number;
+  /** PKCS#1 PEM */
+  privateKey: string;
+}
+
 export class GithubSim implements RunnerBroker {
   private readonly world: World;
   private readonly engine: Engine;
@@ -22,6 +33,7 @@ export class GithubSim implements RunnerBroker {
   private readonly http: GithubHttp;
   private readonly timers: Timers;
   private readonly token: string;
+  private readonly app: GithubApp | undefined;
   private renderer: Renderer | undefined;
 
   constructor(private readonly ctx: SimContext) {
@@ -30,19 +42,24 @@ export class GithubSim implements RunnerBroker {
     this.token = new Ids(rng.fork('token')).installationToken();
     this.timers = new Timers(ctx.clock);
     this.world = new World(ctx.scenario, ids, ctx.recorder);
+    const appCfg = ctx.scenario.github.app;
+    this.app = appCfg ? new GithubApp(appCfg, new Ids(rng.fork('app')), ctx.clock, (s) => this.world.issuedSecrets.push(s)) : undefined;
     this.engine = new Engine(ctx, this.world, ids, this.timers);
     this.broker = new Broker(ctx, this.world, this.engine, this.timers);
     const primary = new PrimaryRateLimit(ctx.scenario.github.rateLimit, ctx.clock);
     const routes = githubRoutes({
       ctx, world: this.world, engine: this.engine, broker: this.broker, ids,
-      render: () => this.render(), base: () => this.http.url, rate: () => primary.state(),
+      render: () => this.render(), base: () => this.http.url, rate: () => primary.state(), app: this.app,
     });
-    this.http = new GithubHttp(ctx, routes, this.token, primary, rng.fork('http'), ids.account());
+    const installationId = ids.account();
+    this.http = new GithubHttp(ctx, routes, new Authenticator(this.token, this.app), primary, rng.fork('http'), this.app?.installationId ?? installationId);
   }
 
-  async start(): Promise<{ url: string; token: string }> {
+  /** The static token always works; `app` is there when the scenario has a GitHub App. */
+  async start(): Promise<{ url: string; token: string; app?: GithubAppCredentials }> {
     const url = await this.http.start();
-    return { url, token: this.token };
+    const a = this.app;
+    return { url, token: this.token, ...(a ? { app: { id: a.id, clientId: a.clientId, installationId: a.installationId, privateKey: a.privateKey } } : {}) };
   }
 
   async stop(): Promise<void> {
@@ -73,7 +90,7 @@ export class GithubSim implements RunnerBroker {
     return { registrations: [...this.world.runners.values()].filter((r) => !r.foreign).map((r) => r.name).sort() };
   }
 
-  /** Every registration token and JIT config handed out so far. */
+  /** Every registration token and JIT config handed out so far, and every installation token and App JWT. */
   issuedSecrets(): readonly string[] {
     return this.world.issuedSecrets;
   }

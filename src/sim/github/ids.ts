@@ -48,6 +48,11 @@ export class Ids {
     return `ghs_${this.chars(BASE62, 36)}`;
   }
 
+  /** A GitHub App's client ID as GitHub now issues them (`Iv23li` + 14 base62). */
+  appClientId(): string {
+    return `Iv23li${this.chars(BASE62, 14)}`;
+  }
+
   /** A runner registration token: 29 upper-case alphanumerics, as config.sh receives them. */
   registrationToken(): string {
     return this.chars(UPPER_ALNUM, 29);

@@ -1,3 +1,3 @@
-export { GithubSim } from './github-sim.js';
+export { GithubSim, type GithubAppCredentials } from './github-sim.js';
 export type { JobSpec } from './model.js';
 export { SECONDARY_BLOCK_MS } from './http/secondary-limit.js';

@@ -2,11 +2,14 @@
  * Routes keyed by their OpenAPI template (`METHOD /path/{param}`): the same key names an endpoint in
  * the recorder and in the scenario's per-endpoint faults.
  */
+import type { Caller } from './auth.js';
+
 export interface ApiRequest {
   method: string;
   url: URL;
   params: Record<string, string>;
   body: unknown;
+  caller: Caller;
 }
 
 export interface ApiResponse {
@@ -21,6 +24,8 @@ export interface Route {
   docs: string;
   /** false for endpoints GitHub does not count against the primary limit (GET /rate_limit) */
   counted?: boolean;
+  /** 'app': authenticated by the App's JWT only (GitHub's `/app/...` endpoints) */
+  auth?: 'app';
   handle(req: ApiRequest): ApiResponse;
 }
 

@@ -1,7 +1,9 @@
 /**
- * The REST endpoints the daemon (and `check`) use, repository- and organisation-level.
+ * The REST endpoints the daemon (and `check`) use, repository- and organisation-level, and the
+ * App's installation-token endpoint.
  */
 import type { SimContext } from '../../contracts.js';
+import { APP_PERMISSIONS, type GithubApp } from '../app.js';
 import type { Broker } from '../broker.js';
 import type { Engine } from '../engine.js';
 import type { Ids } from '../ids.js';
@@ -24,6 +26,7 @@ export interface RouteDeps {
   render: () => Renderer;
   base: () => string;
   rate: () => RateState;
+  app: GithubApp | undefined;
 }
 
 const D = 'https://docs.github.com/rest';
@@ -184,7 +187,29 @@ export function githubRoutes(d: RouteDeps): Route[] {
     },
     {
       method: 'GET', template: '/repos/{owner}/{repo}', docs: `${D}/repos/repos#get-a-repository`,
-      handle: (req) => ({ status: 200, body: d.render().fullRepo(repoOf(req.params)) }),
+      handle: (req) => {
+        const body = d.render().fullRepo(repoOf(req.params));
+        // `permissions` describes a user's access; an installation token's answer has none.
+        if (req.caller.kind === 'installation') delete body.permissions;
+        return { status: 200, body };
+      },
+    },
+    {
+      method: 'POST', template: '/app/installations/{installation_id}/access_tokens', auth: 'app',
+      // Authenticated as the App, not the installation: it does not spend the installation's budget.
+      counted: false,
+      docs: `${D}/apps/apps#create-an-installation-access-token-for-an-app`,
+      handle: (req) => {
+        const app = d.app!; // the route authenticates only when the scenario has an App
+        if (id(req.params.installation_id) !== app.installationId) throw notFound();
+        const narrowing = ['repositories', 'repository_ids', 'permissions'].filter((k) => typeof req.body === 'object' && req.body !== null && k in req.body);
+        if (narrowing.length) throw new ApiError(422, `Validation Failed: the simulator mints only tokens for the whole installation (${narrowing.join(', ')} not simulated)`);
+        const t = app.mint();
+        return {
+          status: 201,
+          body: { token: t.token, expires_at: new Date(t.expiresAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'), permissions: { ...APP_PERMISSIONS }, repository_selection: 'all' },
+        };
+      },
     },
     {
       method: 'GET', template: '/rate_limit', counted: false, docs: `${D}/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user`,

@@ -1,6 +1,6 @@
 /**
  * The HTTP front of the simulated GitHub, served at the root of its URL as api.github.com is. Each
- * request goes through, in order: latency, route match, token auth (401), the primary limit (403 with
+ * request goes through, in order: latency, route match, auth (401, see auth.ts), the primary limit (403 with
  * `x-ratelimit-remaining: 0`), secondary limits (403 + retry-after), injected server errors (5xx),
  * the handler, and ETag revalidation (304, not counted). Every answer carries the rate-limit headers;
  * every request is recorded under its `METHOD /template` key.
@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { SimContext } from '../../contracts.js';
 import { Faults } from '../../faults.js';
 import type { Rng } from '../../rng.js';
+import type { Authenticator, Caller } from './auth.js';
 import { ApiError, DOCS, errorBody, PRIMARY_DOCS, SECONDARY_DOCS } from './errors.js';
 import { PrimaryRateLimit } from './rate-limit.js';
 import type { Route } from './router.js';
@@ -34,7 +35,7 @@ export class GithubHttp {
   constructor(
     private readonly ctx: SimContext,
     routes: Route[],
-    private readonly token: string,
+    private readonly auth: Authenticator,
     readonly primary: PrimaryRateLimit,
     private readonly rng: Rng,
     private readonly installationId: number,
@@ -90,7 +91,8 @@ export class GithubHttp {
     const rate = this.primary.state();
     const headers: Record<string, string> = {
       server: 'github.com',
-      date: new Date(this.ctx.clock.epochMs()).toUTCString(),
+      // App routes answer in the frame their JWT was judged in (auth-app corrects its clock by this).
+      date: new Date(matched?.route.auth === 'app' && this.auth.app ? this.auth.app.wallNowMs() : this.ctx.clock.epochMs()).toUTCString(),
       'x-github-api-version-selected': '2022-11-28',
       'x-github-media-type': 'github.v3; format=json',
       'x-github-request-id': `${this.rng.hex(4)}:${this.rng.hex(6)}:${this.rng.hex(7)}:${this.rng.hex(7)}:${this.rng.hex(8)}`.toUpperCase(),
@@ -117,7 +119,9 @@ export class GithubHttp {
     const fail = (status: number, message: string, counted: boolean, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}, d = docs): Answer =>
       ({ status, body: errorBody(status, message, d, extra), counted, headers });
 
-    if (this.authToken(req) !== this.token) return fail(401, 'Bad credentials', false, {}, {}, DOCS);
+    const who = this.auth.authenticate(req, matched?.route.auth === 'app');
+    if ('message' in who) return fail(401, who.message, false, {}, {}, DOCS);
+    const caller: Caller = who.caller;
     const counted = matched?.route.counted !== false;
     if (counted) {
       if (this.primary.exhausted()) return fail(403, `API rate limit exceeded for installation ID ${this.installationId}.`, false, {}, {}, PRIMARY_DOCS);
@@ -142,7 +146,7 @@ export class GithubHttp {
     }
     let result;
     try {
-      result = matched.route.handle({ method, url, params: matched.params, body });
+      result = matched.route.handle({ method, url, params: matched.params, body, caller });
     } catch (e) {
       if (e instanceof ApiError) return fail(e.status, e.message, counted, e.extra);
       throw e;
@@ -150,7 +154,7 @@ export class GithubHttp {
     const headers: Record<string, string> = {};
     if (result.link) headers.link = result.link;
     if (method === 'GET' && result.status === 200) {
-      const etag = `W/"${createHash('sha256').update(this.token).update('\0').update(JSON.stringify(result.body)).digest('hex')}"`;
+      const etag = `W/"${createHash('sha256').update(caller.credential).update('\0').update(JSON.stringify(result.body)).digest('hex')}"`;
       headers.etag = etag;
       headers['cache-control'] = 'private, max-age=60, s-maxage=60';
       const inm = req.headers['if-none-match'];
@@ -160,11 +164,6 @@ export class GithubHttp {
       }
     }
     return { status: result.status, body: result.body, counted, headers };
-  }
-
-  private authToken(req: IncomingMessage): string | undefined {
-    const m = /^(?:token|bearer)\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    return m?.[1];
   }
 }
 
