@@ -18,6 +18,8 @@ export interface SimulatorOptions {
   /** Caps to check VM counts against (the demo passes pools.yaml's). Overrides scenario.caps. */
   caps?: { total?: number; pools: Record<string, number> };
   keepEvents?: boolean;
+  /** replaces the scenario's time_limit (tests on a loaded machine give it more room) */
+  timeLimitMs?: number;
 }
 
 /** What `pve-runners sim` prints: enough for any client to reach both APIs. */
@@ -40,7 +42,7 @@ export class Simulator {
   private readonly ownsSnippetsRoot: boolean;
   private readonly snippetsRoot: string;
 
-  constructor(readonly scenario: Scenario, opts: SimulatorOptions = {}) {
+  constructor(readonly scenario: Scenario, private readonly opts: SimulatorOptions = {}) {
     const clock = new RealTimeClock(opts.speed ?? 1);
     const caps = opts.caps ?? scenario.caps;
     this.ctx = { scenario, clock, rng: new Rng(scenario.seed), recorder: new Recorder(() => clock.nowMs(), caps, opts.keepEvents) };
@@ -114,7 +116,7 @@ export class Simulator {
   }
 
   timeUp(): boolean {
-    return this.ctx.clock.nowMs() >= this.scenario.timeLimitMs;
+    return this.ctx.clock.nowMs() >= (this.opts.timeLimitMs ?? this.scenario.timeLimitMs);
   }
 
   report(opts: { isUnmatched?: (job: JobTimes) => boolean; controller?: { cpu_s: number; max_rss_mb: number }; finished: boolean }): Report {

@@ -40,6 +40,8 @@ export async function runE2e(scenario: string, opts: Partial<DemoOptions> = {}):
     speed: 20,
     daemonArgv: [process.execPath, CLI],
     baseEnv: process.env,
+    // the scenarios' time limits are for people; a loaded test machine gets an hour of scenario time
+    timeLimitMs: 3_600_000,
     daemonLog: (l) => logs.push(l),
     progress: (l) => progress.push(l),
     ...opts,
