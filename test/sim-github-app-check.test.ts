@@ -31,7 +31,7 @@ async function check(env: (e: Record<string, string>) => Record<string, string> 
 describe('check with GitHub App credentials', () => {
   it('passes its GitHub probes with the installation token it gets for the App', async () => {
     const r = await check();
-    const gh = r.lines.filter((l) => /GitHub|repository/.test(l));
+    const gh = r.lines.filter((l) => /GitHub credentials|repository/.test(l));
     expect(gh).toEqual([
       expect.stringMatching(new RegExp(`^✓ GitHub credentials \\(GitHub App installation\\) at ${r.url} \\(accepted; rate budget \\d+/5000 requests left`)),
       // An installation token's repository answer says nothing of admin rights; listing runners proved them.

@@ -5,6 +5,7 @@
  */
 import { probeGithub } from '../check/github.js';
 import { probeProxmox } from '../check/proxmox.js';
+import { probeRunnerVersions } from '../check/runner-version.js';
 import { formatCheckLine, type CheckLine } from '../check/result.js';
 import { probeSnippetsDir } from '../check/snippets-dir.js';
 import { systemClock } from '../clock.js';
@@ -41,7 +42,9 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   const px = await probeProxmox({ proxmox: w.proxmox, config, url: env.proxmox.url, tokenId: env.proxmox.tokenId, storage: env.proxmox.storage, resourcePool: env.proxmox.pool });
   print(px.lines);
   print(await probeSnippetsDir({ snippetsDir: env.snippetsDir, nodes: px.onlineNodes, storage: env.proxmox.storage, proxmox: px.reachable ? w.proxmox : undefined }));
-  print(await probeGithub({ github: w.github, config, apiUrl: env.github.apiUrl, auth: env.github.auth.kind, now: systemClock.now() }));
+  const gh = await probeGithub({ github: w.github, config, apiUrl: env.github.apiUrl, auth: env.github.auth.kind, now: systemClock.now() });
+  print(gh);
+  if (px.reachable && !gh.some((l) => l.status === 'fail')) print(await probeRunnerVersions({ proxmox: w.proxmox, github: w.github, config }));
 
   o.out(`${counts.fail === 0 ? '✓' : '✗'} ${counts.ok} passed, ${counts.warn} warning(s), ${counts.fail} failed${counts.fail === 0 ? ': `pve-runners run` has what it needs' : ''}`);
   return counts.fail === 0 ? 0 : 1;

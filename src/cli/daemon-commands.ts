@@ -1,3 +1,4 @@
+import { probeRunnerVersions } from '../check/runner-version.js';
 import { systemClock } from '../clock.js';
 import { loadSettings, type Env } from '../config/index.js';
 import { wire } from '../daemon/wire.js';
@@ -33,6 +34,12 @@ export async function runCommand(o: DaemonCommandOptions & { stopSignal: Promise
   const { settings, log, w } = setup(o);
   const c = settings.config;
   log.info(`pve-runners starting: ${c.pools.length} pool(s) [${c.pools.map((p) => p.name).join(', ')}], ${c.github.repos.length} repo(s), ${c.github.orgs.length} org(s), poll every ${Math.round(w.timings.pollIntervalMs / 100) / 10}s, Proxmox ${settings.env.proxmox.url}, GitHub ${settings.env.github.apiUrl}`);
+  // A stale runner in a template fails quietly (GitHub just stops assigning jobs): say so at start.
+  void probeRunnerVersions({ proxmox: w.proxmox, github: w.github, config: c })
+    .then((lines) => {
+      for (const l of lines) if (l.status !== 'ok') log.warn(`${l.what}: ${l.problem}${l.fix ? `; fix: ${l.fix}` : ''}`);
+    })
+    .catch(() => {});
   const abort = new AbortController();
   void o.stopSignal.then(() => {
     log.info('signal received: finishing in-flight actions, starting no new ones');

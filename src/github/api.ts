@@ -60,6 +60,8 @@ export interface GithubApi {
   /** Every repository of an organisation, as owner/name. */
   listOrgRepos(org: string): Promise<Listing<string>>;
   listRunners(scope: Scope): Promise<Listing<RunnerRegistration>>;
+  /** The newest actions/runner version GitHub offers for download in this scope (undefined: it named none). */
+  latestRunnerVersion(scope: Scope): Promise<string | undefined>;
   /** One registration by its exact name (GitHub's `name` filter), undefined when there is none. */
   findRunner(scope: Scope, name: string): Promise<RunnerRegistration | undefined>;
   generateJitConfig(scope: Scope, req: { name: string; labels: string[]; runnerGroupId: number }): Promise<JitConfig>;

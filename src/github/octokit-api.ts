@@ -7,6 +7,17 @@ interface Page<T> {
   headers: Record<string, string | number | undefined>;
 }
 
+/** Orders dotted versions numerically (2.336.0 after 2.99.1). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 /** GithubApi over Octokit: pagination, ETag-aware change detection, rate budget from headers. */
 export class OctokitGithubApi implements GithubApi {
   private lastBudget: RateBudget | undefined;
@@ -72,6 +83,15 @@ export class OctokitGithubApi implements GithubApi {
     return scope.kind === 'repo'
       ? this.collect('GET /repos/{owner}/{repo}/actions/runners', { owner: scope.owner, repo: scope.repo }, pick)
       : this.collect('GET /orgs/{org}/actions/runners', { org: scope.org }, pick);
+  }
+
+  async latestRunnerVersion(scope: Scope): Promise<string | undefined> {
+    const { data } =
+      scope.kind === 'repo'
+        ? await this.octokit.rest.actions.listRunnerApplicationsForRepo({ owner: scope.owner, repo: scope.repo })
+        : await this.octokit.rest.actions.listRunnerApplicationsForOrg({ org: scope.org });
+    const versions = data.map((a) => /-(\d+\.\d+\.\d+)\.(?:tar\.gz|zip)$/.exec(a.filename)?.[1]).filter((v): v is string => v !== undefined);
+    return versions.sort(compareVersions).at(-1);
   }
 
   async findRunner(scope: Scope, name: string): Promise<RunnerRegistration | undefined> {

@@ -111,6 +111,9 @@ export class FakeGithub implements GithubApi {
     return { items: [], changed: false };
   }
   found: RunnerRegistration | undefined;
+  async latestRunnerVersion(): Promise<string | undefined> {
+    return '2.336.0';
+  }
   async findRunner(_scope: Scope, name: string): Promise<RunnerRegistration | undefined> {
     this.log.push(`gh find ${name}`);
     return this.found;

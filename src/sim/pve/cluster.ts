@@ -56,6 +56,8 @@ export class Cluster {
         ['agent', '1'], ['boot', 'order=scsi0'], ['cores', String(t.cores)], ['ide2', `${t.storage}:cloudinit,media=cdrom`],
         ['memory', String(t.memory)], ['name', t.name], ['net0', `virtio=${randomMac(rng)},bridge=vmbr0`], ['ostype', 'l26'],
         ['scsi0', `${t.storage}:base-${t.vmid}-disk-0,size=20G`], ['scsihw', 'virtio-scsi-single'], ['smbios1', `uuid=${rng.uuid()}`], ['template', '1'],
+        // as the Packer templates under runners/ describe what they built
+        ['description', `pve-runners ${t.name}; actions/runner ${t.runnerVersion}; built 2026-11-01T00:00:00Z`],
       ]);
       this.vms.set(t.vmid, { vmid: t.vmid, node: t.node, kind: 'template', config, status: 'stopped', heldMb: 0 });
     }

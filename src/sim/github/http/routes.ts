@@ -68,6 +68,22 @@ export function githubRoutes(d: RouteDeps): Route[] {
     };
     return [
       {
+        // Listed before `{runner_id}`, which would otherwise claim the path.
+        method: 'GET', template: `${prefix}/actions/runners/downloads`, docs: `${D}/actions/self-hosted-runners#list-runner-applications-${suffix}`,
+        handle: (req) => {
+          scopeOf(req);
+          const v = d.ctx.scenario.github.runnerVersion;
+          const apps = [['linux', 'x64', 'tar.gz'], ['linux', 'arm64', 'tar.gz'], ['linux', 'arm', 'tar.gz'], ['win', 'x64', 'zip'], ['win', 'arm64', 'zip'], ['osx', 'x64', 'tar.gz'], ['osx', 'arm64', 'tar.gz']];
+          return {
+            status: 200,
+            body: apps.map(([os, arch, ext]) => ({
+              os, architecture: arch, filename: `actions-runner-${os}-${arch}-${v}.${ext}`,
+              download_url: `https://github.com/actions/runner/releases/download/v${v}/actions-runner-${os}-${arch}-${v}.${ext}`,
+            })),
+          };
+        },
+      },
+      {
         method: 'GET', template: `${prefix}/actions/runners`, docs: `${D}/actions/self-hosted-runners#list-self-hosted-runners-${suffix}`,
         handle: (req) => {
           const name = req.url.searchParams.get('name');
