@@ -159,6 +159,10 @@ STAGE=/root/pve-runners-install
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# The node certificates are signed by the cluster's own CA: the daemon trusts exactly that one.
+PVE_ROOT_CA=${PVE_ROOT_CA:-/etc/pve/pve-root-ca.pem}
+ca_line="# PROXMOX_CA_FILE=/etc/pve-runners/pve-root-ca.pem  (no $PVE_ROOT_CA found on this host)"
+[[ -f $PVE_ROOT_CA ]] && ca_line="PROXMOX_CA_FILE=/etc/pve-runners/pve-root-ca.pem"
 if [[ -z $ENV_FILE ]]; then
   ENV_FILE=$tmp/pve-runners.env
   cat >"$ENV_FILE" <<EOF
@@ -167,12 +171,14 @@ if [[ -z $ENV_FILE ]]; then
 PROXMOX_URL=https://$(hostname -f 2>/dev/null || hostname):8006/api2/json
 PROXMOX_NODE=$NODE
 PROXMOX_TOKEN_ID=pve-runners@pve!daemon
+$ca_line
 # the resource pool create-proxmox-token.sh made; the token's ACLs are on it
 PROXMOX_POOL=pve-runners
 PROXMOX_STORAGE=$SNIPPET_STORAGE
 SNIPPETS_DIR=/mnt/pve-snippets/{node}
 RUNNER_POOLS_CONFIG=/etc/pve-runners/pools.yaml
-LOG_FORMAT=json
+# journalctl -u pve-runners shows plain lines with syslog priorities; LOG_FORMAT=json for a log shipper
+#LOG_FORMAT=json
 EOF
   env_mode=--keep-env
 else
@@ -212,6 +218,9 @@ run pct push "$CTID" "$PACKAGE" "$STAGE/pve-runners.tar.gz" --perms 0600
 run pct push "$CTID" "$SCRIPT_DIR/install.sh" "$STAGE/install.sh" --perms 0700
 run pct push "$CTID" "$ENV_FILE" "$STAGE/pve-runners.env" --perms 0600
 run pct push "$CTID" "$POOLS_FILE" "$STAGE/pools.yaml" --perms 0600
+if [[ -f $PVE_ROOT_CA ]]; then
+  run pct push "$CTID" "$PVE_ROOT_CA" "$STAGE/pve-root-ca.pem" --perms 0644
+fi
 if [[ -n $CREDENTIALS_DIR ]]; then
   for name in proxmox_token_secret github_token github_app_private_key; do
     if [[ -f $CREDENTIALS_DIR/$name ]]; then

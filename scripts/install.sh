@@ -6,6 +6,7 @@
 #                              production dependencies (npm ci --omit=dev against package-lock.json)
 #   STAGE/pve-runners.env      settings for /etc/pve-runners/pve-runners.env (installed 0600)
 #   STAGE/pools.yaml           pools for /etc/pve-runners/pools.yaml
+#   STAGE/pve-root-ca.pem      the cluster CA, for PROXMOX_CA_FILE (optional)
 #   STAGE/credstore/NAME       secrets for /etc/credstore/NAME (0600), passed in by systemd LoadCredential=
 #
 # Releases go to /opt/pve-runners/releases/VERSION with /opt/pve-runners/current pointing at the
@@ -103,6 +104,9 @@ if [[ -f $STAGE/pools.yaml ]] && { [[ $KEEP_POOLS == 0 ]] || [[ ! -e $ROOT/etc/p
   install -m 0644 "$STAGE/pools.yaml" "$ROOT/etc/pve-runners/pools.yaml"
 fi
 install -d -m 0700 "$ROOT/etc/credstore"
+if [[ -f $STAGE/pve-root-ca.pem ]]; then
+  install -m 0644 "$STAGE/pve-root-ca.pem" "$ROOT/etc/pve-runners/pve-root-ca.pem"
+fi
 if [[ -d $STAGE/credstore ]]; then
   for cred in "$STAGE"/credstore/*; do
     [[ -f $cred ]] && install -m 0600 "$cred" "$ROOT/etc/credstore/$(basename "$cred")"

@@ -138,6 +138,16 @@ describe('bootstrap-lxc.sh', () => {
   const MP0 = '/var/lib/vz/snippets,mp=/mnt/pve-snippets/pve1,backup=0';
   const READ_ONLY = { pct: ['list', 'status', 'config'], pveam: ['available', 'list'] };
 
+  it('hands the cluster CA to the container so the daemon can verify the node certificates', () => {
+    const ca = join(tempDir(), 'pve-root-ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const r = runScript('bootstrap-lxc.sh', [...base(pkg()), '--dry-run'], { PVE_ROOT_CA: ca });
+    expect(r.status).toBe(0);
+    expect(r.printed).toContainEqual(['pct', 'push', '120', ca, '/root/pve-runners-install/pve-root-ca.pem', '--perms', '0644']);
+    const without = runScript('bootstrap-lxc.sh', [...base(pkg()), '--dry-run'], { PVE_ROOT_CA: join(tempDir(), 'absent.pem') });
+    expect(without.printed.some((c) => c[4]?.endsWith('pve-root-ca.pem'))).toBe(false);
+  });
+
   it('--dry-run on a fresh node: snippets storage, template, container with the bind mount, install', () => {
     const p = pkg();
     const r = runScript('bootstrap-lxc.sh', [...base(p), '--dry-run']);

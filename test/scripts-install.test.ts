@@ -38,6 +38,7 @@ function stage(version: string, env = 'PROXMOX_NODE=pve1\n'): string {
   write(join(s, 'pve-runners.env'), env);
   write(join(s, 'pools.yaml'), 'pools: []\n');
   write(join(s, 'credstore/proxmox_token_secret'), '0b7c2f3e-5d1a-4c8e-9f6b-2a4d6e8f0a1c\n');
+  write(join(s, 'pve-root-ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
   return s;
 }
 
@@ -68,6 +69,7 @@ describe('install.sh', () => {
     expect(mode(join(root, 'etc/pve-runners/pools.yaml'))).toBe('644');
     expect(mode(join(root, 'etc/credstore'))).toBe('700');
     expect(mode(join(root, 'etc/credstore/proxmox_token_secret'))).toBe('600');
+    expect(readFileSync(join(root, 'etc/pve-runners/pve-root-ca.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
     expect(existsSync(join(root, 'mnt/pve-snippets'))).toBe(true);
     expect(existsSync(s)).toBe(false);
 
