@@ -112,12 +112,15 @@ describe('executor: create', () => {
     expect([...snippets.files.keys()]).toEqual(['pve1/pvr-ubuntu-200-ab12.yaml']);
   });
 
-  it('reports the creation, with its runner name, as in flight until it is done, and after that to a tick that began before', async () => {
+  it('reports the creation, with its runner name, as in flight until done and for the status lag after, and to a tick that began before', async () => {
     const { ex, clock } = setup();
     const tickStart = clock.now();
     ex.submit([create()]);
     expect(ex.inFlight().creating.map((c) => [c.vmid, c.runnerName])).toEqual([[200, 'ubuntu-200-ab12']]);
     await ex.drain();
+    // still "being created" while Proxmox's resource list may lag behind the start
+    expect(ex.inFlight().creating.map((c) => c.vmid)).toEqual([200]);
+    clock.t += defaultTimings(15_000).statusLagMs;
     expect(ex.inFlight().creating).toEqual([]);
     expect(ex.inFlight(tickStart).creating.map((c) => c.vmid)).toEqual([200]);
     expect(ex.inFlight(clock.now() + 1).creating).toEqual([]);

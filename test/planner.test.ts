@@ -117,6 +117,13 @@ describe('planner: caps', () => {
     expect(p.pools.find((s) => s.pool === 'ubuntu')!.limitedBy).toMatch(/enough free memory/);
   });
 
+  it('counts the memory running VMs may claim, not only what the node reports in use', () => {
+    // pve1 reports 60 of 64 GiB free, but its running VMs are entitled to 62 GiB of it
+    const big = { ...template('x', 150, 'pve1'), template: false, name: 'db', status: 'running', maxmemBytes: 62 * GiB };
+    const p = plan(config(), observation({ jobs: many(1), vms: [...observation().vms, big], nodes: nodes(['pve1', 60, 64], ['pve2', 8]) }));
+    expect(creates(p.actions).map((c) => c.node)).toEqual(['pve2']);
+  });
+
   it('only places on online nodes of the pool that hold a copy of the template', () => {
     const p = plan(config(), observation({ jobs: many(1), nodes: [{ ...nodes(['pve1', 100])[0]!, online: false }, ...nodes(['pve2', 8])] }));
     expect(creates(p.actions).map((c) => [c.node, c.templateVmid])).toEqual([['pve2', 9100]]);

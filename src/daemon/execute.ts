@@ -76,8 +76,11 @@ export class Executor {
   inFlight(since?: number): InFlight {
     const now = this.d.clock.now();
     for (const [vmid, at] of this.recentlyFreed) if (now - at > this.d.timings.vmidCooldownMs) this.recentlyFreed.delete(vmid);
-    while (this.finished.length && now - this.finished[0]!.at > FINISHED_KEPT_MS) this.finished.shift();
-    const ended = since === undefined ? [] : this.finished.filter((f) => f.at >= since && !this.creating.has(f.entry.vmid)).map((f) => f.entry);
+    while (this.finished.length && now - this.finished[0]!.at > Math.max(FINISHED_KEPT_MS, this.d.timings.statusLagMs)) this.finished.shift();
+    // Ended creations stay visible while Proxmox's resource list may still show the old state, and
+    // to a tick that began observing before they ended.
+    const recent = (f: { at: number }) => now - f.at < this.d.timings.statusLagMs || (since !== undefined && f.at >= since);
+    const ended = this.finished.filter((f) => recent(f) && !this.creating.has(f.entry.vmid)).map((f) => f.entry);
     return {
       creating: [...this.creating.values(), ...ended],
       busyVmids: new Set(this.busyVmids),

@@ -84,7 +84,9 @@ export class Observer {
           }
         }
         const meta = this.metaCache.get(k);
-        return meta ? { ...base, meta } : base;
+        // /cluster/resources takes a VM's name from pvestatd's stats, which lag by some seconds: a
+        // fresh VM of ours may show none yet, and its name is how its runner is found.
+        return meta ? { ...base, name: base.name || meta.runner, meta } : base;
       }),
     );
   }

@@ -21,6 +21,11 @@ export interface Timings {
   lockRetryMs: number;
   lockRetries: number;
   vmidCooldownMs: number;
+  /**
+   * how long /cluster/resources may lag behind a VM (pvestatd refreshes status, name and memory
+   * about every 10 s): a VM this process just started counts as still being created for this long
+   */
+  statusLagMs: number;
   /** longest wait after repeated failed ticks */
   maxBackoffMs: number;
   /** how long a graceful stop waits for in-flight actions */
@@ -45,6 +50,7 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     lockRetryMs: 1000,
     lockRetries: 4,
     vmidCooldownMs: 60_000,
+    statusLagMs: 30_000,
     maxBackoffMs: 5 * 60_000,
     shutdownGraceMs: 5 * 60_000,
     scale: 1,

@@ -297,7 +297,10 @@ function place(p: PoolConfig, templates: readonly ObservedVm[], obs: Observation
     const node = obs.nodes.find((n) => n.name === nodeName);
     if (!copy || !node?.online) continue;
     const memoryBytes = p.memoryMb !== undefined ? p.memoryMb * MIB : copy.maxmemBytes;
-    const free = node.maxmemBytes - node.memBytes - (reserved.get(nodeName) ?? 0);
+    // A node's `mem` is what is in use now, and a fresh guest touches its memory only gradually:
+    // what the running VMs may claim is the safer measure of what is taken.
+    const committed = obs.vms.filter((v) => v.node === nodeName && v.status === 'running' && !v.template).reduce((n, v) => n + v.maxmemBytes, 0);
+    const free = node.maxmemBytes - Math.max(node.memBytes, committed) - (reserved.get(nodeName) ?? 0);
     if (free < memoryBytes) continue;
     if (!best || free > best.free) best = { node: nodeName, templateVmid: copy.vmid, memoryBytes, free };
   }

@@ -62,7 +62,7 @@ export interface Scenario {
     snippets: 'per-node' | 'shared';
     storage: string;
     tokenPrivileges?: string[];
-    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number };
+    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number };
     faults: FaultRates;
   };
   github: {
@@ -140,7 +140,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       tokenPrivileges: px.token?.privileges,
       timings: {
         cloneMs: d('clone', '2s'), configMs: d('config', '200ms'), startMs: d('start', '1s'), bootMs: d('boot', '20s'),
-        stopMs: d('stop', '1s'), shutdownMs: d('shutdown', '3s'), destroyMs: d('destroy', '1s'), latencyMs: d('latency', '0s'),
+        stopMs: d('stop', '1s'), shutdownMs: d('shutdown', '3s'), destroyMs: d('destroy', '1s'), latencyMs: d('latency', '0s'), statsMs: d('stats', '10s'),
       },
       faults: faults(px.faults),
     },

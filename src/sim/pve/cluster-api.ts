@@ -27,16 +27,46 @@ export function nodes(w: PveWorld): unknown {
   return [...w.cluster.nodes.keys()].map((n) => nodeEntry(w, n));
 }
 
+/**
+ * What pvestatd last reported of each VM. Real /cluster/resources takes a VM's status, name,
+ * template flag, maxmem and uptime from these stats, refreshed about every 10 s, and only `lock`
+ * and `tags` live from the config (pve-manager API2Tools extract_vm_stats): a VM started a moment
+ * ago may still read `stopped`, and a brand-new one `unknown` with no name.
+ */
+const statsSnapshots = new WeakMap<PveWorld, { at: number; vms: Map<number, Record<string, unknown>> }>();
+
+function vmStats(w: PveWorld): Map<number, Record<string, unknown>> {
+  const now = w.ctx.clock.nowMs();
+  const every = w.ctx.scenario.proxmox.timings.statsMs;
+  let snap = statsSnapshots.get(w);
+  if (!snap || now - snap.at >= every) {
+    // pvestatd runs on its own clock: snapshots are taken at multiples of the interval
+    const at = every > 0 ? Math.floor(now / every) * every : now;
+    snap = { at, vms: new Map([...w.cluster.vms.values()].map((vm) => [vm.vmid, vmStatus(w, vm)])) };
+    statsSnapshots.set(w, snap);
+  }
+  return snap.vms;
+}
+
 /** GET /cluster/resources: VMs filtered by VM.Audit (as PVE does), nodes, storages. */
 export function resources(w: PveWorld, p: Params): unknown {
   const out: unknown[] = [];
   const want = (t: string) => p.type === undefined || p.type === t;
   if (want('vm') && w.privileges.has('VM.Audit')) {
+    const stats = vmStats(w);
     for (const vm of w.cluster.vms.values()) {
-      const s = vmStatus(w, vm);
+      const s: Record<string, unknown> = { ...(stats.get(vm.vmid) ?? { vmid: vm.vmid, status: 'unknown' }) };
       delete s.pid;
-      const entry: Record<string, unknown> = { id: `qemu/${vm.vmid}`, type: 'qemu', node: vm.node, ...s, maxcpu: s.cpus, template: vm.config.get('template') === '1' ? 1 : 0 };
+      delete s.lock;
+      delete s.tags;
+      const entry: Record<string, unknown> = { id: `qemu/${vm.vmid}`, type: 'qemu', node: vm.node, ...s };
+      if (s.cpus !== undefined) entry.maxcpu = s.cpus;
       delete entry.cpus;
+      if (s.template !== undefined || vm.config.get('template') === '1') entry.template = s.template ?? 0;
+      const lock = vm.config.get('lock');
+      if (lock !== undefined) entry.lock = lock;
+      const tags = vm.config.get('tags');
+      if (tags !== undefined) entry.tags = tags;
       if (vm.pool !== undefined) entry.pool = vm.pool;
       out.push(entry);
     }
