@@ -65,7 +65,7 @@ describe('executor: create', () => {
 
   it('retries a clone into another VMID when the chosen one was taken meanwhile', async () => {
     const { calls, run, proxmox } = setup();
-    proxmox.vms.set(201, { vmid: 201, node: 'pve2', name: 'someone', status: 'running', template: false, tags: [], maxmem: 0, uptime: 0 });
+    proxmox.vms.set(201, { kind: 'qemu', vmid: 201, node: 'pve2', name: 'someone', status: 'running', template: false, tags: [], maxmem: 0, uptime: 0 });
     proxmox.failNext.set('clone', [pveError(500, 'unable to create VM 200: config file already exists')]);
     const [outcome] = await run(create());
     expect(outcome).toMatchObject({ ok: true });

@@ -165,6 +165,13 @@ describe('planner: ownership', () => {
     expect(p.pools.find((s) => s.pool === 'ubuntu')).toMatchObject({ vms: 4, booting: 4, limitedBy: 'max_runners 4' });
   });
 
+  it('skips the VMID of a container in a range and never treats it as ours', () => {
+    const ct = { ...ourVm(ubuntu, 200, { status: 'stopped' }), kind: 'lxc' as const, name: 'ubuntu-200-ab12' };
+    const p = plan(config(), observation({ jobs: [job(ULABELS)], vms: [...observation().vms, ct] }));
+    expect(p.actions.map((a) => [a.kind, 'vmid' in a ? a.vmid : undefined])).toEqual([['create', 201]]);
+    expect(p.notes.join('\n')).toMatch(/container 200 .* never touched, VMID skipped/);
+  });
+
   it('counts a bare clone placeholder in a range against the caps (a restart mid-clone), and never touches it', () => {
     const placeholder = { vmid: 202, node: 'pve1', name: '', status: 'stopped', template: false, tags: [], lock: 'clone', maxmemBytes: 0, uptimeS: 0 };
     const p = plan(config({ maxTotalRunners: 2 }), observation({ jobs: [job(ULABELS), job(ULABELS), job(ULABELS)], vms: [...observation().vms, placeholder] }));

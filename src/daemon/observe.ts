@@ -66,12 +66,13 @@ export class Observer {
   private async withMeta(vms: PveVm[]): Promise<ObservedVm[]> {
     const pools = this.d.config.pools;
     const candidate = (v: PveVm) =>
+      v.kind === 'qemu' &&
       !v.template && (v.tags.includes(OWNER_TAG) || parseRunnerName(pools, v.name)?.vmid === v.vmid) && pools.some((p: PoolConfig) => v.vmid >= p.vmidRange.lo && v.vmid <= p.vmidRange.hi);
     const live = new Set(vms.map((v) => `${v.vmid}/${v.name}`));
     for (const k of this.metaCache.keys()) if (!live.has(k)) this.metaCache.delete(k);
     return Promise.all(
       vms.map(async (v): Promise<ObservedVm> => {
-        const base: ObservedVm = { vmid: v.vmid, node: v.node, name: v.name, status: v.status, template: v.template, tags: v.tags, lock: v.lock, maxmemBytes: v.maxmem, uptimeS: v.uptime };
+        const base: ObservedVm = { kind: v.kind, vmid: v.vmid, node: v.node, name: v.name, status: v.status, template: v.template, tags: v.tags, lock: v.lock, maxmemBytes: v.maxmem, uptimeS: v.uptime };
         if (!candidate(v)) return base;
         const k = `${v.vmid}/${v.name}`;
         if (!this.metaCache.has(k)) {

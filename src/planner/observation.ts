@@ -14,6 +14,8 @@ export interface VmMeta {
 }
 
 export interface ObservedVm {
+  /** containers share the VMID space; they are never ours */
+  kind?: 'qemu' | 'lxc';
   vmid: number;
   node: string;
   name: string;

@@ -72,6 +72,10 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
   const owned: OwnedVm[] = [];
   for (const vm of obs.vms) {
     if (vm.template) continue;
+    if (vm.kind === 'lxc') {
+      if (pools.some((p) => inRange(p, vm.vmid))) notes.push(`container ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} is inside a pool's VMID range: never touched, VMID skipped`);
+      continue;
+    }
     const tags = vm.tags.map((t) => t.toLowerCase());
     const poolTag = tags.find((t) => t.startsWith(POOL_TAG));
     const tagged = tags.includes(OWNER_TAG) && poolTag !== undefined;

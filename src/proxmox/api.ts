@@ -1,5 +1,6 @@
-/** A QEMU VM as /cluster/resources lists it. */
+/** A guest as /cluster/resources lists it: a QEMU VM, or a container (whose VMID is taken all the same). */
 export interface PveVm {
+  kind: 'qemu' | 'lxc';
   vmid: number;
   node: string;
   name: string;

@@ -68,8 +68,9 @@ export function createProxmoxClient(o: ProxmoxClientOptions): ProxmoxApi {
     async listVms(): Promise<PveVm[]> {
       const items = await call('list VMs', () => px.cluster.resources.$get({ type: 'vm' }));
       return (items as Array<Record<string, unknown>>)
-        .filter((r) => r.type === 'qemu')
+        .filter((r) => r.type === 'qemu' || r.type === 'lxc')
         .map((r) => ({
+          kind: r.type === 'lxc' ? ('lxc' as const) : ('qemu' as const),
           vmid: num(r.vmid),
           node: str(r.node),
           name: str(r.name),

@@ -53,7 +53,7 @@ export class FakeProxmox implements ProxmoxApi {
   }
   async clone(node: string, source: number, req: CloneRequest): Promise<string> {
     this.step(`clone ${source}->${req.newid} name=${req.name}${req.pool ? ` pool=${req.pool}` : ''}`);
-    this.vms.set(req.newid, { vmid: req.newid, node, name: req.name, status: 'stopped', template: false, tags: [], maxmem: 0, uptime: 0 });
+    this.vms.set(req.newid, { kind: 'qemu', vmid: req.newid, node, name: req.name, status: 'stopped', template: false, tags: [], maxmem: 0, uptime: 0 });
     return this.upid(node, 'qmclone', req.newid);
   }
   async updateConfig(node: string, vmid: number, params: Record<string, VmConfigValue>): Promise<string | null> {
