@@ -63,6 +63,19 @@ describe('executor: create', () => {
     expect(tok.snippets.files.size).toBe(0);
   });
 
+  it('replaces a registration left by a JIT request whose answer was lost (409 on the retry)', async () => {
+    const { calls, run, github } = setup();
+    github.jitFailures.push(Object.assign(new Error('Already exists - A runner with the name ubuntu-200-ab12 already exists.'), { status: 409 }));
+    github.found = { id: 41, name: 'ubuntu-200-ab12', status: 'offline', busy: false, labels: [] };
+    expect((await run(create()))[0]).toMatchObject({ ok: true });
+    expect(calls.filter((c) => c.startsWith('gh '))).toEqual([
+      'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',
+      'gh find ubuntu-200-ab12',
+      'gh delete 41 → deleted',
+      'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',
+    ]);
+  });
+
   it('retries a clone into another VMID when the chosen one was taken meanwhile', async () => {
     const { calls, run, proxmox } = setup();
     proxmox.vms.set(201, { kind: 'qemu', vmid: 201, node: 'pve2', name: 'someone', status: 'running', template: false, tags: [], maxmem: 0, uptime: 0 });

@@ -3,7 +3,7 @@ import { renderUserData, type Registration } from '../cloudinit/render.js';
 import type { Clock } from '../clock.js';
 import { runnerGroupFor, type Config, type PoolConfig } from '../config/types.js';
 import type { GithubApi } from '../github/api.js';
-import { describeScope, parseScopeKey, runnerUrl } from '../github/scope.js';
+import { describeScope, parseScopeKey, runnerUrl, type Scope } from '../github/scope.js';
 import type { Logger } from '../log.js';
 import type { Action, AdoptVmAction, CreateAction, DeleteRunnerAction, DeleteSnippetAction, RemoveVmAction, StopVmAction } from '../planner/actions.js';
 import { OWNER_TAG, runnerName, snippetFile } from '../planner/names.js';
@@ -280,7 +280,7 @@ export class Executor {
     let registration: Registration;
     if (pool.registration === 'jit') {
       const groupId = scope.kind === 'repo' ? 1 : await this.d.github.runnerGroupId(scope.org, runnerGroupFor(pool, this.d.config.github.orgs.find((o) => o.name === scope.org)!));
-      const jit = await this.d.github.generateJitConfig(scope, { name, labels: [...pool.labels], runnerGroupId: groupId });
+      const jit = await this.mintJit(scope, { name, labels: [...pool.labels], runnerGroupId: groupId }, log);
       this.d.onSecret?.(jit.encodedJitConfig);
       registration = { kind: 'jit', encodedJitConfig: jit.encodedJitConfig };
       log(`registered runner in ${describeScope(scope)} (JIT, runner id ${jit.runnerId})`);
@@ -297,6 +297,24 @@ export class Executor {
     await this.wait(startUpid, `start ${vmid}`, this.d.timings.startTimeoutMs);
     await this.d.snippets.remove(a.node, file);
     log('runner VM started');
+  }
+
+  /**
+   * The name carries this creation's own random suffix, so "already exists" (409) can only mean an
+   * earlier attempt of ours got through and its answer was lost (Octokit retries a POST that met a
+   * 5xx). That registration was never handed to any VM: remove it and mint again, once.
+   */
+  private async mintJit(scope: Scope, req: { name: string; labels: string[]; runnerGroupId: number }, log: (msg: string) => void) {
+    try {
+      return await this.d.github.generateJitConfig(scope, req);
+    } catch (e) {
+      if ((e as { status?: number }).status !== 409) throw e;
+      const stale = await this.d.github.findRunner(scope, req.name);
+      if (!stale || stale.busy || stale.status === 'online') throw e;
+      log(`a registration named ${req.name} already exists (an earlier attempt whose answer was lost): replacing it`);
+      await this.d.github.deleteRunner(scope, stale.id);
+      return this.d.github.generateJitConfig(scope, req);
+    }
   }
 
   private async freeVmidAfterCollision(pool: PoolConfig, taken: number): Promise<number | undefined> {

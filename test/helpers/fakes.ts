@@ -118,8 +118,12 @@ export class FakeGithub implements GithubApi {
     this.log.push(`gh find ${name}`);
     return this.found;
   }
+  /** errors the next JIT requests throw, in order */
+  readonly jitFailures: Error[] = [];
   async generateJitConfig(scope: Scope, req: { name: string; labels: string[]; runnerGroupId: number }): Promise<JitConfig> {
     this.log.push(`gh jit ${req.name} group=${req.runnerGroupId} labels=${req.labels.join(',')} scope=${scope.kind}`);
+    const failure = this.jitFailures.shift();
+    if (failure) throw failure;
     return { runnerId: ++this.id, encodedJitConfig: `SECRET-JIT-${req.name}` };
   }
   async createRegistrationToken(): Promise<{ token: string; expiresAt: string }> {
