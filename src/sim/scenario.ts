@@ -17,6 +17,8 @@ export class ScenarioError extends Error {
 
 export interface EndpointFaults {
   http_error_rate?: number;
+  /** a mutating request is carried out, then its connection drops before the answer */
+  lost_answer_rate?: number;
   task_failure_rate?: number;
   lock_timeout_rate?: number;
   secondary_rate_limit_rate?: number;

@@ -66,6 +66,11 @@ export class PveHttp {
     const latency = this.world.ctx.scenario.proxmox.timings.latencyMs;
     if (latency > 0) await this.world.ctx.clock.sleep(latency);
     this.world.ctx.recorder.request({ side: 'proxmox', endpoint, status: answer.status, countedAgainstRateLimit: false, notModified: false });
+    if (method !== 'GET' && answer.status === 200 && this.world.faults.hit('lost_answer_rate', endpoint)) {
+      // Done, but the client never hears of it: the connection drops before the answer.
+      res.destroy();
+      return;
+    }
     const headers: Record<string, string | number> = { 'Cache-Control': 'max-age=0', Pragma: 'no-cache', Server: 'pve-api-daemon/3.0', Expires: new Date(this.world.ctx.clock.epochMs()).toUTCString() };
     if (answer.body === undefined) {
       res.writeHead(answer.status, answer.reason, headers);

@@ -105,6 +105,11 @@ export class GithubHttp {
       ...answer.headers,
     };
     this.ctx.recorder.request({ side: 'github', endpoint, status: answer.status, countedAgainstRateLimit: answer.counted, notModified });
+    if (method !== 'GET' && answer.status < 300 && this.faults.hit('lost_answer_rate', matched?.endpoint)) {
+      // Done, but the client never hears of it: the connection drops before the answer.
+      res.destroy();
+      return;
+    }
     if (answer.body === undefined) {
       res.writeHead(answer.status, headers);
       res.end();
