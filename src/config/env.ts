@@ -284,7 +284,7 @@ function githubAuth(r: EnvReader): GithubAuth | undefined {
       createPrivateKey(pem);
       key = new Secret(pem, privateKey.source);
     } catch {
-      r.problem('GITHUB_APP_PRIVATE_KEY', `the value from ${privateKey.source} is not a PEM private key`, 'use the .pem file downloaded from the App\'s settings page (-----BEGIN RSA PRIVATE KEY----- …), e.g. via GITHUB_APP_PRIVATE_KEY_FILE');
+      r.problem('GITHUB_APP_PRIVATE_KEY', `the value from ${privateKey.source} is not a PEM private key`, 'use the .pem file downloaded from the App\'s settings page (its first line reads BEGIN RSA PRIVATE KEY between dashes), e.g. via GITHUB_APP_PRIVATE_KEY_FILE');
       key = undefined;
     }
   }

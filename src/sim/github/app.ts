@@ -25,7 +25,7 @@ export class GithubApp {
   readonly id: number;
   readonly clientId: string;
   readonly installationId: number;
-  /** PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`), the format GitHub's download has. */
+  /** PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"), the format GitHub's download has. */
   readonly privateKey: string;
   private readonly publicKey: KeyObject;
   private readonly tokens = new Map<string, InstallationToken>();
