@@ -36,7 +36,6 @@ export interface TickResult {
 export class Daemon {
   private readonly loggedUnmatched = new Set<number>();
   private readonly loggedNotes = new Set<string>();
-  private unmatchedTotal = 0;
   private failures = 0;
   /** jobs wait that a cap kept from getting a VM: a destroyed VM is worth an early tick */
   private capped = false;
@@ -74,7 +73,6 @@ export class Daemon {
     for (const u of p.unmatched) {
       if (this.loggedUnmatched.has(u.id)) continue;
       this.loggedUnmatched.add(u.id);
-      this.unmatchedTotal++;
       log.warn(`job ${u.id} in ${u.repo} matches no pool: no pool has all of [${u.labels.join(', ')}]; add a pool with these labels or change the job's runs-on`, { job: u.id, labels: [...u.labels] });
     }
     // Forget a job only once a complete listing no longer shows it queued (not when a listing failed).
