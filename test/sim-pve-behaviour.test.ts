@@ -144,12 +144,12 @@ describe('PveSim shared snippet storage', () => {
 });
 
 describe('PveSim faults at rate 1.0', () => {
-  it('http_error_rate: a transient 500 before anything happens', async () => {
+  it('http_error_rate: a transient failure before anything happens (595 from pveproxy for a protected method)', async () => {
     const h = await startPve(`${BASIC}\nfaults: {http_error_rate: 1.0}`);
     try {
-      const r = await h.raw('GET', '/version');
-      expect([r.status, r.reason, r.json]).toEqual([500, "Can't connect to 127.0.0.1:85 (Connection refused)", { data: null, message: "Can't connect to 127.0.0.1:85 (Connection refused)\n" }]);
-      expect(h.recorder.requests.get('proxmox GET /version')).toMatchObject({ count: 1, errors: 1 });
+      const r = await h.raw('GET', '/nodes/pve1/qemu');
+      expect([r.status, r.reason, r.contentType, r.text]).toEqual([595, 'Connection refused', null, '']);
+      expect(h.recorder.requests.get('proxmox GET /nodes/{node}/qemu')).toMatchObject({ count: 1, errors: 1 });
     } finally {
       await h.close();
     }

@@ -22,6 +22,8 @@ export interface EndpointFaults {
   task_failure_rate?: number;
   lock_timeout_rate?: number;
   secondary_rate_limit_rate?: number;
+  /** a task ends `WARNINGS: 1` after logging a WARN line PVE logs in real life */
+  task_warning_rate?: number;
 }
 
 export interface FaultRates extends EndpointFaults {
@@ -29,6 +31,9 @@ export interface FaultRates extends EndpointFaults {
   /** keyed `METHOD /path/{template}`, e.g. `POST /nodes/{node}/qemu/{vmid}/clone` */
   endpoints: Record<string, EndpointFaults>;
 }
+
+/** What an injected GitHub 5xx carries: GitHub's JSON, an HTML error page, or nothing. */
+export type GithubErrorBody = 'json' | 'html' | 'empty';
 
 export interface ScenarioNode { name: string; memoryMb: number; cpus: number; status: 'online' | 'offline' }
 export interface ScenarioTemplate { name: string; vmid: number; node: string; memory: number; cores: number; storage: string; sharedStorage: boolean; runnerVersion: string }
@@ -64,7 +69,7 @@ export interface Scenario {
     snippets: 'per-node' | 'shared';
     storage: string;
     tokenPrivileges?: string[];
-    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number };
+    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number; fullCloneMs: number };
     faults: FaultRates;
   };
   github: {
@@ -78,6 +83,7 @@ export interface Scenario {
     app?: ScenarioGithubApp;
     timings: { latencyMs: number; runnerConnectMs: number };
     faults: FaultRates;
+    errorShapes: { httpErrorBodies: GithubErrorBody[]; secondaryStatuses: Array<403 | 429>; secondaryNoRetryAfterRate: number };
   };
   workload: WorkloadEntry[];
   caps?: { total?: number; pools: Record<string, number> };
@@ -93,7 +99,8 @@ const ms = (v: unknown): number => parseDuration(v as string | number);
 const optMs = (v: unknown): number | undefined => (v === undefined ? undefined : ms(v));
 
 function faults(raw: Raw | undefined): FaultRates {
-  const { endpoints, ...rates } = raw ?? {};
+  // shapes of GitHub's answers, not rates: kept apart (errorShapes)
+  const { endpoints, http_error_bodies: _b, secondary_rate_limit_statuses: _s, secondary_rate_limit_no_retry_after_rate: _n, ...rates } = raw ?? {};
   return { ...rates, endpoints: endpoints ?? {} };
 }
 
@@ -143,6 +150,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       timings: {
         cloneMs: d('clone', '2s'), configMs: d('config', '200ms'), startMs: d('start', '1s'), bootMs: d('boot', '20s'),
         stopMs: d('stop', '1s'), shutdownMs: d('shutdown', '3s'), destroyMs: d('destroy', '1s'), latencyMs: d('latency', '0s'), statsMs: d('stats', '10s'),
+        fullCloneMs: d('full_clone', '3m'),
       },
       faults: faults(px.faults),
     },
@@ -156,6 +164,11 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       app: gh.app ? { id: gh.app.id, clientId: gh.app.client_id, installationId: gh.app.installation_id, tokenTtlMs: ms(gh.app.token_ttl) } : undefined,
       timings: { latencyMs: ms(gt.latency ?? '0s'), runnerConnectMs: ms(gt.runner_connect ?? '2s') },
       faults: faults(gh.faults),
+      errorShapes: {
+        httpErrorBodies: gh.faults?.http_error_bodies ?? ['json', 'html', 'empty'],
+        secondaryStatuses: gh.faults?.secondary_rate_limit_statuses ?? [403, 429],
+        secondaryNoRetryAfterRate: gh.faults?.secondary_rate_limit_no_retry_after_rate ?? 0.5,
+      },
     },
     workload: (raw.workload as Raw[]).map((w) => ({
       atMs: ms(w.at), repo: w.repo, jobs: w.jobs, runs: w.runs, chain: w.chain, labels: w.labels, durationMs: ms(w.duration),

@@ -40,7 +40,7 @@ templates:
   - {name: ubuntu-tpl, vmid: 9000, node: pve1, memory: 2048}
   - {name: shared-tpl, vmid: 9001, node: pve1, memory: 1024, storage: ceph, shared_storage: true}
 foreign_vms: [{vmid: 205, node: pve1, name: keep-me, status: stopped}]
-timings: {clone: 1s, config: 200ms, start: 500ms, stop: 500ms, shutdown: 1s, destroy: 500ms}`;
+timings: {clone: 1s, config: 200ms, start: 500ms, stop: 500ms, shutdown: 1s, destroy: 500ms, full_clone: 2s}`;
 
 export interface PveHarness {
   sim: PveSim;

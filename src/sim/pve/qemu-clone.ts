@@ -34,7 +34,10 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
   const existing = cluster.vms.get(newid);
   if (existing?.node === target) throw new PveError(`unable to create VM ${newid}: config file already exists`);
 
-  const durationMs = w.ctx.scenario.proxmox.timings.cloneMs;
+  // A linked clone only snapshots the base volume; a full one reads and writes the whole disk
+  // (qemu-server clone_disk: qemu-img convert), which on ordinary storage takes minutes.
+  const { cloneMs, fullCloneMs } = w.ctx.scenario.proxmox.timings;
+  const durationMs = full ? fullCloneMs : cloneMs;
   const log = [`create ${full ? 'full' : 'linked'} clone of drive scsi0 (${src.config.get('scsi0')?.split(',')[0] ?? ''})`];
   if (existing) {
     // Another node holds this VMID: pmxcfs refuses the new config file inside the worker.
@@ -55,6 +58,9 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
   const failure = w.faults.hit('task_failure_rate', endpoint)
     ? `clone failed: can't lock file '/var/lock/pve-manager/pve-storage-${diskStorage}' - got timeout`
     : undefined;
+  // With a target node, clone_vm deactivates the source's volumes at the end and only warns when
+  // that fails ("e.g., parallel clones keeping them active"): the clone is fine, the task ends WARNINGS.
+  const warn = target !== src.node && w.faults.hit('task_warning_rate', endpoint) ? deactivationWarning(src, srcStorage) : undefined;
   return w.tasks.start({
     node: src.node, type: 'qmclone', id: vmid, user: w.user, durationMs, log,
     finish: () => {
@@ -69,8 +75,18 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
       finalConfig.delete('lock');
       vm.config = finalConfig;
       noteTags(w, vm);
+      return warn;
     },
   });
+}
+
+/** pve-storage deactivate_volumes: LVMPlugin's `can't deactivate LV …` warned per volume, then one die. */
+function deactivationWarning(src: Vm, storage: string): { warnings: string[]; log: string[] } {
+  const volname = (src.config.get('scsi0') ?? '').split(',')[0]!.split(':')[1] ?? `base-${src.vmid}-disk-0`;
+  return {
+    log: [`can't deactivate LV '/dev/${storage}/${volname}':   Logical volume ${storage}/${volname} in use.`],
+    warnings: [`volume deactivation failed: ${storage}:${volname}`],
+  };
 }
 
 function cloneConfig(w: PveWorld, src: Vm, newid: number, p: Params, full: boolean, storage: string): Map<string, string> {

@@ -59,6 +59,11 @@ export function startVm(w: PveWorld, p: Params, endpoint: string): unknown {
   }
   vm.heldMb = mem;
   starting.add(vm);
+  // vm_start sets the balloon's stats polling over QMP after QEMU is up and only warns when that
+  // times out (QemuServer.pm, "could not set polling interval for ballooning"); the VM runs.
+  const balloonWarning = vm.config.get('balloon') !== '0' && w.faults.hit('task_warning_rate', endpoint)
+    ? { warnings: [`could not set polling interval for ballooning - VM ${vm.vmid} qmp command 'qom-set' failed - got timeout`] }
+    : undefined;
   return w.tasks.start({
     ...base,
     log: [`generating cloud-init ISO`],
@@ -68,6 +73,7 @@ export function startVm(w: PveWorld, p: Params, endpoint: string): unknown {
       vm.pid = w.rng.int(1000, 4_000_000);
       vm.startedAtMs = w.ctx.clock.nowMs();
       w.hooks.started({ vmid: vm.vmid, node: vm.node, name: vm.config.get('name') ?? `VM ${vm.vmid}`, userData });
+      return balloonWarning;
     },
   });
 }
@@ -117,9 +123,13 @@ export function destroyVm(w: PveWorld, p: Params, endpoint: string): unknown {
   const lock = vm.config.get('lock');
   if (lock !== undefined) return w.tasks.start({ ...base, finish: () => undefined, failNow: `VM is locked (${lock})` });
   const failure = w.faults.hit('task_failure_rate', endpoint) ? lockTimeout(vm.vmid).message : undefined;
+  const disks = [...vm.config.entries()].filter(([k, v]) => /^(scsi|virtio|sata|ide)\d+$/.test(k) && !v.includes('media=cdrom')).map(([, v]) => v.split(',')[0]!);
+  // destroy_vm frees each disk and only warns when that fails (QemuServer.pm "Could not remove disk
+  // …, check manually"): the VM is gone, its volume stays behind on the storage.
+  const stuck = disks.length > 0 && w.faults.hit('task_warning_rate', endpoint) ? disks[0]! : undefined;
   return w.tasks.start({
     ...base,
-    log: [...vm.config.entries()].filter(([k, v]) => /^(scsi|virtio|sata|ide)\d+$/.test(k) && !v.includes('media=cdrom')).map(([, v]) => `Removing image: 100% complete...done. (${v.split(',')[0]})`),
+    log: disks.filter((d) => d !== stuck).map((d) => `Removing image: 100% complete...done. (${d})`),
     finish: () => {
       if (failure) throw new Error(failure);
       if (vm.status === 'running') throw new Error(`VM ${vm.vmid} is running - destroy failed`);
@@ -128,8 +138,17 @@ export function destroyVm(w: PveWorld, p: Params, endpoint: string): unknown {
         w.cluster.vms.delete(vm.vmid);
         w.ctx.recorder.vmDestroyed(vm.vmid);
       }
+      return stuck === undefined ? undefined : { warnings: [`Could not remove disk '${stuck}', check manually: ${lvremoveError(stuck)}`] };
     },
   });
+}
+
+/** LvmThinPlugin free_image's run_command failure: errmsg, then lvremove's last stderr line. */
+function lvremoveError(volid: string): string {
+  const [storage, volname = ''] = volid.split(':') as [string, string?];
+  const vg = storage === 'local-lvm' ? 'pve' : storage;
+  const lv = volname.split('/').at(-1)!;
+  return `lvremove '${vg}/${lv}' error:   Logical volume ${vg}/${lv} in use.`;
 }
 
 function vmStatus(w: PveWorld, vm: Vm): Record<string, unknown> {
@@ -141,7 +160,7 @@ function vmStatus(w: PveWorld, vm: Vm): Record<string, unknown> {
     cpus: Number(vm.config.get('cores') ?? 1) * Number(vm.config.get('sockets') ?? 1),
     maxmem: w.cluster.maxmemBytes(vm),
     mem: running ? Math.floor(w.cluster.maxmemBytes(vm) / 4) : 0,
-    maxdisk: 20 * 1024 ** 3,
+    maxdisk: bootdiskBytes(vm.config),
     disk: 0,
     cpu: 0,
     uptime: w.cluster.uptimeS(vm, w.ctx.clock.nowMs()),
@@ -154,6 +173,23 @@ function vmStatus(w: PveWorld, vm: Vm): Record<string, unknown> {
   if (tags !== undefined) out.tags = tags;
   if (vm.config.get('template') === '1') out.template = 1;
   return out;
+}
+
+/**
+ * qemu-server Drive.pm bootdisk_size: the size of the first non-CD-ROM disk in `boot: order=…`
+ * (or the legacy `bootdisk`), else 0 — a clone's placeholder config has none.
+ */
+function bootdiskBytes(config: Map<string, string>): number {
+  const legacy = config.get('bootdisk');
+  const order = /(?:^|,)order=([^,]+)/.exec(config.get('boot') ?? '')?.[1]?.split(';') ?? (legacy ? [legacy] : []);
+  for (const d of order) {
+    const drive = config.get(d);
+    if (drive === undefined || drive.includes('media=cdrom')) continue;
+    const m = /(?:^|,)size=(\d+(?:\.\d+)?)([KMGT]?)(?:,|$)/.exec(drive);
+    if (!m) continue;
+    return Math.round(Number(m[1]) * 1024 ** ' KMGT'.indexOf(m[2] || ' '));
+  }
+  return 0;
 }
 
 export function currentStatus(w: PveWorld, p: Params): unknown {

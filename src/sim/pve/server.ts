@@ -9,6 +9,7 @@ import { PveError, PveParamError } from './errors.js';
 import { validateParams } from './params.js';
 import { handlers, matchRoute } from './routes.js';
 import { pveApi } from './schema.js';
+import { transientFailure } from './transient.js';
 import type { Params, PveWorld } from './world.js';
 
 export const API_BASE = '/api2/json';
@@ -18,13 +19,9 @@ interface Answer {
   status: number;
   reason: string;
   body?: unknown;
+  /** no HTTP answer at all: the connection is closed (pveproxy itself restarting) */
+  reset?: boolean;
 }
-
-/**
- * A transient failure as pveproxy gives it when pvedaemon (which runs protected API calls) is
- * restarting: nothing was done, and the client may retry.
- */
-const TRANSIENT = "Can't connect to 127.0.0.1:85 (Connection refused)";
 
 const firstLine = (msg: string) => msg.split('\n')[0]!.replace(/[^\t\x20-\x7e]/g, '?');
 
@@ -66,6 +63,10 @@ export class PveHttp {
     const latency = this.world.ctx.scenario.proxmox.timings.latencyMs;
     if (latency > 0) await this.world.ctx.clock.sleep(latency);
     this.world.ctx.recorder.request({ side: 'proxmox', endpoint, status: answer.status, countedAgainstRateLimit: false, notModified: false });
+    if (answer.reset) {
+      res.destroy();
+      return;
+    }
     if (method !== 'GET' && answer.status === 200 && this.world.faults.hit('lost_answer_rate', endpoint)) {
       // Done, but the client never hears of it: the connection drops before the answer.
       res.destroy();
@@ -114,7 +115,11 @@ export class PveHttp {
       }
       if (schema.permissions?.check) w.privileges.check(schema.permissions.check, params);
       validateParams(schema.parameters, params);
-      if (w.faults.hit('http_error_rate', endpoint)) throw new PveError(TRANSIENT);
+      if (w.faults.hit('http_error_rate', endpoint)) {
+        // The client talks to the first node's pveproxy; see transient.ts for who answers what.
+        const t = transientFailure(schema, node, w.ctx.scenario.proxmox.nodes[0]!.name);
+        return { endpoint, answer: t.kind === 'reset' ? { status: 599, reason: 'connection closed', reset: true } : { status: t.status, reason: t.reason } };
+      }
       const data = await handlers[endpoint]!(w, params, endpoint);
       return { endpoint, answer: { status: 200, reason: 'OK', body: { data: data ?? null } } };
     } catch (e) {

@@ -1,7 +1,8 @@
 /**
  * Asynchronous PVE tasks (workers) with real-format UPIDs (pve-common PVE/UPID.pm):
  * `UPID:<node>:<pid 8hex>:<pstart 8hex>:<starttime 8hex>:<type>:<id>:<user>:`. A task is `running`
- * until it ends, then `stopped` with exitstatus `OK` or the error text; every end is recorded.
+ * until it ends, then `stopped` with exitstatus `OK`, `WARNINGS: <n>` or the error text; every end
+ * is recorded.
  */
 import type { SimContext } from '../contracts.js';
 import type { Rng } from '../rng.js';
@@ -20,8 +21,12 @@ export interface TaskInfo {
   log: string[];
 }
 
-/** What a worker does once it has run for its duration: returns normally (OK) or throws (error). */
-export type TaskFinish = () => void;
+/**
+ * What a worker does once it has run for its duration: returns normally (OK) or throws (error).
+ * It may return warnings: each is logged as `WARN: <text>` (pve-common RESTEnvironment::warn, what
+ * log_warn calls in a worker) and the task then ends `WARNINGS: <n>`, which PVE counts as success.
+ */
+export type TaskFinish = () => void | { warnings: string[]; log?: string[] };
 
 const hex8 = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
 
@@ -62,8 +67,11 @@ export class Tasks {
     }
     this.ctx.clock.after(opts.durationMs, () => {
       try {
-        opts.finish();
-        this.end(task, undefined);
+        const done = opts.finish();
+        if (done && done.warnings.length > 0) {
+          task.log.push(...(done.log ?? []), ...done.warnings.map((w) => `WARN: ${w}`));
+          this.end(task, undefined, done.warnings.length);
+        } else this.end(task, undefined);
       } catch (e) {
         this.end(task, (e as Error).message);
       }
@@ -71,10 +79,19 @@ export class Tasks {
     return upid;
   }
 
-  private end(task: TaskInfo, error: string | undefined): void {
+  private end(task: TaskInfo, error: string | undefined, warnings = 0): void {
     task.status = 'stopped';
-    task.exitstatus = error === undefined ? 'OK' : error;
-    task.log.push(error === undefined ? 'TASK OK' : `TASK ERROR: ${error}`);
+    // pve-common PVE/UPID.pm: the last log line is `TASK OK`, `TASK WARNINGS: <n>` or `TASK ERROR: <msg>`
+    if (error !== undefined) {
+      task.exitstatus = error;
+      task.log.push(`TASK ERROR: ${error}`);
+    } else if (warnings > 0) {
+      task.exitstatus = `WARNINGS: ${warnings}`;
+      task.log.push(`TASK WARNINGS: ${warnings}`);
+    } else {
+      task.exitstatus = 'OK';
+      task.log.push('TASK OK');
+    }
     this.ctx.recorder.task(error === undefined);
   }
 }
