@@ -201,6 +201,7 @@ describe('simulated GitHub: responses match the OpenAPI description', () => {
     for (const h of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-used', 'x-ratelimit-reset', 'x-ratelimit-resource']) expect(r.headers.get(h)).not.toBeNull();
     expect(r.headers.get('x-ratelimit-limit')).toBe('5000');
     expect(r.headers.get('etag')).toMatch(/^W\/"[0-9a-f]{64}"$/);
-    expect(Number(r.headers.get('x-ratelimit-reset')) * 1000).toBeGreaterThan(gh.ctx.clock.epochMs());
+    // x-ratelimit-reset is in the client's (real) frame, not scenario time's epoch
+    expect(Number(r.headers.get('x-ratelimit-reset')) * 1000).toBeGreaterThan(gh.ctx.clock.wallEpochAt(gh.ctx.clock.nowMs()));
   });
 });
