@@ -14,5 +14,7 @@ describe('e2e: faults everywhere', () => {
     expect(report.github.errors).toBeGreaterThan(0);
     expect(logs.some((l) => l.includes('rate limit'))).toBe(true);
     expect(leakedSecrets(logs, secrets)).toEqual([]);
+    // GitHub's HTML error pages (the default mix of 5xx bodies) never reach the log
+    expect(logs.filter((l) => /<html|<!DOCTYPE|<\/h1>/i.test(l))).toEqual([]);
   }, 300_000);
 });

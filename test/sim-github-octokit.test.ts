@@ -162,6 +162,8 @@ describe('rate limits and faults through octokit', () => {
 github:
   repos: [acme/app]
   faults:
+    secondary_rate_limit_statuses: [403]
+    secondary_rate_limit_no_retry_after_rate: 0
     endpoints:
       'GET /repos/{owner}/{repo}/actions/runners': {secondary_rate_limit_rate: 1}
 `);
@@ -194,6 +196,7 @@ github:
 github:
   repos: [acme/app]
   faults:
+    http_error_bodies: [json]
     endpoints:
       'GET /repos/{owner}/{repo}': {http_error_rate: 1}
 `);

@@ -66,6 +66,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
         : { kind: 'app', appId: String(env.github.auth.appId), privateKey: env.github.auth.privateKey.reveal(), installationId: String(env.github.auth.installationId) },
     log: o.log,
     timeScale: timings.scale,
+    clock: o.clock,
   });
   const github = new OctokitGithubApi(octokit);
   const proxmox = createProxmoxClient({

@@ -3,7 +3,10 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import Bottleneck from 'bottleneck';
+import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { shortGithubError } from './error-text.js';
+import { RateLimitGate } from './rate-gate.js';
 
 export type GithubAuth =
   | { kind: 'token'; token: string }
@@ -15,8 +18,8 @@ export interface OctokitOptions {
   log: Logger;
   /** Divides every wait (write spacing, retry-after): the demo runs the daemon faster than real time. */
   timeScale?: number;
-  /** Most retries after a secondary limit before the call fails and the tick moves on. */
-  maxSecondaryRetries?: number;
+  /** Time for the rate-limit gate (waits GitHub asked for); the system clock by default. */
+  clock?: Clock;
   /** Deadline of one HTTP request (default 30 s). */
   requestTimeoutMs?: number;
 }
@@ -41,7 +44,7 @@ export function isFromCache(response: object): boolean {
  */
 export function createGithubClient(o: OctokitOptions): GithubClient {
   const scale = o.timeScale ?? 1;
-  const maxSecondary = o.maxSecondaryRetries ?? 2;
+  const gate = new RateLimitGate(o.clock ?? systemClock, o.log, scale);
   const requestTimeoutMs = o.requestTimeoutMs ?? 30_000;
   const octokit = new ThrottledOctokit({
     baseUrl: o.apiUrl.replace(/\/+$/, ''),
@@ -70,19 +73,13 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
       retryAfterBaseValue: 1000 / scale,
       // GitHub asks for at least a second between mutating requests; one at a time.
       write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 1000 / scale }),
-      onRateLimit: (retryAfter, options) => {
-        // Waiting out a primary limit inside a tick would stall everything: fail the call, and let
-        // the loop back off until the reset.
-        o.log.warn(`github: primary rate limit exhausted (${options.method} ${options.url}); resets in ${retryAfter}s`);
-        return false;
-      },
-      onSecondaryRateLimit: (retryAfter, options, _octokit, retryCount) => {
-        const retrying = retryCount < maxSecondary;
-        o.log.warn(`github: secondary rate limit on ${options.method} ${options.url}; ${retrying ? `retrying in ${retryAfter}s` : 'giving up for this tick'}`);
-        return retrying;
-      },
+      // Neither limit is waited out inside a call: the gate (rate-gate.ts) fails it and holds every
+      // request until the time GitHub's docs say, and the loop backs off until then.
+      onRateLimit: () => false,
+      onSecondaryRateLimit: () => false,
     },
-    retry: { retries: 2, retryAfterBaseValue: 1000 / scale },
+    // 5xx are retried (after 1 s and 4 s); a 429 is a rate limit, for the gate, never retried early.
+    retry: { retries: 2, retryAfterBaseValue: 1000 / scale, doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
   });
 
   // Octokit's paginate rewrites response.data in place, so the cache keeps its own copy and hands
@@ -113,6 +110,22 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
         fromCache.add(copy);
         return copy as Awaited<ReturnType<typeof request>>;
       }
+      throw e;
+    }
+  });
+  // Outermost (registered last): sees each call once, after the plugins' retries.
+  octokit.hook.wrap('request', async (request, options) => {
+    const path = decodeURI(new URL(options.url, 'http://github.invalid').pathname);
+    gate.admit(options.method, path);
+    try {
+      const response = await request(options);
+      gate.succeeded();
+      return response;
+    } catch (e) {
+      const limited = gate.limited(e as object, options.method, path);
+      if (limited) throw limited;
+      const short = shortGithubError(e as object, options.method, path);
+      if (short !== undefined && e instanceof Error) e.message = short;
       throw e;
     }
   });

@@ -16,11 +16,14 @@ import { ApiError, DOCS, errorBody, PRIMARY_DOCS, SECONDARY_DOCS } from './error
 import { PrimaryRateLimit } from './rate-limit.js';
 import type { Route } from './router.js';
 import { Router } from './router.js';
+import { serverError, type RawBody } from './error-pages.js';
 import { SecondaryLimit } from './secondary-limit.js';
 
 interface Answer {
   status: number;
   body?: unknown;
+  /** a body that is not JSON (an HTML error page, or nothing) */
+  raw?: RawBody;
   headers?: Record<string, string>;
   counted: boolean;
 }
@@ -31,6 +34,7 @@ export class GithubHttp {
   private readonly router: Router;
   private readonly faults: Faults;
   private readonly secondary: SecondaryLimit;
+  private readonly shapeRng: Rng;
 
   constructor(
     private readonly ctx: SimContext,
@@ -42,7 +46,9 @@ export class GithubHttp {
   ) {
     this.router = new Router(routes);
     this.faults = new Faults(ctx.scenario.github.faults, rng.fork('faults'));
-    this.secondary = new SecondaryLimit(ctx.clock);
+    // its own stream: choosing shapes does not shift which requests the faults hit
+    this.shapeRng = rng.fork('error-shapes');
+    this.secondary = new SecondaryLimit(ctx.clock, ctx.scenario.github.errorShapes, this.shapeRng);
   }
 
   get url(): string {
@@ -110,6 +116,12 @@ export class GithubHttp {
       res.destroy();
       return;
     }
+    if (answer.raw) {
+      const { contentType, text } = answer.raw;
+      res.writeHead(answer.status, { ...headers, ...(contentType ? { 'content-type': contentType } : {}), 'content-length': String(Buffer.byteLength(text)) });
+      res.end(text);
+      return;
+    }
     if (answer.body === undefined) {
       res.writeHead(answer.status, headers);
       res.end();
@@ -130,13 +142,16 @@ export class GithubHttp {
     const counted = matched?.route.counted !== false;
     if (counted) {
       if (this.primary.exhausted()) return fail(403, `API rate limit exceeded for installation ID ${this.installationId}.`, false, {}, {}, PRIMARY_DOCS);
-      const wait = this.secondary.check(() => this.faults.hit('secondary_rate_limit_rate', matched?.endpoint));
-      if (wait !== undefined) {
-        return fail(403, 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', false, {}, { 'retry-after': String(wait) }, SECONDARY_DOCS);
+      const refused = this.secondary.check(() => this.faults.hit('secondary_rate_limit_rate', matched?.endpoint));
+      if (refused !== undefined) {
+        const headers: Record<string, string> = refused.retryAfter !== undefined ? { 'retry-after': String(refused.retryAfter) } : {};
+        return fail(refused.status, 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', false, {}, headers, SECONDARY_DOCS);
       }
       if (this.faults.hit('http_error_rate', matched?.endpoint)) {
-        const status = this.rng.chance(0.5) ? 502 : 500;
-        return fail(status, 'Server Error', true, {}, {}, DOCS);
+        const kinds = this.ctx.scenario.github.errorShapes.httpErrorBodies;
+        const kind = kinds[this.shapeRng.int(0, kinds.length - 1)]!;
+        const err = serverError(kind, this.rng.chance(0.5));
+        return err.raw ? { status: err.status, raw: err.raw, counted: true } : fail(err.status, 'Server Error', true, {}, {}, DOCS);
       }
     }
     if (!matched) return fail(404, 'Not Found', counted, {}, {}, DOCS);
