@@ -196,7 +196,7 @@ describe('while pveproxy or pvedaemon restarts (http_error_rate)', () => {
       });
       expect([res.status, res.statusText, res.headers.get('content-type'), await res.text()]).toEqual([595, 'Connection refused', null, '']);
       // the daemon's client: a transient error, not a lock, not a collision
-      const err = await h.api.clone('pve1', 9000, { newid: 341 }).then(() => undefined, (e: unknown) => e);
+      const err = await h.api.clone('pve1', 9000, { newid: 341, name: 'ubuntu-2404-341', description: 'x', full: false }).then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(ProxmoxError);
       expect(err).toMatchObject({ status: 595, pveMessage: 'Connection refused', isTransient: true, isLockContention: false });
       expect(h.sim.leaks().vms).toEqual([]);
