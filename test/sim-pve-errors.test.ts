@@ -84,6 +84,8 @@ describe('a clone in progress, as qemu-server and pvestatd show it', () => {
 
       h.clock.advance(10_000); // pvestatd's next round: the placeholder, by qemu-server's default name
       expect(await vmEntry(h, 300)).toMatchObject({ name: 'VM 300', status: 'stopped', lock: 'clone', maxcpu: 1, maxmem: 512 * 1024 ** 2, maxdisk: 0 });
+      // The daemon's client reads that as what it is, no name (a placeholder the planner may count as ours)
+      expect((await h.api.listVms()).find((v) => v.vmid === 300)).toMatchObject({ name: '', lock: 'clone', tags: [] });
 
       h.clock.advance(50_000); // t=60: a refresh while still cloning
       expect(await vmEntry(h, 300)).toMatchObject({ name: 'VM 300', lock: 'clone' });
@@ -96,6 +98,7 @@ describe('a clone in progress, as qemu-server and pvestatd show it', () => {
       expect(stale).not.toHaveProperty('lock');
       h.clock.advance(5_000);
       expect(await vmEntry(h, 300)).toMatchObject({ name: 'ubuntu-2404-300', maxmem: 2048 * 1024 ** 2, maxdisk: 20 * 1024 ** 3 });
+      expect((await h.api.listVms()).find((v) => v.vmid === 300)?.name).toBe('ubuntu-2404-300');
     } finally {
       await h.close();
     }
