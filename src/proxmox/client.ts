@@ -20,6 +20,16 @@ const bool = (v: unknown): boolean => v === 1 || v === true || v === '1';
 const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
 
 /**
+ * A VM without a name is listed as `VM <vmid>` (qemu-server vmstatus: `$conf->{name} || "VM $vmid"`,
+ * which pvestatd passes on to /cluster/resources) — an in-progress clone's placeholder config among
+ * them. A real name is a DNS name and has no space, so that text always means "no name".
+ */
+function realName(r: Record<string, unknown>): string {
+  const name = str(r.name);
+  return name === `VM ${str(r.vmid)}` ? '' : name;
+}
+
+/**
  * proxmox-api retries once on any network error, for every method: a clone or destroy whose answer
  * was lost would be sent twice. Mutating calls therefore get a fetch that turns network errors into
  * an answer (599) instead of throwing, which proxmox-api reports without retrying; the daemon's next
@@ -73,7 +83,7 @@ export function createProxmoxClient(o: ProxmoxClientOptions): ProxmoxApi {
           kind: r.type === 'lxc' ? ('lxc' as const) : ('qemu' as const),
           vmid: num(r.vmid),
           node: str(r.node),
-          name: str(r.name),
+          name: realName(r),
           status: str(r.status),
           template: bool(r.template),
           tags: str(r.tags).split(/[;,\s]+/).filter(Boolean),
