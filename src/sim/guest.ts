@@ -89,15 +89,17 @@ class GuestMachine implements Machine {
 
 export class Guests implements GuestHooks {
   private readonly vms = new Map<number, { cancel?: () => void; machine?: GuestMachine }>();
+  /** the last machine each VMID booted, kept after it stops so tests can read what happened inside */
+  private readonly last = new Map<number, GuestMachine>();
   private readonly faults: Faults;
 
   constructor(private readonly ctx: SimContext, private readonly broker: RunnerBroker, private readonly power: GuestPower) {
     this.faults = new Faults(ctx.scenario.proxmox.faults, ctx.rng.fork('guest-faults'));
   }
 
-  /** The guest's cloud-init-output.log and exec trace (undefined once the VM is gone or before boot). */
+  /** The guest's cloud-init-output.log and exec trace, from its last boot (undefined before any). */
   inside(vmid: number): { console: readonly string[]; execs: readonly ExecRecord[]; fs: GuestFs } | undefined {
-    const m = this.vms.get(vmid)?.machine;
+    const m = this.last.get(vmid);
     return m && { console: m.console, execs: m.execs, fs: m.fs };
   }
 
@@ -130,6 +132,7 @@ export class Guests implements GuestHooks {
     }
     const m = new GuestMachine(vm.vmid, imageFor(template), this.ctx, this.broker, this.power);
     state.machine = m;
+    this.last.set(vm.vmid, m);
     let cfg;
     try {
       cfg = parseUserData(vm.userData);
