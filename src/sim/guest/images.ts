@@ -15,12 +15,13 @@ import { configSh, runSh } from './runner.js';
 
 const RUNNER_DIR = '/opt/actions-runner';
 
-/** runners/linux/run-once.sh, step by step. */
+/** runners/linux/run-once.sh, step by step, with its overrides RUNNER_ENV_FILE, RUNNER_USER, RUNNER_POWEROFF. */
 const pveRunOnce: Program = async (_argv, proc, io, m) => {
   const log = (s: string) => io.err(`pve-runners run-once: ${s}`);
-  const envFile = '/etc/pve-runners/runner.env';
+  const envFile = m.fs.resolve(proc.env.get('RUNNER_ENV_FILE') || '/etc/pve-runners/runner.env', proc.cwd);
+  const runAs = proc.env.get('RUNNER_USER') || 'runner';
   const asRunner = (argv: string[], env: Map<string, string>) =>
-    m.exec(proc.user === 'root' ? ['runuser', '-u', 'runner', '--', ...argv] : argv, { ...proc, cwd: RUNNER_DIR, env }, io);
+    m.exec(proc.user === 'root' && runAs !== 'root' ? ['runuser', '-u', runAs, '--', ...argv] : argv, { ...proc, cwd: RUNNER_DIR, env }, io);
   const run = async (): Promise<number> => {
     const file = m.fs.read(envFile);
     if (!file) return (log(`${envFile} is missing: nothing to run`), 1);
@@ -48,9 +49,11 @@ const pveRunOnce: Program = async (_argv, proc, io, m) => {
     return asRunner(['./run.sh'], new Map(proc.env));
   };
   const status = await run();
-  // trap power_off EXIT: whatever happened, the VM goes down.
+  // trap power_off EXIT: whatever happened, $POWEROFF runs (word-split, as the script does) — the VM goes down.
   log(`runner exited with status ${status}; powering off`);
-  return m.powerOff('run-once.sh');
+  const poweroff = (proc.env.get('RUNNER_POWEROFF') || 'poweroff').split(/\s+/).filter(Boolean);
+  await m.exec(poweroff, proc, io);
+  return status;
 };
 
 /** runners/windows-2022/scripts/run-once.ps1: the same steps with config.cmd/run.cmd, then Stop-Computer. */
