@@ -73,12 +73,44 @@ function tokenize(src: string): Tok[] {
         raw += src.slice(i, j + 1); i = j + 1; continue;
       }
       if (d === '`') throw new ShellUnsupported('command substitution (`…`) is not modelled');
+      if (d === '$' && src[i + 1] === '(') throw new ShellUnsupported('command substitution ($(…)) and arithmetic ($((…))) are not modelled');
       if (/[\s;&|<>()]/.test(d)) break;
       raw += d; i++;
     }
     toks.push({ kind: 'word', raw });
   }
   return toks;
+}
+
+/**
+ * sh reads and runs a script one complete command at a time, so a line it cannot parse ends the
+ * script there, after the lines before it ran: the script's logical lines (quotes, `\`-newline and a
+ * trailing && or || continue one).
+ */
+export function logicalLines(src: string): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  let quote: string | undefined;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (quote) {
+      if (c === '\\' && quote === '"') { cur += c + (src[i + 1] ?? ''); i++; continue; }
+      if (c === quote) quote = undefined;
+      cur += c;
+      continue;
+    }
+    if (c === '\\') { cur += c + (src[i + 1] ?? ''); i++; continue; }
+    if (c === "'" || c === '"') quote = c;
+    if (c === '#' && (cur === '' || /\s$/.test(cur))) { while (i + 1 < src.length && src[i + 1] !== '\n') i++; continue; }
+    if (c === '\n' && !/(&&|\|\|)\s*$/.test(cur)) {
+      lines.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += c;
+  }
+  if (cur.trim() || quote) lines.push(cur);
+  return lines.filter((l) => l.trim() !== '');
 }
 
 export function parseScript(src: string): AndOr[] {

@@ -6,7 +6,7 @@
  */
 import { FsError } from './fs.js';
 import type { Io, Machine, Proc } from './machine.js';
-import { ASSIGN_RE, expandAssignment, expandWord, parseScript, ShellSyntax, ShellUnsupported, type ExpandEnv, type SimpleCommand } from './shell-parse.js';
+import { type AndOr, ASSIGN_RE, expandAssignment, expandWord, logicalLines, parseScript, ShellSyntax, ShellUnsupported, type ExpandEnv, type SimpleCommand } from './shell-parse.js';
 
 interface Shell {
   proc: Proc;
@@ -40,22 +40,28 @@ export async function runScript(m: Machine, text: string, proc: Proc, args: stri
 }
 
 async function runIn(m: Machine, sh: Shell, text: string, io: Io): Promise<void> {
-  let script;
-  try {
-    script = parseScript(text);
-  } catch (e) {
-    if (!(e instanceof ShellSyntax || e instanceof ShellUnsupported)) throw e;
-    io.err(`sh: ${e.message}`);
-    throw new ExitScript(2);
+  for (const line of logicalLines(text)) {
+    let items;
+    try {
+      items = parseScript(line);
+    } catch (e) {
+      if (!(e instanceof ShellSyntax || e instanceof ShellUnsupported)) throw e;
+      io.err(`sh: ${e.message}`);
+      throw new ExitScript(2);
+    }
+    await runItems(m, sh, items, io);
   }
-  for (const item of script) {
-    let status = await simple(m, sh, item.cmds[0]!, io);
+}
+
+async function runItems(m: Machine, sh: Shell, items: AndOr[], io: Io): Promise<void> {
+  for (const item of items) {
+    let status = (sh.status = await simple(m, sh, item.cmds[0]!, io));
     let lastRan = item.ops.length === 0;
     for (let i = 0; i < item.ops.length; i++) {
       const op = item.ops[i]!;
       lastRan = false;
       if ((op === '&&' && status !== 0) || (op === '||' && status === 0)) continue;
-      status = await simple(m, sh, item.cmds[i + 1]!, io);
+      status = sh.status = await simple(m, sh, item.cmds[i + 1]!, io);
       lastRan = i === item.ops.length - 1;
     }
     sh.status = status;
