@@ -36,7 +36,7 @@ export interface CloudConfig {
   bootcmd: ShellItem[];
   writeFiles: WriteFile[];
   runcmd: ShellItem[];
-  /** a `#!` user-data script, run by scripts_user after runcmd's */
+  /** a `#!` user-data script, run by scripts_user */
   userScript?: string;
   powerState?: PowerState;
 }

@@ -207,7 +207,7 @@ export function expandWord(raw: string, env: ExpandEnv, split = true): string[] 
       if (p) have = true;
     });
   };
-  const param = (s: string, at: number, quoted: boolean): { value: string | string[]; next: number } => {
+  const param = (s: string, at: number): { value: string | string[]; next: number } => {
     const c = s[at];
     if (c === '(') throw new ShellUnsupported('command substitution ($(…)) and arithmetic ($((…))) are not modelled');
     if (c === '{') {
@@ -219,8 +219,8 @@ export function expandWord(raw: string, env: ExpandEnv, split = true): string[] 
       const v = lookup(m[1]!);
       const set = v !== undefined && (m[2]?.startsWith(':') ? v !== '' : true);
       let value = v ?? '';
-      if (m[2]?.endsWith('-') && !set) value = expandInner(m[3] ?? '', env, quoted);
-      if (m[2]?.endsWith('+')) value = set ? expandInner(m[3] ?? '', env, quoted) : '';
+      if (m[2]?.endsWith('-') && !set) value = expandInner(m[3] ?? '', env);
+      if (m[2]?.endsWith('+')) value = set ? expandInner(m[3] ?? '', env) : '';
       return { value, next: end + 1 };
     }
     const m = /^([A-Za-z_][A-Za-z0-9_]*|[0-9]|[?#@*$])/.exec(s.slice(at));
@@ -249,7 +249,7 @@ export function expandWord(raw: string, env: ExpandEnv, split = true): string[] 
         const d = raw[i]!;
         if (d === '\\' && '$`"\\\n'.includes(raw[i + 1] ?? '')) { cur += raw[i + 1]; i += 2; continue; }
         if (d === '$') {
-          const r = param(raw, i + 1, true);
+          const r = param(raw, i + 1);
           if (Array.isArray(r.value)) {
             r.value.forEach((v, idx) => { if (idx > 0) { fields.push(cur); cur = ''; } cur += v; });
           } else cur += r.value;
@@ -263,7 +263,7 @@ export function expandWord(raw: string, env: ExpandEnv, split = true): string[] 
       continue;
     }
     if (c === '$') {
-      const r = param(raw, i + 1, false);
+      const r = param(raw, i + 1);
       if (Array.isArray(r.value)) r.value.forEach((v, idx) => pushSplit(idx > 0 ? ` ${v}` : v));
       else pushSplit(r.value);
       i = r.next;
@@ -278,9 +278,8 @@ export function expandWord(raw: string, env: ExpandEnv, split = true): string[] 
 }
 
 /** The word of ${X:-word}, expanded as one string. */
-function expandInner(word: string, env: ExpandEnv, quoted: boolean): string {
-  const f = expandWord(quoted ? `"${word.replace(/"/g, '\\"')}"` : word, env);
-  return f.join(' ');
+function expandInner(word: string, env: ExpandEnv): string {
+  return expandWord(word, env, false).join(' ');
 }
 
 /** An assignment's value: expanded without field splitting, as sh does. */

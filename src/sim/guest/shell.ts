@@ -79,11 +79,11 @@ function expandEnv(sh: Shell): ExpandEnv {
     },
     positional: sh.positional,
     status: sh.status,
-    home: m0home(sh),
+    home: homeOf(sh),
   };
 }
 
-function m0home(sh: Shell): string {
+function homeOf(sh: Shell): string {
   return sh.vars.get('HOME') ?? '/root';
 }
 
@@ -104,14 +104,14 @@ async function simple(m: Machine, sh: Shell, cmd: SimpleCommand, io: Io): Promis
     return 2;
   }
   if (argv.length === 0) {
-    for (const [k, v] of assigns) setVar(sh, k, v);
+    for (const [k, v] of assigns) sh.vars.set(k, v);
     flush();
     return 0;
   }
   try {
     const builtin = BUILTINS[argv[0]!];
     if (builtin) {
-      for (const [k, v] of assigns) setVar(sh, k, v);
+      for (const [k, v] of assigns) sh.vars.set(k, v);
       return await builtin(m, sh, argv, out);
     }
     const env = new Map([...sh.exported].flatMap((k) => (sh.vars.has(k) ? [[k, sh.vars.get(k)!] as [string, string]] : [])));
@@ -120,10 +120,6 @@ async function simple(m: Machine, sh: Shell, cmd: SimpleCommand, io: Io): Promis
   } finally {
     flush();
   }
-}
-
-function setVar(sh: Shell, k: string, v: string): void {
-  sh.vars.set(k, v);
 }
 
 /** `> file`, `>> file`, `2>&1`, `>&2`: output is collected and written when the command ends. */
@@ -159,7 +155,7 @@ type Builtin = (m: Machine, sh: Shell, argv: string[], io: Io) => Promise<number
 
 const BUILTINS: Record<string, Builtin> = {
   cd: async (m, sh, argv, io) => {
-    const dir = m.fs.resolve(argv[1] ?? m0home(sh), sh.proc.cwd);
+    const dir = m.fs.resolve(argv[1] ?? homeOf(sh), sh.proc.cwd);
     if (!m.fs.isDir(dir)) {
       io.err(`sh: cd: can't cd to ${argv[1] ?? ''}`);
       return 2;
