@@ -30,7 +30,7 @@ async function boot(userData: string) {
   let poweredOff = false;
   const guests = new Guests(ctx, broker, { powerOff: () => (poweredOff = true) });
   guests.started({ vmid: 300, node: 'pve1', name: 'vm-300', userData, image: 9000 });
-  for (let i = 0; i < 500 && !recorder.events.some((e) => /cloud-init finished|powering off|booted without/.test(e.what)); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 4000 && !recorder.events.some((e) => /cloud-init finished|powering off|booted without/.test(e.what)); i++) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 10));
   clock.stop();
   const inside = guests.inside(300);
