@@ -107,4 +107,24 @@ workload:
     expect(await runners()).toEqual([{ name: 'keeper', labels: ['self-hosted', 'Linux', 'X64', 'big'], status: 'online' }]);
     expect((await px.listVms()).find((v) => v.vmid === 206)?.status).toBe('running');
   });
+
+  it('run.sh --jitconfig starts an ephemeral runner that takes one job and exits 0; a used JIT config is refused, also with exit 0', async () => {
+    const jit = await gh.generateJitConfig(scope, { name: 'jit-one', labels: ['self-hosted', 'Linux', 'X64', 'big'], runnerGroupId: 1 });
+    const r = await boot(207, [`JIT=${jit.encodedJitConfig}`, 'sudo -u runner ./run.sh --jitconfig "$JIT"; echo "run.sh exited $?"', 'sudo -u runner ./run.sh --jitconfig "$JIT"; echo "again: $?"']);
+    await until(() => r.console().some((l) => l.startsWith('again: ')));
+    expect([...sim.ctx.recorder.jobs.values()].filter((j) => j.runnerName === 'jit-one')).toHaveLength(1);
+    const lines = r.console();
+    expect(lines.slice(lines.indexOf('run.sh exited 0') - 3)).toEqual([
+      'Job completed with result: Succeeded',
+      'Runner listener exit with 0 return code, stop the service, no retry needed.',
+      'Exiting runner...',
+      'run.sh exited 0',
+      '√ Connected to GitHub', "Current runner version: '2.336.0'", 'Listening for Jobs',
+      "An error occurred: Runner registration for 'jit-one' was not found: it has been deleted.",
+      'Runner listener exit with terminated error, stop the service, no retry needed.',
+      'Exiting runner...',
+      'again: 0',
+    ]);
+    expect(lines.join('\n')).not.toContain(jit.encodedJitConfig);
+  });
 });
