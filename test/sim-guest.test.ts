@@ -82,6 +82,8 @@ describe('simulated guests', () => {
     const runners = (await gh.listRunners({ kind: 'repo', owner: 'acme', repo: 'app' })).items;
     expect(runners).toEqual([expect.objectContaining({ name, status: 'offline', busy: false })]);
     expect([...sim.ctx.recorder.jobs.values()].every((j) => j.takenAt === undefined)).toBe(true);
-    expect(sim.ctx.recorder.events.some((e) => e.what.includes('vm 201 booted without a runner: write_files has no runner.env entry'))).toBe(true);
+    // cloud-init ran the one command there is; nothing started a runner or powered the VM off.
+    expect(sim.guests.inside(201)?.console).toEqual(['no runner here']);
+    expect(sim.ctx.recorder.events.some((e) => e.what === 'vm 201 cloud-init finished: runcmd exited 0, power_state none; the VM stays up')).toBe(true);
   });
 });

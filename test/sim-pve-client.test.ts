@@ -39,7 +39,7 @@ describe('PveSim through proxmox-api', () => {
     expect(await h.waitTask('pve1', startUpid)).toBe('OK');
     // The snippet was read at start: deleting it now changes nothing for the guest.
     unlinkSync(join(h.info.snippetsDirs.pve1!, 'runner-201.yaml'));
-    expect(h.guests.booted).toEqual([{ vmid: 201, node: 'pve1', name: 'ubuntu-201-ab12', userData: '#cloud-config\nruncmd: [echo hi]\n' }]);
+    expect(h.guests.booted).toEqual([{ vmid: 201, node: 'pve1', name: 'ubuntu-201-ab12', userData: '#cloud-config\nruncmd: [echo hi]\n', image: 9000 }]);
     expect((await px.nodes.$('pve1').qemu.$(201).status.current.$get()).status).toBe('running');
 
     expect(await h.waitTask('pve1', await px.nodes.$('pve1').qemu.$(201).status.stop.$post())).toBe('OK');

@@ -21,6 +21,8 @@ export interface BootedVm {
   name: string;
   /** Contents of the `cicustom` user snippet, read at start time (undefined: no cicustom user volume). */
   userData: string | undefined;
+  /** VMID of the template the disk was cloned from (undefined: not a clone of a scenario template) */
+  image?: number;
 }
 
 /** Proxmox → guests. The simulated Proxmox calls these; the guest layer implements them. */
@@ -36,10 +38,34 @@ export interface GuestPower {
   powerOff(vmid: number): void;
 }
 
-/** How a runner inside a VM authenticates with GitHub: the two contract variants of runner.env. */
+/**
+ * How a runner's listener (run.sh) authenticates with GitHub: a JIT config, or the registration
+ * config.sh saved (`.runner`'s agent id, `.credentials`' client id). `token` is config.sh
+ * `--unattended --ephemeral --no-default-labels` and run.sh in one step, for broker-level tests.
+ */
 export type RunnerCredentials =
   | { kind: 'jit'; encodedJitConfig: string }
+  | { kind: 'configured'; runnerId: number; clientId: string }
   | { kind: 'token'; url: string; token: string; name: string; labels: string[] };
+
+/** What config.sh sends GitHub (ConfigurationManager.ConfigureAsync), labels already final. */
+export interface RunnerConfigRequest {
+  url: string;
+  token: string;
+  name: string;
+  labels: string[];
+  /** runner group name (`--runnergroup`; config.sh's default is the default group) */
+  group?: string;
+  ephemeral: boolean;
+  replace: boolean;
+  disableUpdate: boolean;
+  version: string;
+  os: string;
+}
+
+export type RunnerConfigResult =
+  | { ok: true; runnerId: number; clientId: string; groupId: number; groupName: string }
+  | { ok: false; message: string };
 
 export type RunnerExit =
   | { reason: 'job-done'; jobId: number; conclusion: 'success' | 'failure' | 'cancelled' }
@@ -51,8 +77,13 @@ export type RunnerExit =
  * then (ephemeral) removes the registration and calls onExit.
  */
 export interface RunnerBroker {
-  /** Returns the runner id, or calls onExit({reason:'rejected'}) for a bad/expired/used credential. */
-  connect(creds: RunnerCredentials, onExit: (exit: RunnerExit) => void): number | undefined;
+  /** config.sh: registers (or with `replace`, takes over) a runner; answers after the round trips. */
+  configure(req: RunnerConfigRequest, done: (result: RunnerConfigResult) => void): void;
+  /**
+   * run.sh: returns the runner id, or calls onExit({reason:'rejected'}) for a bad/expired/used
+   * credential. `version` is the runner software's; below GitHub's minimum it never gets a job.
+   */
+  connect(creds: RunnerCredentials, onExit: (exit: RunnerExit) => void, version?: string): number | undefined;
   /** The VM under the runner vanished: it goes offline; a job it was running fails. */
   lost(runnerId: number): void;
 }

@@ -36,7 +36,7 @@ export interface FaultRates extends EndpointFaults {
 export type GithubErrorBody = 'json' | 'html' | 'empty';
 
 export interface ScenarioNode { name: string; memoryMb: number; cpus: number; status: 'online' | 'offline' }
-export interface ScenarioTemplate { name: string; vmid: number; node: string; memory: number; cores: number; storage: string; sharedStorage: boolean; runnerVersion: string }
+export interface ScenarioTemplate { name: string; vmid: number; node: string; memory: number; cores: number; storage: string; sharedStorage: boolean; runnerVersion: string; image: 'pve-runners' | 'energyplusci' }
 export interface ScenarioForeignVm { vmid: number; node: string; name: string; status: 'running' | 'stopped'; tags?: string; memory: number }
 export interface ScenarioForeignRunner { repo?: string; org?: string; name: string; labels: string[]; status: 'online' | 'offline' }
 export interface ScenarioOrg { name: string; repos: string[]; runnerGroups: string[] }
@@ -80,6 +80,8 @@ export interface Scenario {
     registrationTokenTtlMs: number;
     /** the actions/runner version GitHub currently serves */
     runnerVersion: string;
+    /** runners older than this are refused jobs ("Runner version vX is deprecated and cannot receive messages.") */
+    minimumRunnerVersion: string;
     app?: ScenarioGithubApp;
     timings: { latencyMs: number; runnerConnectMs: number };
     faults: FaultRates;
@@ -142,7 +144,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
     proxmox: {
       version: px.version,
       nodes: (px.nodes as Raw[]).map((n) => ({ name: n.name, memoryMb: n.memory_mb, cpus: n.cpus, status: n.status })),
-      templates: (px.templates as Raw[]).map((x) => ({ name: x.name, vmid: x.vmid, node: x.node, memory: x.memory, cores: x.cores, storage: x.storage, sharedStorage: x.shared_storage, runnerVersion: x.runner_version })),
+      templates: (px.templates as Raw[]).map((x) => ({ name: x.name, vmid: x.vmid, node: x.node, memory: x.memory, cores: x.cores, storage: x.storage, sharedStorage: x.shared_storage, runnerVersion: x.runner_version, image: x.image })),
       foreignVms: ((px.foreign_vms ?? []) as Raw[]).map((v) => ({ vmid: v.vmid, node: v.node, name: v.name ?? `foreign-${v.vmid}`, status: v.status, tags: v.tags, memory: v.memory })),
       snippets: px.snippets,
       storage: px.storage,
@@ -161,6 +163,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       rateLimit: { limit: rl.limit ?? 5000, windowMs: ms(rl.window ?? '1h'), exhaustAtMs: optMs(rl.exhaust_at), exhaustForMs: ms(rl.exhaust_for ?? '30s') },
       registrationTokenTtlMs: ms(gh.registration_token_ttl),
       runnerVersion: gh.runner_version,
+      minimumRunnerVersion: gh.minimum_runner_version,
       app: gh.app ? { id: gh.app.id, clientId: gh.app.client_id, installationId: gh.app.installation_id, tokenTtlMs: ms(gh.app.token_ttl) } : undefined,
       timings: { latencyMs: ms(gt.latency ?? '0s'), runnerConnectMs: ms(gt.runner_connect ?? '2s') },
       faults: faults(gh.faults),

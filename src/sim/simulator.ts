@@ -41,6 +41,8 @@ export class Simulator {
   private readonly cancels: Array<() => void> = [];
   private readonly ownsSnippetsRoot: boolean;
   private readonly snippetsRoot: string;
+  /** the VMs' insides: what each guest's bootstrap printed and ran */
+  readonly guests: Guests;
 
   constructor(readonly scenario: Scenario, private readonly opts: SimulatorOptions = {}) {
     const clock = new RealTimeClock(opts.speed ?? 1);
@@ -52,6 +54,7 @@ export class Simulator {
     let guests: Guests | undefined;
     this.pve = new PveSim(this.ctx, { started: (vm) => guests!.started(vm), stopped: (vmid) => guests!.stopped(vmid) }, this.snippetsRoot);
     guests = new Guests(this.ctx, this.github, this.pve);
+    this.guests = guests;
   }
 
   get endpoints(): SimEndpoints {

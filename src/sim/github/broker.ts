@@ -4,32 +4,86 @@
  * dispatched jobs by the engine. Rejections reach the guest the same way, after the connect delay,
  * as a runner only learns its credential is bad when it tries it. Messages never carry the secret.
  */
-import type { RunnerBroker, RunnerCredentials, RunnerExit, SimContext } from '../contracts.js';
+import type { RunnerBroker, RunnerConfigRequest, RunnerConfigResult, RunnerCredentials, RunnerExit, SimContext } from '../contracts.js';
+import type { Rng } from '../rng.js';
 import type { Engine } from './engine.js';
 import { decodeJitConfig } from './jit-config.js';
 import { CONFIG_SH_DEFAULT_LABELS } from './labels.js';
 import type { Runner, Scope } from './model.js';
 import type { Timers } from './timers.js';
-import { DEFAULT_GROUP, RUNNER_VERSION, sameScope, type World } from './world.js';
+import { DEFAULT_GROUP, sameScope, type World } from './world.js';
+import { versionBelow } from './version.js';
 
 export class Broker implements RunnerBroker {
-  constructor(private readonly ctx: SimContext, private readonly world: World, private readonly engine: Engine, private readonly timers: Timers) {}
+  private readonly rng: Rng;
 
-  connect(creds: RunnerCredentials, onExit: (exit: RunnerExit) => void): number | undefined {
-    const runner = creds.kind === 'jit' ? this.claimJit(creds.encodedJitConfig, onExit) : this.registerWithToken(creds, onExit);
+  constructor(private readonly ctx: SimContext, private readonly world: World, private readonly engine: Engine, private readonly timers: Timers) {
+    this.rng = ctx.rng.fork('broker');
+  }
+
+  connect(creds: RunnerCredentials, onExit: (exit: RunnerExit) => void, version = this.ctx.scenario.github.runnerVersion): number | undefined {
+    const runner = creds.kind === 'jit' ? this.claimJit(creds.encodedJitConfig, onExit)
+      : creds.kind === 'configured' ? this.claimConfigured(creds.runnerId, creds.clientId, onExit)
+      : this.registerWithToken(creds, onExit);
     if (!runner) return undefined;
     const session = { onExit, cancelConnect: undefined as (() => void) | undefined };
     runner.session = session;
+    runner.version = version;
     session.cancelConnect = this.timers.after(this.ctx.scenario.github.timings.runnerConnectMs, () => {
       session.cancelConnect = undefined;
       if (runner.session !== session || !this.world.runners.has(runner.id)) return;
+      const minimum = this.ctx.scenario.github.minimumRunnerVersion;
+      if (versionBelow(version, minimum)) {
+        // The session is made, then GET .../messages answers 403 and the listener exits (Program.cs:
+        // AccessDeniedException → TerminatedError). The registration stays, offline.
+        runner.session = undefined;
+        const message = `Runner version v${version} is deprecated and cannot receive messages.`;
+        this.ctx.recorder.event(`runner ${runner.name} refused: ${message}`);
+        onExit({ reason: 'rejected', message });
+        return;
+      }
       runner.status = 'online';
-      runner.version = RUNNER_VERSION;
       runner.onlineSinceMs = this.ctx.clock.nowMs();
       this.ctx.recorder.event(`runner ${runner.name} online`);
       this.engine.runnerIdle(runner);
     });
     return runner.id;
+  }
+
+  /**
+   * config.sh --url U --token T ...: the registration token must be valid for U's scope and not
+   * expired; a runner of the same name in the scope is an error unless `replace`, which takes the
+   * registration over (same id, new labels and credentials; a listener still using the old ones is
+   * cut off). Answers after `runner_connect`, the round trips config.sh makes.
+   */
+  configure(req: RunnerConfigRequest, done: (result: RunnerConfigResult) => void): void {
+    const answer = (r: RunnerConfigResult): void => void this.timers.after(this.ctx.scenario.github.timings.runnerConnectMs, () => done(r));
+    const bad = (message: string) => {
+      this.ctx.recorder.event(`runner configure refused: ${message}`);
+      answer({ ok: false, message });
+    };
+    const scope = this.scopeOfUrl(req.url);
+    if (!scope) return bad(`Http response code: NotFound from 'POST ${safeUrl(req.url)}' (no such repository or organization)`);
+    const token = this.world.token(req.token);
+    if (!token || !sameScope(token.scope, scope)) return bad('Http response code: NotFound: the registration token is not valid for this repository or organization.');
+    if (token.expiresAtMs <= this.ctx.clock.nowMs()) return bad('Http response code: NotFound: the registration token has expired.');
+    const groups = this.world.groups(scope);
+    const group = req.group === undefined ? groups.find((g) => g.isDefault) : groups.find((g) => g.name.toLowerCase() === req.group!.toLowerCase());
+    if (!group) return bad(`Could not find any self-hosted runner group named "${req.group}".`);
+    const clientId = this.rng.uuid();
+    const existing = this.world.runnerByName(scope, req.name);
+    if (existing && !req.replace) return bad(`A runner exists with the same name ${req.name}.`);
+    if (existing) {
+      this.deregistered(existing);
+      Object.assign(existing, { labels: [...req.labels], ephemeral: req.ephemeral, group, configured: { clientId }, jit: undefined, version: req.version });
+      existing.os = req.os;
+      this.ctx.recorder.event(`runner ${existing.name} replaced (${scope.key})`);
+      return answer({ ok: true, runnerId: existing.id, clientId, groupId: group.id, groupName: group.name });
+    }
+    const runner = this.world.register({ name: req.name, scope, group, labels: [...req.labels], ephemeral: req.ephemeral, foreign: false, configured: { clientId } });
+    runner.os = req.os;
+    runner.version = req.version;
+    answer({ ok: true, runnerId: runner.id, clientId, groupId: group.id, groupName: group.name });
   }
 
   lost(runnerId: number): void {
@@ -67,11 +121,15 @@ export class Broker implements RunnerBroker {
     return runner;
   }
 
-  /*
-   * config.sh --unattended --ephemeral --url URL --token T --name N --labels L. We assume the guest
-   * passes --no-default-labels with explicit labels, so the registration carries exactly `labels`;
-   * only with no labels at all does it get config.sh's defaults.
-   */
+  /* A listener starting from config.sh's saved files: the registration must still be the one they name. */
+  private claimConfigured(runnerId: number, clientId: string, onExit: (exit: RunnerExit) => void): Runner | undefined {
+    const runner = this.world.runners.get(runnerId);
+    if (!runner || runner.configured?.clientId !== clientId) return this.reject(onExit, 'The runner registration has been deleted from the server, please re-configure.');
+    if (runner.session) return this.reject(onExit, `A session for this runner already exists.`);
+    return runner;
+  }
+
+  /* The `token` shortcut: config.sh --unattended --ephemeral --no-default-labels, then run.sh. */
   private registerWithToken(creds: Extract<RunnerCredentials, { kind: 'token' }>, onExit: (exit: RunnerExit) => void): Runner | undefined {
     const scope = this.scopeOfUrl(creds.url);
     if (!scope) return this.reject(onExit, `Http response code: NotFound from 'POST ${safeUrl(creds.url)}' (no such repository or organization)`);

@@ -2,7 +2,7 @@
  * The simulated GitHub: REST API over real HTTP on 127.0.0.1, the runner service guests connect to
  * (RunnerBroker), and the workload's workflow runs.
  */
-import type { RunnerBroker, RunnerCredentials, RunnerExit, SimContext } from '../contracts.js';
+import type { RunnerBroker, RunnerConfigRequest, RunnerConfigResult, RunnerCredentials, RunnerExit, SimContext } from '../contracts.js';
 import { GithubApp } from './app.js';
 import { Broker } from './broker.js';
 import { Engine } from './engine.js';
@@ -72,8 +72,12 @@ export class GithubSim implements RunnerBroker {
     return this.engine.queueRun(repo, workflow, jobs, chain);
   }
 
-  connect(creds: RunnerCredentials, onExit: (exit: RunnerExit) => void): number | undefined {
-    return this.broker.connect(creds, onExit);
+  configure(req: RunnerConfigRequest, done: (result: RunnerConfigResult) => void): void {
+    this.broker.configure(req, done);
+  }
+
+  connect(creds: RunnerCredentials, onExit: (exit: RunnerExit) => void, version?: string): number | undefined {
+    return this.broker.connect(creds, onExit, version);
   }
 
   lost(runnerId: number): void {

@@ -62,6 +62,8 @@ export interface Runner {
   jobId?: number;
   /** JIT registrations: the secret inside the encoded config, and whether a runner already used it */
   jit?: { clientId: string; used: boolean };
+  /** registrations made by config.sh: the client id saved in the runner's `.credentials` */
+  configured?: { clientId: string };
   session?: RunnerSession;
 }
 

@@ -23,6 +23,8 @@ export interface Vm {
   startedAtMs?: number;
   /** MiB this VM holds on its node: from the moment a start is attempted until it stops. */
   heldMb: number;
+  /** the template whose disk this VM's was cloned from: what the guest boots */
+  image?: number;
 }
 
 const MIB = 1024 * 1024;

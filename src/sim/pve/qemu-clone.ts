@@ -50,7 +50,7 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
   // ours, no tags. The real config is written when the task ends.
   const finalConfig = cloneConfig(w, src, newid, p, full, diskStorage);
   const placeholder = new Map([['description', ' qmclone temporary file\n'], ['lock', 'clone']]);
-  const vm: Vm = { vmid: newid, node: target, kind: 'ours', config: placeholder, status: 'stopped', heldMb: 0 };
+  const vm: Vm = { vmid: newid, node: target, kind: 'ours', config: placeholder, status: 'stopped', heldMb: 0, image: src.image ?? src.vmid };
   if (p.pool !== undefined) vm.pool = p.pool;
   cluster.vms.set(newid, vm);
   w.ctx.recorder.vmCreated(newid);

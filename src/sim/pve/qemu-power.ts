@@ -72,7 +72,7 @@ export function startVm(w: PveWorld, p: Params, endpoint: string): unknown {
       vm.status = 'running';
       vm.pid = w.rng.int(1000, 4_000_000);
       vm.startedAtMs = w.ctx.clock.nowMs();
-      w.hooks.started({ vmid: vm.vmid, node: vm.node, name: vm.config.get('name') ?? `VM ${vm.vmid}`, userData });
+      w.hooks.started({ vmid: vm.vmid, node: vm.node, name: vm.config.get('name') ?? `VM ${vm.vmid}`, userData, image: vm.image });
       return balloonWarning;
     },
   });
