@@ -11,9 +11,12 @@ import { checkCommand } from '../src/cli/check.js';
 import { daemonEnv } from '../src/cli/demo.js';
 import { ConfigError, loadSettings } from '../src/config/index.js';
 import { createProxmoxClient } from '../src/proxmox/client.js';
-import { DEFAULT_PRIVILEGES } from '../src/sim/pve/index.js';
+import { loadGrants, rolePrivileges } from '../src/proxmox/grants.js';
 import { loadScenario, parseScenario, type Scenario } from '../src/sim/scenario.js';
 import { Simulator, type SimEndpoints } from '../src/sim/simulator.js';
+
+/** Every privilege scripts/grants.conf grants anywhere (for scenarios granting one set on every path). */
+const DEFAULT_PRIVILEGES = [...new Set(loadGrants().acls.flatMap((a) => rolePrivileges(loadGrants(), a.role)))];
 
 const ROOT = resolve(process.cwd());
 const SHIPPED_POOLS = join(ROOT, 'pools.yaml');

@@ -42,12 +42,13 @@ function storageOn(w: PveWorld, id: string): StorageInfo {
   return s;
 }
 
-const canSee = (w: PveWorld) => w.privileges.has('Datastore.Audit') || w.privileges.has('Datastore.AllocateSpace');
+/** pve-storage API2/Storage/Status.pm index: a storage is listed only with either privilege on it. */
+const canSee = (w: PveWorld, storage: string) => w.privileges.hasAny(`/storage/${storage}`, ['Datastore.Audit', 'Datastore.AllocateSpace']);
 
 export function nodeStorages(w: PveWorld, p: Params): unknown {
-  if (!canSee(w)) return [];
   const contentFilter = p.content?.split(',');
   return storages(w)
+    .filter((s) => canSee(w, s.storage))
     .filter((s) => p.storage === undefined || s.storage === p.storage)
     .filter((s) => !contentFilter || contentFilter.some((c) => s.content.split(',').includes(c)))
     .map((s) => ({ storage: s.storage, type: s.type, content: s.content, shared: s.shared, active: 1, enabled: 1, total: s.total, used: s.used, avail: s.total - s.used, used_fraction: s.used / s.total }));
