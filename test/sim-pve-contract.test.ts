@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { matchRoute, pveApi, pveToJsonSchema } from '../src/sim/pve/index.js';
-import { BASIC, startPve, type PveHarness } from './helpers/pve-sim.js';
+import { BASIC, BASIC_CLUSTER, startPve, type PveHarness } from './helpers/pve-sim.js';
 
 // PVE sends some integers as strings (e.g. /cluster/nextid echoes its parameter): validate with coercion.
 const ajv = new Ajv({ coerceTypes: true, allErrors: true, strict: false });
@@ -180,7 +180,7 @@ describe('PveSim request verification and error shapes', () => {
 describe('PveSim permissions', () => {
   let h: PveHarness;
   beforeAll(async () => {
-    h = await startPve(`${BASIC}\ntoken: {privileges: [VM.Audit, VM.Clone, Datastore.AllocateSpace, Datastore.Audit, SDN.Use]}`);
+    h = await startPve(`${BASIC_CLUSTER}\ntoken: {privileges: [VM.Audit, VM.Clone, Datastore.AllocateSpace, Datastore.Audit, SDN.Use]}`);
   });
   afterAll(async () => h.close());
 

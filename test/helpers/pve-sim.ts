@@ -35,12 +35,26 @@ workload: []
 `;
 }
 
-export const BASIC = `nodes: [{name: pve1, memory_mb: 8192}, {name: pve2, memory_mb: 4096}]
+/** A small cluster, with the default grants (those of scripts/create-proxmox-token.sh). */
+export const BASIC_CLUSTER = `nodes: [{name: pve1, memory_mb: 8192}, {name: pve2, memory_mb: 4096}]
 templates:
   - {name: ubuntu-tpl, vmid: 9000, node: pve1, memory: 2048}
   - {name: shared-tpl, vmid: 9001, node: pve1, memory: 1024, storage: ceph, shared_storage: true}
 foreign_vms: [{vmid: 205, node: pve1, name: keep-me, status: stopped}]
 timings: {clone: 1s, config: 200ms, start: 500ms, stop: 500ms, shutdown: 1s, destroy: 500ms}`;
+
+/**
+ * For tests of VM behaviour rather than access control: the token and its user hold VM, datastore,
+ * SDN and audit roles on `/`, so every VM (foreign ones too) can be cloned, changed and destroyed.
+ */
+export const WIDE_ACCESS = `access:
+  defaults: false
+  users: [{id: pve-runners@pve}]
+  tokens: [{id: pve-runners@pve!daemon}]
+  pools: [{name: pve-runners}]
+  acls: [{path: /, roles: [PVEVMAdmin, PVEDatastoreUser, PVESDNUser, PVEAuditor], users: [pve-runners@pve], tokens: [pve-runners@pve!daemon]}]`;
+
+export const BASIC = `${BASIC_CLUSTER}\n${WIDE_ACCESS}`;
 
 export interface PveHarness {
   sim: PveSim;
