@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import proxmoxApi, { type Proxmox } from 'proxmox-api';
-import { RealTimeClock } from '../../src/sim/clock.js';
+import { RealTimeClock, type SimClock } from '../../src/sim/clock.js';
 import type { BootedVm, GuestHooks, SimContext } from '../../src/sim/contracts.js';
 import { Recorder } from '../../src/sim/recorder.js';
 import { Rng } from '../../src/sim/rng.js';
@@ -71,9 +71,9 @@ export interface PveHarness {
   close(): Promise<void>;
 }
 
-export async function startPve(proxmoxYaml = BASIC, opts: { speed?: number; seed?: number; fetch?: typeof fetch } = {}): Promise<PveHarness> {
+export async function startPve(proxmoxYaml = BASIC, opts: { speed?: number; seed?: number; fetch?: typeof fetch; clock?: SimClock } = {}): Promise<PveHarness> {
   const scenario = parseScenario(pveScenario(proxmoxYaml, opts.seed ?? 7));
-  const clock = new RealTimeClock(opts.speed ?? 50);
+  const clock = opts.clock ?? new RealTimeClock(opts.speed ?? 50);
   const recorder = new Recorder(() => clock.nowMs(), undefined, true);
   const ctx: SimContext = { scenario, clock, rng: new Rng(scenario.seed), recorder };
   const guests = new FakeGuests();
