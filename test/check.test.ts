@@ -18,6 +18,12 @@ import { Simulator, type SimEndpoints } from '../src/sim/simulator.js';
 /** Every privilege scripts/grants.conf grants anywhere (for scenarios granting one set on every path). */
 const DEFAULT_PRIVILEGES = [...new Set(loadGrants().acls.flatMap((a) => rolePrivileges(loadGrants(), a.role)))];
 
+/**
+ * With the default grants check cannot see foreign VMs (no VM.Audit on /vms, see scripts/grants.conf);
+ * the probes of foreign VMs in ranges and of non-template VMIDs are tested with that audit added.
+ */
+const withVmsAudit = (scenario: string) => scenario.replace('  timings: {clone', '  access: {acls: [{path: /vms, roles: [PVEAuditor], users: [pve-runners@pve], tokens: [pve-runners@pve!daemon]}]}\n  timings: {clone');
+
 const ROOT = resolve(process.cwd());
 const SHIPPED_POOLS = join(ROOT, 'pools.yaml');
 const DEMO = readFileSync(join(ROOT, 'scenarios/demo.yaml'), 'utf8');
@@ -77,7 +83,7 @@ function expectNoSecrets(r: Run, ...extra: string[]): void {
 
 describe('check on the demo scenario with the shipped pools.yaml', () => {
   it('passes every probe; the foreign VM 205 in ubuntu-2404\'s range is a warning that does not fail it', async () => {
-    const r = await check(loadScenario(join(ROOT, 'scenarios/demo.yaml')));
+    const r = await check(withVmsAudit(DEMO));
     expect(failed(r)).toEqual([]);
     expect(r.code).toBe(0);
     expect(warned(r)).toEqual([
@@ -131,7 +137,7 @@ describe('check fails with the fix', () => {
 
   it('a VMID template that is not a template', async () => {
     const pools = poolsFixture((t) => t.replace('template: windows-2022-runner-template', 'template: 150'));
-    const r = await check(DEMO, { pools });
+    const r = await check(withVmsAudit(DEMO), { pools });
     expect(failed(r)).toEqual([
       "✗ pool windows-2022: template VMID 150: VMID 150 is VM 150 on pve2, which is not a template — fix: convert it with `qm template 150` on pve2 (it must be shut down), or name the template instead",
     ]);
@@ -140,7 +146,7 @@ describe('check fails with the fix', () => {
   it('a VMID range full of VMs that are not ours', async () => {
     const pools = poolsFixture((t) => t.replace('vmid_range: [260, 269]', 'vmid_range: [270, 271]'));
     const scenario = DEMO.replace('  foreign_vms:\n', '  foreign_vms:\n    - {vmid: 270, node: pve1, name: ci-cache}\n    - {vmid: 271, node: pve1, name: build-box, status: running}\n');
-    const r = await check(scenario, { pools });
+    const r = await check(withVmsAudit(scenario), { pools });
     expect(r.code).toBe(1);
     expect(line(r, '✗ pool windows-2022: VMID range 270-271')).toBe(
       '✗ pool windows-2022: VMID range 270-271: every VMID is taken by VMs that are not ours: 270 (ci-cache on pve1), 271 (build-box on pve1) — fix: move those VMs to VMIDs outside the range, or change pools[2].vmid_range',
@@ -159,7 +165,29 @@ describe('check fails with the fix', () => {
     expect(l).toContain(`\`pveum acl modify ${grantOn} --roles PVERunners --users ${r.env.PROXMOX_TOKEN_ID!.split('!')[0]} --tokens '${r.env.PROXMOX_TOKEN_ID}'\``);
     expect(line(r, '✗ pool ubuntu-2204: token privileges')).toContain('missing VM.PowerMgmt on /vms/230-259');
     expect(line(r, '✗ pool windows-2022: token privileges')).toContain('missing VM.PowerMgmt on /vms/260-269');
-    expect(failed(r)).toHaveLength(3);
+    // and per granted path (scripts/grants.conf): only the pool's grant lacks it
+    expect(line(r, '✗ token grant /pool/pve-runners (PVERunners)')).toContain(': missing VM.PowerMgmt; without it the daemon cannot clone into the pool');
+    expect(failed(r)).toHaveLength(4);
+  });
+
+  it('the default grants with one missing on one path: that path, what it costs, and the fix', async () => {
+    const ok = await check(DEMO);
+    expect(failed(ok)).toEqual([]);
+    expect(ok.lines.filter((l) => l.startsWith('✓ token grant ')).map((l) => l.replace(/ \([A-Z][^)]*\)$/, ''))).toEqual([
+      '✓ token grant /pool/pve-runners (PVERunners)',
+      ...[9000, 9001, 9002, 9100, 9101].map((t) => `✓ token grant /vms/${t} (PVETemplateUser)`),
+      '✓ token grant /storage/local-lvm (PVEDatastoreUser)',
+      '✓ token grant /storage/local (PVERunnersObserver)',
+      '✓ token grant /nodes (PVERunnersObserver)',
+      '✓ token grant /sdn/zones/localnetwork/vmbr0 (PVESDNUser)',
+    ]);
+    // the user keeps its ACL, the token loses its own: a privilege-separated token then holds nothing there
+    const r = await check(DEMO.replace('  timings: {clone', "  access: {revoke: [{path: /storage/local-lvm, tokens: ['pve-runners@pve!daemon']}]}\n  timings: {clone"));
+    expect(r.code).toBe(1);
+    expect(line(r, '✗ token grant /storage/local-lvm (PVEDatastoreUser)')).toBe(
+      "✗ token grant /storage/local-lvm (PVEDatastoreUser): missing Datastore.AllocateSpace, Datastore.Audit; without them the daemon cannot allocate the clones' disks — fix: `pveum acl modify /storage/local-lvm --roles PVEDatastoreUser --users pve-runners@pve --tokens 'pve-runners@pve!daemon' --propagate 1` (to both the user and the token: a privilege-separated token holds only what both hold), or run `scripts/create-proxmox-token.sh --template 9000 --template 9001 --template 9002 --template 9100 --template 9101 --storage local-lvm --snippet-storage local --bridge vmbr0 --pool pve-runners` on a node: it grants all of scripts/grants.conf and keeps the token",
+    );
+    expect(failed(r).filter((l) => l.includes('token grant'))).toHaveLength(1);
   });
 
   it('the fix grants on the resource pool new VMs are cloned into (PROXMOX_POOL), else on /vms', async () => {
@@ -177,7 +205,7 @@ describe('check fails with the fix', () => {
     const withoutPool = await probeProxmox({ proxmox, config, url: e.proxmox.url, tokenId: e.proxmox.tokenId, storage: 'local' });
     const l2 = withoutPool.lines.find((x) => x.what === 'pool ubuntu-2204: token privileges');
     expect(l2?.problem).toBe('missing VM.PowerMgmt on /vms/230-259');
-    expect(l2?.fix).toContain("--roles PVERunners --users pve-runners@pve --tokens 'pve-runners@pve!ci'` (PVERunners: a role holding the privileges above; without PROXMOX_POOL the daemon clones into no resource pool, so the range's VMIDs inherit only from /vms)");
+    expect(l2?.fix).toContain("--roles PVERunners --users pve-runners@pve --tokens 'pve-runners@pve!daemon'` (PVERunners: a role holding the privileges above; without PROXMOX_POOL the daemon clones into no resource pool, so the range's VMIDs inherit only from /vms)");
     expect(l2?.fix).toContain('`pveum acl modify /vms --roles PVERunners');
   });
 
