@@ -68,6 +68,14 @@ describe('scripts/grants.conf: the script and the simulator grant the same', () 
     expect(paths).toEqual([...new Set(scenarioAccess(old).access.cfg.acls.map((a) => a.path))]);
   });
 
+  it('the release package ships grants.conf where `check` reads it (dist/../scripts/grants.conf)', () => {
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const files = (JSON.parse(r.stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+    expect(files).toContain('scripts/grants.conf');
+    expect(files).toContain('dist/proxmox/grants.js');
+  });
+
   it('parses and expands placeholders; rejects what the script would not understand', () => {
     const g = parseGrants('role R A.B C.D # x\nacl /vms/{template} PVETemplateUser # clone it\nacl /sdn/zones/localnetwork/{bridge} PVESDNUser pve>=8\n');
     expect(expandGrants(g, { pool: 'p', templates: [9000, 9001], storages: [], snippetStorage: 'local', bridges: ['vmbr1'], pveMajor: 8 }).map((a) => [a.path, a.why])).toEqual([
