@@ -190,6 +190,12 @@ describe('check fails with the fix', () => {
     expect(failed(r).filter((l) => l.includes('token grant'))).toHaveLength(1);
   });
 
+  it('without Sys.Audit on /nodes the nodes are listed without figures: placement is blind, and check says so', async () => {
+    const r = await check(DEMO.replace('  timings: {clone', "  access: {revoke: [{path: /nodes}]}\n  timings: {clone"));
+    expect(failed(r).map((l) => l.split(':')[0])).toEqual(['✗ node pve1', '✗ node pve2', '✗ token grant /nodes (PVERunnersObserver)']);
+    expect(line(r, '✗ token grant /nodes (PVERunnersObserver)')).toContain("missing Sys.Audit; without it the daemon cannot read each node's free memory for placement");
+  });
+
   it('the fix grants on the resource pool new VMs are cloned into (PROXMOX_POOL), else on /vms', async () => {
     const privileges = DEFAULT_PRIVILEGES.filter((p) => p !== 'VM.PowerMgmt');
     const sim = new Simulator(parseScenario(DEMO.replace('  timings: {clone', `  token: {privileges: [${privileges.join(', ')}]}\n  timings: {clone`)), { speed: 20 });

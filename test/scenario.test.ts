@@ -81,6 +81,7 @@ describe('scenario loading', () => {
       "proxmox.access.acls[0].roles: role 'PVERunners' is neither built in nor in proxmox.access.roles",
       "proxmox.access.acls[0].tokens: 'pve-runners@pve!daemon' is not in proxmox.access.tokens",
     ]);
+    expect(problems('roles: [{name: Peek, privs: [VM.Audit, VM.Peek]}]')).toEqual(["proxmox.access.roles[0].privs: invalid privilege 'VM.Peek'"]);
     expect(problems('users: [{id: alice, enabled: true}]')[0]).toMatch(/^proxmox\.access\.users\[0\]\.id: /);
     expect(problems('acls: [{path: /, roles: [NoAccess], users: [pve-runners@pve], propagate: 1}]')[0]).toMatch(/^proxmox\.access\.acls\[0\]\.propagate: /);
     expect(() => parseScenario(minimal.replace('  timings: {clone', '  token: {privileges: [VM.Audit]}\n  access: {}\n  timings: {clone'), 'b.yaml')).toThrow(/either token\.privileges .* or access/);

@@ -7,7 +7,7 @@
  */
 import { expandGrants, loadGrants, type GrantInputs } from '../../proxmox/grants.js';
 import type { Scenario, ScenarioAccess } from '../scenario.js';
-import { Access, BUILTIN_ROLES, type AccessConfig } from './access.js';
+import { Access, ALL_PRIVILEGES, BUILTIN_ROLES, type AccessConfig } from './access.js';
 
 export const DEFAULT_USER = 'pve-runners@pve';
 export const DEFAULT_TOKEN = 'pve-runners@pve!daemon';
@@ -92,6 +92,10 @@ export function accessProblems(raw: Record<string, unknown>, vmids: readonly num
   const users = new Set([...(withDefaults ? [DEFAULT_USER] : []), ...(a.users ?? []).map((u) => u.id)]);
   const tokens = new Set([...(withDefaults ? [DEFAULT_TOKEN] : []), ...(a.tokens ?? []).map((t) => t.id)]);
   const roles = new Set([...Object.keys(BUILTIN_ROLES), 'Administrator', ...(withDefaults ? loadGrants().roles.map((r) => r.name) : []), ...(a.roles ?? []).map((r) => r.name)]);
+  (a.roles ?? []).forEach((r, i) => r.privs.forEach((p) => {
+    // AccessControl::add_role_privs: "invalid privilege"
+    if (!ALL_PRIVILEGES.includes(p)) problems.push(`proxmox.access.roles[${i}].privs: invalid privilege '${p}'`);
+  }));
   (a.tokens ?? []).forEach((t, i) => {
     if (!users.has(t.id.split('!')[0]!)) problems.push(`proxmox.access.tokens[${i}].id: user '${t.id.split('!')[0]}' is not in proxmox.access.users`);
   });
