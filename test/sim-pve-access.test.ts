@@ -5,6 +5,8 @@
  * pve-access-control RPCEnvironment.pm permissions/get_effective_permissions), through HTTP.
  * Scenario time is a manual clock: a clone is in progress until the test moves time past its end.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { SimClock } from '../src/sim/clock.js';
 import { startPve, type PveHarness } from './helpers/pve-sim.js';
 
@@ -113,6 +115,12 @@ describe('a pool-scoped token (the default grants)', () => {
     expect(all.filter((e) => e.type === 'pool')).toEqual([]);
     expect(all.filter((e) => e.type === 'node').map((e) => [e.node, typeof e.maxmem])).toEqual([['pve1', 'number'], ['pve2', 'number']]);
     expect([...new Set(all.filter((e) => e.type === 'storage').map((e) => e.storage))].sort()).toEqual(['ceph', 'local', 'local-lvm']);
+    // volumes as check_volume_access allows them: snippets only with Datastore.Allocate, template
+    // disks only with VM.Config.Disk on the template: neither is granted
+    writeFileSync(join(h.info.snippetsDirs.pve1!, 'pvr-x.yaml'), '#cloud-config\n');
+    expect((await h.raw('GET', '/nodes/pve1/storage/local/content?content=snippets')).json.data).toEqual([]);
+    expect((await h.raw('GET', '/nodes/pve1/storage/local-lvm/content')).json.data).toEqual([]);
+    expect((await h.raw('GET', '/nodes/pve1/storage/local/status')).status).toBe(200);
   });
 
   it('templates: visible, readable and clonable into the pool; no clone outside it', async () => {

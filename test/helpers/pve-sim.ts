@@ -45,14 +45,15 @@ timings: {clone: 1s, config: 200ms, start: 500ms, stop: 500ms, shutdown: 1s, des
 
 /**
  * For tests of VM behaviour rather than access control: the token and its user hold VM, datastore,
- * SDN and audit roles on `/`, so every VM (foreign ones too) can be cloned, changed and destroyed.
+ * SDN and audit roles on `/`, so every VM (foreign ones too) can be cloned, changed and destroyed,
+ * and every volume listed.
  */
 export const WIDE_ACCESS = `access:
   defaults: false
   users: [{id: pve-runners@pve}]
   tokens: [{id: pve-runners@pve!daemon}]
   pools: [{name: pve-runners}]
-  acls: [{path: /, roles: [PVEVMAdmin, PVEDatastoreUser, PVESDNUser, PVEAuditor], users: [pve-runners@pve], tokens: [pve-runners@pve!daemon]}]`;
+  acls: [{path: /, roles: [PVEVMAdmin, PVEDatastoreAdmin, PVESDNUser, PVEAuditor], users: [pve-runners@pve], tokens: [pve-runners@pve!daemon]}]`;
 
 export const BASIC = `${BASIC_CLUSTER}\n${WIDE_ACCESS}`;
 

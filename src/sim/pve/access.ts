@@ -24,6 +24,7 @@ export const BUILTIN_ROLES: Readonly<Record<string, readonly string[]>> = {
   ],
   PVETemplateUser: ['VM.Clone', 'VM.Audit'],
   PVEDatastoreUser: ['Datastore.AllocateSpace', 'Datastore.Audit'],
+  PVEDatastoreAdmin: ['Datastore.Allocate', 'Datastore.AllocateTemplate', 'Datastore.AllocateSpace', 'Datastore.Audit'],
   PVESDNUser: ['SDN.Use', 'SDN.Audit'],
   PVEAuditor: ['VM.Audit', 'VM.GuestAgent.Audit', 'Sys.Audit', 'Datastore.Audit', 'SDN.Audit', 'Pool.Audit', 'Mapping.Audit'],
 };
