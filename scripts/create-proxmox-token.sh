@@ -5,15 +5,8 @@
 # fixes drifted privileges and ACLs; an existing token is kept unless --rotate is given (Proxmox
 # shows a token's secret only once, at creation).
 #
-# Privileges (see ../shared/reference/apis.md §3.3 in the project notes, and README):
-#   /pool/<pool>                 PVERunners: VM.Allocate VM.Audit VM.PowerMgmt VM.Config.Cloudinit
-#                                VM.Config.Options VM.Config.CPU VM.Config.Memory (clone into, configure,
-#                                start, stop and destroy the VMs of that pool, and nothing else)
-#   /vms/<template> (each)       PVETemplateUser: VM.Clone VM.Audit
-#   /storage/<vm storage>        PVEDatastoreUser: Datastore.AllocateSpace Datastore.Audit (clone disks)
-#   /storage/<snippet storage>   PVERunnersObserver: Datastore.Audit (check that snippets are enabled)
-#   /nodes                       PVERunnersObserver: Sys.Audit (free memory, for placement)
-#   /sdn/zones/localnetwork/<bridge> (PVE 8+)  PVESDNUser: SDN.Use (the template's network bridge)
+# What is granted where is read from grants.conf next to this script (the one source the simulator
+# and `pve-runners check` read too; see README "The Proxmox token's minimal privileges").
 set -euo pipefail
 
 PROG=create-proxmox-token.sh
@@ -24,10 +17,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 USER_ID=pve-runners@pve
 TOKEN_NAME=daemon
 POOL=pve-runners
-ROLE=PVERunners
-OBSERVER_ROLE=PVERunnersObserver
-ROLE_PRIVS=(VM.Allocate VM.Audit VM.PowerMgmt VM.Config.Cloudinit VM.Config.Options VM.Config.CPU VM.Config.Memory)
-OBSERVER_PRIVS=(Sys.Audit Datastore.Audit)
+GRANTS=$SCRIPT_DIR/grants.conf
 TEMPLATES=()
 VM_STORAGES=()
 SNIPPET_STORAGE=local
@@ -78,6 +68,7 @@ for vmid in "${TEMPLATES[@]}"; do [[ $vmid =~ ^[1-9][0-9]{2,8}$ ]] || die "--tem
 [[ $TOKEN_NAME =~ ^[A-Za-z][A-Za-z0-9._-]*$ ]] || die "--token '$TOKEN_NAME' is not a valid token name"
 [[ $POOL =~ ^[A-Za-z0-9_.-]+$ ]] || die "--pool '$POOL' is not a valid pool name"
 
+[[ -r $GRANTS ]] || die "cannot read $GRANTS (it ships next to this script)"
 require_proxmox_host pveum pvesh
 
 TOKEN_ID="$USER_ID!$TOKEN_NAME"
@@ -99,8 +90,14 @@ grant() {
   run pveum acl modify "$path" --roles "$role" --users "$USER_ID" --tokens "$TOKEN_ID" --propagate 1
 }
 
-ensure_role "$ROLE" "${ROLE_PRIVS[*]}"
-ensure_role "$OBSERVER_ROLE" "${OBSERVER_PRIVS[*]}"
+# grants.conf lines without their comments: `role NAME PRIV...` and `acl PATH ROLE [pve>=N]`.
+grant_lines() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$GRANTS"; }
+
+while read -r kind name privs; do
+  [[ $kind == role ]] || continue
+  [[ -n $privs ]] || die "$GRANTS: role $name has no privileges"
+  ensure_role "$name" "$privs"
+done < <(grant_lines)
 
 if ! exists "/access/users/$USER_ID"; then
   run pveum user add "$USER_ID" --comment "pve-runners daemon (API token only, no password)"
@@ -126,14 +123,36 @@ if ((!token_exists)); then
   fi
 fi
 
-grant "/pool/$POOL" "$ROLE"
-for vmid in "${TEMPLATES[@]}"; do grant "/vms/$vmid" PVETemplateUser; done
-for storage in "${VM_STORAGES[@]}"; do grant "/storage/$storage" PVEDatastoreUser; done
-grant "/storage/$SNIPPET_STORAGE" "$OBSERVER_ROLE"
-grant /nodes "$OBSERVER_ROLE"
-if ((PVE_MAJOR >= 8)); then
-  for bridge in "${BRIDGES[@]}"; do grant "/sdn/zones/localnetwork/$bridge" PVESDNUser; done
-fi
+# Grants ROLE on PATH once per value of the placeholder PATH holds (at most one per line).
+grant_expanded() {
+  local path=$1 role=$2 value placeholder
+  local -a values
+  case $path in
+    *'{template}'*) values=("${TEMPLATES[@]}"); placeholder='{template}' ;;
+    *'{storage}'*) values=("${VM_STORAGES[@]}"); placeholder='{storage}' ;;
+    *'{bridge}'*) values=("${BRIDGES[@]}"); placeholder='{bridge}' ;;
+    *) values=(""); placeholder='' ;;
+  esac
+  for value in "${values[@]}"; do
+    local p=$path
+    [[ -z $placeholder ]] || p=${p//"$placeholder"/$value}
+    p=${p//'{pool}'/$POOL}
+    p=${p//'{snippet_storage}'/$SNIPPET_STORAGE}
+    [[ $p != *'{'* ]] || die "$GRANTS: unknown placeholder in '$path'"
+    grant "$p" "$role"
+  done
+}
+
+min_version='^pve>=([0-9]+)$'
+while read -r kind path role cond; do
+  [[ $kind == acl ]] || continue
+  if [[ $cond =~ $min_version ]]; then
+    ((PVE_MAJOR >= BASH_REMATCH[1])) || continue
+  elif [[ -n $cond ]]; then
+    die "$GRANTS: unknown condition '$cond' on acl $path"
+  fi
+  grant_expanded "$path" "$role"
+done < <(grant_lines)
 
 if [[ $DRY_RUN == 1 ]]; then
   info "dry run: nothing was changed"

@@ -11,9 +11,25 @@ import { checkCommand } from '../src/cli/check.js';
 import { daemonEnv } from '../src/cli/demo.js';
 import { ConfigError, loadSettings } from '../src/config/index.js';
 import { createProxmoxClient } from '../src/proxmox/client.js';
-import { DEFAULT_PRIVILEGES } from '../src/sim/pve/index.js';
+import { loadGrants, rolePrivileges } from '../src/proxmox/grants.js';
 import { loadScenario, parseScenario, type Scenario } from '../src/sim/scenario.js';
 import { Simulator, type SimEndpoints } from '../src/sim/simulator.js';
+
+/** Every privilege scripts/grants.conf grants anywhere (for scenarios granting one set on every path). */
+const DEFAULT_PRIVILEGES = [...new Set(loadGrants().acls.flatMap((a) => rolePrivileges(loadGrants(), a.role)))];
+
+/**
+ * With the default grants check cannot see foreign VMs (no VM.Audit on /vms, see scripts/grants.conf);
+ * the probes of foreign VMs in ranges and of non-template VMIDs are tested with that audit added.
+ */
+const withVmsAudit = (scenario: string) => scenario.replace('  timings: {clone', '  access: {acls: [{path: /vms, roles: [PVEAuditor], users: [pve-runners@pve], tokens: [pve-runners@pve!daemon]}]}\n  timings: {clone');
+
+/**
+ * Proxmox lists snippet files only to a token with Datastore.Allocate on the storage (pve-storage
+ * check_volume_access), which the default grants lack; the "seen by Proxmox" probe is tested with it.
+ */
+const withStorageAllocate = (scenario: string, storage: string) => scenario.replace('  timings: {clone',
+  `  access:\n    roles: [{name: StorageAdmin, privs: [Datastore.Allocate, Datastore.AllocateSpace, Datastore.Audit]}]\n    acls: [{path: /storage/${storage}, roles: [StorageAdmin], users: [pve-runners@pve], tokens: [pve-runners@pve!daemon]}]\n  timings: {clone`);
 
 const ROOT = resolve(process.cwd());
 const SHIPPED_POOLS = join(ROOT, 'pools.yaml');
@@ -74,11 +90,13 @@ function expectNoSecrets(r: Run, ...extra: string[]): void {
 
 describe('check on the demo scenario with the shipped pools.yaml', () => {
   it('passes every probe; the foreign VM 205 in ubuntu-2404\'s range is a warning that does not fail it', async () => {
-    const r = await check(loadScenario(join(ROOT, 'scenarios/demo.yaml')));
+    const r = await check(withVmsAudit(DEMO));
     expect(failed(r)).toEqual([]);
     expect(r.code).toBe(0);
     expect(warned(r)).toEqual([
       '! pool ubuntu-2404: VMID range 200-229: holds 1 VM(s) that are not ours: 205 (keep-me on pve1) — fix: none needed for `run`: it never touches them and skips their VMIDs (29 usable); to reclaim them, move the VM(s) or change pools[0].vmid_range',
+      // the grants do not let Proxmox show the token snippet files (no Datastore.Allocate): writable, but not verified
+      ...['pve1', 'pve2'].map((node) => `! SNIPPETS_DIR ${r.endpoints.proxmox.snippetsDirs[node]}: writable; not verified that Proxmox reads it as local:snippets on ${node}: Proxmox lists snippet files only to tokens holding Datastore.Allocate on /storage/local, which pve-runners does not need — fix: none needed if ${r.endpoints.proxmox.snippetsDirs[node]} is the snippets directory of storage 'local'; to be sure, write a file there and look for it with \`pvesm list local --content snippets\` on ${node}`),
     ]);
     expect(line(r, '✓ Proxmox reachable')).toContain('Proxmox VE 9.1.3');
     // Each pool's template on each of its nodes: local storage means one copy per node.
@@ -91,13 +109,18 @@ describe('check on the demo scenario with the shipped pools.yaml', () => {
     ]);
     expect(r.lines.filter((l) => l.includes('token privileges'))).toHaveLength(4);
     expect(line(r, "✓ snippet storage 'local' holds snippets")).toContain('on pve1, pve2');
+    expect(line(r, '✓ GitHub credentials')).toMatch(/accepted; rate budget \d+\/5000 requests left/);
+    expect(line(r, '✓ repository acme/app')).toContain('admin');
+    expect(r.lines[r.lines.length - 1]).toMatch(/^✓ \d+ passed, 3 warning\(s\), 0 failed/);
+    expectNoSecrets(r);
+  });
+
+  it('with Datastore.Allocate on the snippet storage, Proxmox is seen to list what SNIPPETS_DIR holds', async () => {
+    const r = await check(withStorageAllocate(DEMO, 'local'));
+    expect(failed(r)).toEqual([]);
     for (const node of ['pve1', 'pve2']) {
       expect(line(r, `✓ SNIPPETS_DIR ${r.endpoints.proxmox.snippetsDirs[node]}`)).toContain(`local:snippets on ${node}`);
     }
-    expect(line(r, '✓ GitHub credentials')).toMatch(/accepted; rate budget \d+\/5000 requests left/);
-    expect(line(r, '✓ repository acme/app')).toContain('admin');
-    expect(r.lines[r.lines.length - 1]).toMatch(/^✓ \d+ passed, 1 warning\(s\), 0 failed/);
-    expectNoSecrets(r);
   });
 
   it('leaves no probe file behind in the snippets directories', async () => {
@@ -128,7 +151,7 @@ describe('check fails with the fix', () => {
 
   it('a VMID template that is not a template', async () => {
     const pools = poolsFixture((t) => t.replace('template: windows-2022-runner-template', 'template: 150'));
-    const r = await check(DEMO, { pools });
+    const r = await check(withVmsAudit(DEMO), { pools });
     expect(failed(r)).toEqual([
       "✗ pool windows-2022: template VMID 150: VMID 150 is VM 150 on pve2, which is not a template — fix: convert it with `qm template 150` on pve2 (it must be shut down), or name the template instead",
     ]);
@@ -137,7 +160,7 @@ describe('check fails with the fix', () => {
   it('a VMID range full of VMs that are not ours', async () => {
     const pools = poolsFixture((t) => t.replace('vmid_range: [260, 269]', 'vmid_range: [270, 271]'));
     const scenario = DEMO.replace('  foreign_vms:\n', '  foreign_vms:\n    - {vmid: 270, node: pve1, name: ci-cache}\n    - {vmid: 271, node: pve1, name: build-box, status: running}\n');
-    const r = await check(scenario, { pools });
+    const r = await check(withVmsAudit(scenario), { pools });
     expect(r.code).toBe(1);
     expect(line(r, '✗ pool windows-2022: VMID range 270-271')).toBe(
       '✗ pool windows-2022: VMID range 270-271: every VMID is taken by VMs that are not ours: 270 (ci-cache on pve1), 271 (build-box on pve1) — fix: move those VMs to VMIDs outside the range, or change pools[2].vmid_range',
@@ -156,7 +179,35 @@ describe('check fails with the fix', () => {
     expect(l).toContain(`\`pveum acl modify ${grantOn} --roles PVERunners --users ${r.env.PROXMOX_TOKEN_ID!.split('!')[0]} --tokens '${r.env.PROXMOX_TOKEN_ID}'\``);
     expect(line(r, '✗ pool ubuntu-2204: token privileges')).toContain('missing VM.PowerMgmt on /vms/230-259');
     expect(line(r, '✗ pool windows-2022: token privileges')).toContain('missing VM.PowerMgmt on /vms/260-269');
-    expect(failed(r)).toHaveLength(3);
+    // and per granted path (scripts/grants.conf): only the pool's grant lacks it
+    expect(line(r, '✗ token grant /pool/pve-runners (PVERunners)')).toContain(': missing VM.PowerMgmt; without it the daemon cannot clone into the pool');
+    expect(failed(r)).toHaveLength(4);
+  });
+
+  it('the default grants with one missing on one path: that path, what it costs, and the fix', async () => {
+    const ok = await check(DEMO);
+    expect(failed(ok)).toEqual([]);
+    expect(ok.lines.filter((l) => l.startsWith('✓ token grant ')).map((l) => l.replace(/ \([A-Z][^)]*\)$/, ''))).toEqual([
+      '✓ token grant /pool/pve-runners (PVERunners)',
+      ...[9000, 9001, 9002, 9100, 9101].map((t) => `✓ token grant /vms/${t} (PVETemplateUser)`),
+      '✓ token grant /storage/local-lvm (PVEDatastoreUser)',
+      '✓ token grant /storage/local (PVERunnersObserver)',
+      '✓ token grant /nodes (PVERunnersObserver)',
+      '✓ token grant /sdn/zones/localnetwork/vmbr0 (PVESDNUser)',
+    ]);
+    // the user keeps its ACL, the token loses its own: a privilege-separated token then holds nothing there
+    const r = await check(DEMO.replace('  timings: {clone', "  access: {revoke: [{path: /storage/local-lvm, tokens: ['pve-runners@pve!daemon']}]}\n  timings: {clone"));
+    expect(r.code).toBe(1);
+    expect(line(r, '✗ token grant /storage/local-lvm (PVEDatastoreUser)')).toBe(
+      "✗ token grant /storage/local-lvm (PVEDatastoreUser): missing Datastore.AllocateSpace, Datastore.Audit; without them the daemon cannot allocate the clones' disks — fix: `pveum acl modify /storage/local-lvm --roles PVEDatastoreUser --users pve-runners@pve --tokens 'pve-runners@pve!daemon' --propagate 1` (to both the user and the token: a privilege-separated token holds only what both hold), or run `scripts/create-proxmox-token.sh --template 9000 --template 9001 --template 9002 --template 9100 --template 9101 --storage local-lvm --snippet-storage local --bridge vmbr0 --pool pve-runners` on a node: it grants all of scripts/grants.conf and keeps the token",
+    );
+    expect(failed(r).filter((l) => l.includes('token grant'))).toHaveLength(1);
+  });
+
+  it('without Sys.Audit on /nodes the nodes are listed without figures: placement is blind, and check says so', async () => {
+    const r = await check(DEMO.replace('  timings: {clone', "  access: {revoke: [{path: /nodes}]}\n  timings: {clone"));
+    expect(failed(r).map((l) => l.split(':')[0])).toEqual(['✗ node pve1', '✗ node pve2', '✗ token grant /nodes (PVERunnersObserver)']);
+    expect(line(r, '✗ token grant /nodes (PVERunnersObserver)')).toContain("missing Sys.Audit; without it the daemon cannot read each node's free memory for placement");
   });
 
   it('the fix grants on the resource pool new VMs are cloned into (PROXMOX_POOL), else on /vms', async () => {
@@ -174,7 +225,7 @@ describe('check fails with the fix', () => {
     const withoutPool = await probeProxmox({ proxmox, config, url: e.proxmox.url, tokenId: e.proxmox.tokenId, storage: 'local' });
     const l2 = withoutPool.lines.find((x) => x.what === 'pool ubuntu-2204: token privileges');
     expect(l2?.problem).toBe('missing VM.PowerMgmt on /vms/230-259');
-    expect(l2?.fix).toContain("--roles PVERunners --users pve-runners@pve --tokens 'pve-runners@pve!ci'` (PVERunners: a role holding the privileges above; without PROXMOX_POOL the daemon clones into no resource pool, so the range's VMIDs inherit only from /vms)");
+    expect(l2?.fix).toContain("--roles PVERunners --users pve-runners@pve --tokens 'pve-runners@pve!daemon'` (PVERunners: a role holding the privileges above; without PROXMOX_POOL the daemon clones into no resource pool, so the range's VMIDs inherit only from /vms)");
     expect(l2?.fix).toContain('`pveum acl modify /vms --roles PVERunners');
   });
 
@@ -190,7 +241,7 @@ describe('check fails with the fix', () => {
 
   it('a snippet storage without the snippets content type', async () => {
     // local-lvm exists on every node (the templates' disks) but holds images and rootdir only.
-    const r = await check(DEMO, { env: { PROXMOX_STORAGE: 'local-lvm' } });
+    const r = await check(withStorageAllocate(DEMO, 'local-lvm'), { env: { PROXMOX_STORAGE: 'local-lvm' } });
     expect(r.code).toBe(1);
     for (const node of ['pve1', 'pve2']) {
       expect(line(r, `✗ snippet storage 'local-lvm' on ${node}`)).toBe(
@@ -231,7 +282,7 @@ describe('check fails with the fix', () => {
   it('a writable SNIPPETS_DIR that is not the directory Proxmox reads snippets from', async () => {
     // One directory for both nodes while `local` is per node: VMs would not find their user-data.
     const dir = tempDir();
-    const r = await check(DEMO, { env: { SNIPPETS_DIR: dir } });
+    const r = await check(withStorageAllocate(DEMO, 'local'), { env: { SNIPPETS_DIR: dir } });
     expect(r.code).toBe(1);
     for (const node of ['pve1', 'pve2']) {
       expect(line(r, `✗ SNIPPETS_DIR ${dir} (for pve1, pve2): seen by Proxmox on ${node}`)).toContain('put {node} in SNIPPETS_DIR');

@@ -46,6 +46,47 @@ describe('scenario loading', () => {
     expect(() => parseScenario(bad, 'x.yaml')).toThrow(/templates\[0\]\.node: 'pve9'[\s\S]*workload\[0\]\.repo/);
   });
 
+  it('proxmox.access: every reference is checked, with the path and what would be accepted', () => {
+    const withAccess = (yaml: string) => minimal.replace('  timings: {clone', `  access:\n${yaml.replace(/^/gm, '    ')}\n  timings: {clone`);
+    const problems = (yaml: string) => {
+      try {
+        parseScenario(withAccess(yaml), 'a.yaml');
+      } catch (e) {
+        return (e as ScenarioError).problems;
+      }
+      return [];
+    };
+    expect(problems('acls: [{path: /vms/9000, roles: [PVEVMAdmin], users: [pve-runners@pve]}]\npools: [{name: ci, vms: [9000]}]')).toEqual([]);
+    expect(problems([
+      'tokens: [{id: bob@pve!t}]',
+      'authenticate: nobody@pve!x',
+      'acls:',
+      '  - {path: /vms/9000, roles: [PVEVMAdmn], users: [alice@pve]}',
+      '  - {path: /qemu/9000, roles: [NoAccess], tokens: [pve-runners@pve!daemon]}',
+      '  - {path: /nodes, roles: [PVEAuditor]}',
+      'pools: [{name: ci, vms: [9000, 555]}, {name: other, vms: [9000]}]',
+    ].join('\n'))).toEqual([
+      "proxmox.access.tokens[0].id: user 'bob@pve' is not in proxmox.access.users",
+      "proxmox.access.authenticate: 'nobody@pve!x' is not one of the tokens (pve-runners@pve!daemon, bob@pve!t)",
+      "proxmox.access.acls[0].roles: role 'PVEVMAdmn' is neither built in nor in proxmox.access.roles",
+      "proxmox.access.acls[0].users: 'alice@pve' is not in proxmox.access.users",
+      "proxmox.access.acls[1].path: '/qemu/9000' is not an ACL path Proxmox accepts (e.g. /, /vms/205, /pool/NAME, /storage/ID, /nodes, /sdn/zones/localnetwork/vmbr0)",
+      'proxmox.access.acls[2]: names no users or tokens',
+      'proxmox.access.pools[0].vms: VMID 555 is not a template or foreign VM of the scenario',
+      'proxmox.access.pools[1].vms: VMID 9000 is already in pool ci (a VM belongs to at most one pool)',
+    ]);
+    // without the defaults, the grants file's roles and the default token are not there
+    expect(problems('defaults: false\nacls: [{path: /, roles: [PVERunners], tokens: [pve-runners@pve!daemon]}]')).toEqual([
+      'proxmox.access: no token to authenticate with; list one under tokens (or keep defaults)',
+      "proxmox.access.acls[0].roles: role 'PVERunners' is neither built in nor in proxmox.access.roles",
+      "proxmox.access.acls[0].tokens: 'pve-runners@pve!daemon' is not in proxmox.access.tokens",
+    ]);
+    expect(problems('roles: [{name: Peek, privs: [VM.Audit, VM.Peek]}]')).toEqual(["proxmox.access.roles[0].privs: invalid privilege 'VM.Peek'"]);
+    expect(problems('users: [{id: alice, enabled: true}]')[0]).toMatch(/^proxmox\.access\.users\[0\]\.id: /);
+    expect(problems('acls: [{path: /, roles: [NoAccess], users: [pve-runners@pve], propagate: 1}]')[0]).toMatch(/^proxmox\.access\.acls\[0\]\.propagate: /);
+    expect(() => parseScenario(minimal.replace('  timings: {clone', '  token: {privileges: [VM.Audit]}\n  access: {}\n  timings: {clone'), 'b.yaml')).toThrow(/either token\.privileges .* or access/);
+  });
+
   it('rejects a bad duration with the accepted forms', () => {
     expect(() => parseScenario(minimal.replace('clone: 2s', 'clone: soon'), 'x.yaml')).toThrow(/proxmox\.timings\.clone: a number of seconds, or a number with a unit/);
   });

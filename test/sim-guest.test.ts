@@ -44,7 +44,8 @@ describe('simulated guests', () => {
     const file = `pvr-${name}.yaml`;
     writeFileSync(join(e.proxmox.snippetsDirs.pve1!, file), userData(jit.encodedJitConfig), { mode: 0o600 });
     const wait = (upid: string) => awaitTask(px, systemClock, upid, 'test', { timeoutMs: 10_000, pollMs: 10, maxPollMs: 50 });
-    await wait(await px.clone('pve1', 9000, { newid: vmid, name, description: 'test', full: false }));
+    // into the resource pool, as the daemon clones: the default grants allow nothing else
+    await wait(await px.clone('pve1', 9000, { newid: vmid, name, description: 'test', full: false, pool: 'pve-runners' }));
     const cfg = await px.updateConfig('pve1', vmid, { cicustom: `user=local:snippets/${file}`, tags: 'pve-runners;pvr-pool.ubuntu' });
     if (cfg) await wait(cfg);
     await wait(await px.start('pve1', vmid));

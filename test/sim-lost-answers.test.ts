@@ -27,7 +27,7 @@ describe('simulated lost answers', () => {
     const e = await sim.start();
     try {
       const px = createProxmoxClient({ url: e.proxmox.url, tokenId: e.proxmox.tokenId, tokenSecret: e.proxmox.tokenSecret, verifySsl: true });
-      await expect(px.clone('pve1', 9000, { newid: 200, name: 'ubuntu-200-ab12', description: 'x', full: false })).rejects.toMatchObject({ status: 599 });
+      await expect(px.clone('pve1', 9000, { newid: 200, name: 'ubuntu-200-ab12', description: 'x', full: false, pool: 'pve-runners' })).rejects.toMatchObject({ status: 599 });
       expect(sim.pve.ourVms().map((v) => v.vmid)).toEqual([200]);
       // no blind retry of the POST: exactly one clone reached Proxmox
       expect(sim.ctx.recorder.requests.get('proxmox POST /nodes/{node}/qemu/{vmid}/clone')?.count).toBe(1);

@@ -17,7 +17,7 @@ describe('PveSim through proxmox-api', () => {
   it('clone → task → config → start → stop → destroy', async () => {
     const { px } = h;
     const upid = await px.nodes.$('pve1').qemu.$(9000).clone.$post({ newid: 201, name: 'ubuntu-201-ab12', full: false });
-    expect(upid).toMatch(/^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmclone:9000:pve-runners@pve!ci:$/);
+    expect(upid).toMatch(/^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmclone:9000:pve-runners@pve!daemon:$/);
     // The VM exists at once, locked until the clone task ends.
     const during = await px.nodes.$('pve1').qemu.$(201).config.$get();
     expect(during.lock).toBe('clone');

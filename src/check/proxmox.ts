@@ -6,7 +6,7 @@
 import { resolveTemplates, type Config, type PoolConfig } from '../config/index.js';
 import type { ProxmoxApi, PveNode, PveVm } from '../proxmox/api.js';
 import { ProxmoxError } from '../proxmox/errors.js';
-import { describeShortfalls, shortfalls, type PermissionDump, type Requirement } from './privileges.js';
+import { privilegeLines } from './privilege-lines.js';
 import { describeForeign, foreignVmsInRanges } from './ranges.js';
 import { fail, ok, warn, type CheckLine } from './result.js';
 
@@ -32,7 +32,6 @@ export interface ProxmoxProbeResult {
 }
 
 const GIB = 1024 ** 3;
-const DRIVE = /^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/;
 const MAX_LISTED = 8;
 
 const problemOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -57,31 +56,6 @@ function unreachable(d: ProxmoxProbeDeps, e: unknown): CheckLine {
   );
 }
 
-/** Storage ids the clone of `template` allocates disks on: its disks' (and cloud-init drive's), or the pool's full-clone target. */
-function cloneStorages(pool: PoolConfig, templateConfig: Record<string, string | number>): string[] {
-  if (pool.clone === 'full' && pool.storage) return [pool.storage];
-  const out = new Set<string>();
-  for (const [key, value] of Object.entries(templateConfig)) {
-    if (!DRIVE.test(key)) continue;
-    const v = String(value);
-    const volume = v.split(',')[0] ?? '';
-    // CD-ROM images are referenced, not copied; the cloud-init drive is created anew for the clone.
-    if (volume === 'none' || (/(^|,)media=cdrom(,|$)/.test(v) && !volume.includes('cloudinit'))) continue;
-    const m = /^([A-Za-z][A-Za-z0-9._-]*):/.exec(volume);
-    if (m) out.add(m[1]!);
-  }
-  return [...out];
-}
-
-function bridgesOf(templateConfig: Record<string, string | number>): string[] {
-  const out = new Set<string>();
-  for (const [key, value] of Object.entries(templateConfig)) {
-    const m = /^net\d+$/.test(key) ? /(?:^|,)bridge=([^,]+)/.exec(String(value)) : null;
-    if (m) out.add(m[1]!);
-  }
-  return [...out];
-}
-
 function templateRef(pool: PoolConfig): string {
   return pool.template.kind === 'vmid' ? `VMID ${pool.template.vmid}` : `'${pool.template.name}'`;
 }
@@ -90,7 +64,7 @@ function matchesTemplate(pool: PoolConfig, vm: PveVm): boolean {
   return pool.template.kind === 'vmid' ? vm.vmid === pool.template.vmid : vm.name === pool.template.name;
 }
 
-interface TemplateCopy {
+export interface TemplateCopy {
   node: string;
   vmid: number;
 }
@@ -207,86 +181,6 @@ const poolNodes = (config: Config) => [...new Set(config.pools.flatMap((p) => p.
 
 function majorVersion(version: string): number {
   return Number(/^(\d+)/.exec(version)?.[1] ?? 0);
-}
-
-interface PoolNeeds {
-  pool: PoolConfig;
-  reqs: Requirement[];
-}
-
-async function poolRequirements(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number): Promise<PoolNeeds[]> {
-  const foreign = new Set(foreignVmsInRanges(d.config.pools, vms).map((f) => f.vmid));
-  const templateConfigs = new Map<number, Record<string, string | number> | undefined>();
-  const out: PoolNeeds[] = [];
-  for (const pool of d.config.pools) {
-    const reqs: Requirement[] = [];
-    const storages = new Set<string>();
-    const bridges = new Set<string>();
-    for (const c of copies.get(pool.name) ?? []) {
-      reqs.push({ path: `/vms/${c.vmid}`, privileges: ['VM.Clone', 'VM.Audit'] });
-      if (!templateConfigs.has(c.vmid)) templateConfigs.set(c.vmid, await d.proxmox.getConfig(c.node, c.vmid).catch(() => undefined));
-      const cfg = templateConfigs.get(c.vmid);
-      // Without VM.Audit on the template its disks are unknown; that shortfall is reported anyway.
-      if (!cfg) continue;
-      for (const s of cloneStorages(pool, cfg)) storages.add(s);
-      for (const b of bridgesOf(cfg)) bridges.add(b);
-    }
-    // A new VMID inherits from /vms and / only, unless it is cloned into a resource pool.
-    const vmPrivileges = ['VM.Allocate', 'VM.Audit', 'VM.PowerMgmt', 'VM.Config.Options', ['VM.Config.Cloudinit', 'VM.Config.Network'],
-      ...(pool.cores !== undefined ? ['VM.Config.CPU'] : []), ...(pool.memoryMb !== undefined ? ['VM.Config.Memory'] : [])];
-    const inheritsFrom = d.resourcePool ? [`/pool/${d.resourcePool}`] : [];
-    for (let id = pool.vmidRange.lo; id <= pool.vmidRange.hi; id++) if (!foreign.has(id)) reqs.push({ path: `/vms/${id}`, privileges: vmPrivileges, inheritsFrom });
-    for (const s of storages) reqs.push({ path: `/storage/${s}`, privileges: ['Datastore.AllocateSpace'] });
-    // PVE 8 checks SDN.Use on the bridge of every network device of a clone (plain Linux bridges live in the localnetwork zone).
-    if (pveMajor >= 8) for (const b of bridges) reqs.push({ path: `/sdn/zones/localnetwork/${b}`, privileges: ['SDN.Use'] });
-    out.push({ pool, reqs });
-  }
-  return out;
-}
-
-/** `pveum` commands granting what is missing: range VMIDs via /vms, the rest on their own paths. */
-function grantFix(d: ProxmoxProbeDeps, rangeMissing: boolean, otherPaths: readonly string[]): string {
-  const user = d.tokenId.split('!')[0]!;
-  const who = `--users ${user} --tokens '${d.tokenId}'`;
-  const fixes: string[] = [];
-  if (rangeMissing) {
-    fixes.push(d.resourcePool
-      ? `\`pveum acl modify /pool/${d.resourcePool} --roles PVERunners ${who}\` (PVERunners: a role holding the privileges above; VMs cloned into resource pool ${d.resourcePool} inherit its ACLs)`
-      : `\`pveum acl modify /vms --roles PVERunners ${who}\` (PVERunners: a role holding the privileges above; without PROXMOX_POOL the daemon clones into no resource pool, so the range's VMIDs inherit only from /vms)`);
-  }
-  for (const p of otherPaths) {
-    const role = p.startsWith('/storage/') ? (p === `/storage/${d.storage}` ? 'PVEAuditor' : 'PVEDatastoreUser') : p.startsWith('/sdn/') ? 'PVESDNUser' : 'PVETemplateUser';
-    fixes.push(`\`pveum acl modify ${p} --roles ${role} ${who}\``);
-  }
-  return `grant to both the user and the token (a privilege-separated token needs both): ${fixes.join('; ')}`;
-}
-
-async function privilegeLines(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number): Promise<CheckLine[]> {
-  let dump: PermissionDump;
-  try {
-    dump = await d.proxmox.permissions();
-  } catch (e) {
-    return [fail('Proxmox token privileges', `cannot read /access/permissions: ${problemOf(e)}`, 'any token may read its own permissions; check the Proxmox version and PROXMOX_TOKEN_ID')];
-  }
-  const lines: CheckLine[] = [];
-  for (const { pool, reqs } of await poolRequirements(d, copies, vms, pveMajor)) {
-    const what = `pool ${pool.name}: token privileges`;
-    const short = shortfalls(dump, reqs);
-    if (short.length === 0) {
-      lines.push(ok(what, `clone ${listed(copies.get(pool.name) ?? [], (c) => String(c.vmid)) || 'no template'}, create/configure/start/stop/destroy ${pool.vmidRange.lo}-${pool.vmidRange.hi}`));
-      continue;
-    }
-    const templatePaths = new Set((copies.get(pool.name) ?? []).map((c) => `/vms/${c.vmid}`));
-    const inRange = (p: string) => /^\/vms\/\d+$/.test(p) && !templatePaths.has(p);
-    const paths = [...new Set(short.map((s) => s.path))];
-    lines.push(fail(what, `missing ${describeShortfalls(short)}`, grantFix(d, paths.some(inRange), paths.filter((p) => !inRange(p)))));
-  }
-  const snippetNeed: Requirement = { path: `/storage/${d.storage}`, privileges: ['Datastore.Audit'] };
-  const snippetShort = shortfalls(dump, [snippetNeed]);
-  lines.push(snippetShort.length === 0
-    ? ok(`snippet storage '${d.storage}': token privileges`, 'Datastore.Audit')
-    : fail(`snippet storage '${d.storage}': token privileges`, `missing ${describeShortfalls(snippetShort)}`, grantFix(d, false, [snippetNeed.path])));
-  return lines;
 }
 
 export async function probeProxmox(d: ProxmoxProbeDeps): Promise<ProxmoxProbeResult> {

@@ -9,7 +9,8 @@ import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { snippetsDirFor } from '../config/index.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
-import { fail, ok, type CheckLine } from './result.js';
+import { effectivePrivileges } from './privileges.js';
+import { fail, ok, warn, type CheckLine } from './result.js';
 
 export interface SnippetsDirProbeDeps {
   /** SNIPPETS_DIR, possibly with `{node}` */
@@ -62,6 +63,13 @@ async function probeDir(d: SnippetsDirProbeDeps, dir: string, nodes: readonly st
   }
   try {
     if (!d.proxmox || nodes.length === 0) return [ok(what, 'writable')];
+    // pve-storage check_volume_access lists a snippet file only to whom holds Datastore.Allocate on
+    // the storage, which pve-runners does not need (and should not hold): then nothing can be seen.
+    const dump = await d.proxmox.permissions().catch(() => undefined);
+    if (dump && !effectivePrivileges(dump, `/storage/${d.storage}`).has('Datastore.Allocate')) {
+      return [warn(what, `writable; not verified that Proxmox reads it as ${d.storage}:snippets on ${nodes.join(', ')}: Proxmox lists snippet files only to tokens holding Datastore.Allocate on /storage/${d.storage}, which pve-runners does not need`,
+        `none needed if ${dir} is the snippets directory of storage '${d.storage}'${d.snippetsDir.includes('{node}') ? '' : ' on every node it serves'}; to be sure, write a file there and look for it with \`pvesm list ${d.storage} --content snippets\` on ${nodes.join(', ')}`)];
+    }
     const volid = `${d.storage}:snippets/${file}`;
     const lines: CheckLine[] = [];
     const seenOn: string[] = [];

@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../util/duration.js';
 import { describeAjvErrors } from '../util/schema-errors.js';
+import { accessProblems } from './pve/access-scenario.js';
 
 const require = createRequire(import.meta.url);
 const scenarioSchema = require('../../schemas/scenario.schema.json') as object;
@@ -39,6 +40,20 @@ export interface ScenarioNode { name: string; memoryMb: number; cpus: number; st
 export interface ScenarioTemplate { name: string; vmid: number; node: string; memory: number; cores: number; storage: string; sharedStorage: boolean; runnerVersion: string; image: 'pve-runners' | 'energyplusci' }
 export interface ScenarioForeignVm { vmid: number; node: string; name: string; status: 'running' | 'stopped'; tags?: string; memory: number }
 export interface ScenarioForeignRunner { repo?: string; org?: string; name: string; labels: string[]; status: 'online' | 'offline' }
+/** `proxmox.access`: user.cfg as the scenario states it (see sim/pve/access-scenario.ts for the defaults). */
+export interface ScenarioAccess {
+  /** start from the grants scripts/create-proxmox-token.sh makes for this scenario (default true) */
+  defaults: boolean;
+  /** the token id the simulator accepts */
+  authenticate?: string;
+  users: Array<{ id: string; enabled: boolean }>;
+  tokens: Array<{ id: string; privsep: boolean }>;
+  roles: Array<{ name: string; privs: string[] }>;
+  acls: Array<{ path: string; roles: string[]; users: string[]; tokens: string[]; propagate: boolean }>;
+  /** `pveum acl delete`: removes these roles (all when none named) of these subjects (all when none named) on the path */
+  revoke: Array<{ path: string; roles?: string[]; users?: string[]; tokens?: string[] }>;
+  pools: Array<{ name: string; vms: number[] }>;
+}
 export interface ScenarioOrg { name: string; repos: string[]; runnerGroups: string[] }
 /** A GitHub App installed everywhere in the scenario; `tokenTtlMs` is real (wall-clock) time. */
 export interface ScenarioGithubApp { id: number; clientId?: string; installationId: number; tokenTtlMs: number }
@@ -69,6 +84,7 @@ export interface Scenario {
     snippets: 'per-node' | 'shared';
     storage: string;
     tokenPrivileges?: string[];
+    access?: ScenarioAccess;
     timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number; fullCloneMs: number };
     faults: FaultRates;
   };
@@ -106,6 +122,19 @@ function faults(raw: Raw | undefined): FaultRates {
   return { ...rates, endpoints: endpoints ?? {} };
 }
 
+function accessOf(a: Raw): ScenarioAccess {
+  const list = (v: unknown) => (v ?? []) as Raw[];
+  return {
+    defaults: a.defaults, authenticate: a.authenticate,
+    users: list(a.users).map((u) => ({ id: u.id, enabled: u.enabled })),
+    tokens: list(a.tokens).map((t) => ({ id: t.id, privsep: t.privsep })),
+    roles: list(a.roles).map((r) => ({ name: r.name, privs: r.privs })),
+    acls: list(a.acls).map((x) => ({ path: x.path, roles: x.roles, users: x.users ?? [], tokens: x.tokens ?? [], propagate: x.propagate })),
+    revoke: list(a.revoke).map((x) => ({ path: x.path, roles: x.roles, users: x.users, tokens: x.tokens })),
+    pools: list(a.pools).map((x) => ({ name: x.name, vms: x.vms })),
+  };
+}
+
 export function parseScenario(text: string, file = '<scenario>'): Scenario {
   let raw: Raw;
   try {
@@ -131,6 +160,8 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
   (raw.workload as Raw[]).forEach((w, i) => {
     if (!knownRepos.has(w.repo)) problems.push(`workload[${i}].repo: '${w.repo}' is not in github.repos or any github.orgs[].repos`);
   });
+  if (px.access && px.token) problems.push('proxmox: give either token.privileges (one privilege set on every path) or access (users, tokens, roles, ACLs, pools), not both');
+  if (px.access) problems.push(...accessProblems(px.access as Raw, ids));
   if (problems.length) throw new ScenarioError(file, problems);
 
   const t = (px.timings ?? {}) as Raw;
@@ -149,6 +180,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       snippets: px.snippets,
       storage: px.storage,
       tokenPrivileges: px.token?.privileges,
+      access: px.access ? accessOf(px.access as Raw) : undefined,
       timings: {
         cloneMs: d('clone', '2s'), configMs: d('config', '200ms'), startMs: d('start', '1s'), bootMs: d('boot', '20s'),
         stopMs: d('stop', '1s'), shutdownMs: d('shutdown', '3s'), destroyMs: d('destroy', '1s'), latencyMs: d('latency', '0s'), statsMs: d('stats', '10s'),

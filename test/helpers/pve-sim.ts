@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import proxmoxApi, { type Proxmox } from 'proxmox-api';
-import { RealTimeClock } from '../../src/sim/clock.js';
+import { RealTimeClock, type SimClock } from '../../src/sim/clock.js';
 import type { BootedVm, GuestHooks, SimContext } from '../../src/sim/contracts.js';
 import { Recorder } from '../../src/sim/recorder.js';
 import { Rng } from '../../src/sim/rng.js';
@@ -35,12 +35,27 @@ workload: []
 `;
 }
 
-export const BASIC = `nodes: [{name: pve1, memory_mb: 8192}, {name: pve2, memory_mb: 4096}]
+/** A small cluster, with the default grants (those of scripts/create-proxmox-token.sh). */
+export const BASIC_CLUSTER = `nodes: [{name: pve1, memory_mb: 8192}, {name: pve2, memory_mb: 4096}]
 templates:
   - {name: ubuntu-tpl, vmid: 9000, node: pve1, memory: 2048}
   - {name: shared-tpl, vmid: 9001, node: pve1, memory: 1024, storage: ceph, shared_storage: true}
 foreign_vms: [{vmid: 205, node: pve1, name: keep-me, status: stopped}]
 timings: {clone: 1s, config: 200ms, start: 500ms, stop: 500ms, shutdown: 1s, destroy: 500ms, full_clone: 2s}`;
+
+/**
+ * For tests of VM behaviour rather than access control: the token and its user hold VM, datastore,
+ * SDN and audit roles on `/`, so every VM (foreign ones too) can be cloned, changed and destroyed,
+ * and every volume listed.
+ */
+export const WIDE_ACCESS = `access:
+  defaults: false
+  users: [{id: pve-runners@pve}]
+  tokens: [{id: pve-runners@pve!daemon}]
+  pools: [{name: pve-runners}]
+  acls: [{path: /, roles: [PVEVMAdmin, PVEDatastoreAdmin, PVESDNUser, PVEAuditor], users: [pve-runners@pve], tokens: [pve-runners@pve!daemon]}]`;
+
+export const BASIC = `${BASIC_CLUSTER}\n${WIDE_ACCESS}`;
 
 export interface PveHarness {
   sim: PveSim;
@@ -57,9 +72,9 @@ export interface PveHarness {
   close(): Promise<void>;
 }
 
-export async function startPve(proxmoxYaml = BASIC, opts: { speed?: number; seed?: number; fetch?: typeof fetch } = {}): Promise<PveHarness> {
+export async function startPve(proxmoxYaml = BASIC, opts: { speed?: number; seed?: number; fetch?: typeof fetch; clock?: SimClock } = {}): Promise<PveHarness> {
   const scenario = parseScenario(pveScenario(proxmoxYaml, opts.seed ?? 7));
-  const clock = new RealTimeClock(opts.speed ?? 50);
+  const clock = opts.clock ?? new RealTimeClock(opts.speed ?? 50);
   const recorder = new Recorder(() => clock.nowMs(), undefined, true);
   const ctx: SimContext = { scenario, clock, rng: new Rng(scenario.seed), recorder };
   const guests = new FakeGuests();

@@ -1,5 +1,6 @@
 /** Cluster-wide, node, task and access endpoints of the simulated Proxmox. */
-import { PveError, PveParamError, PvePermError } from './errors.js';
+import { asFlags } from './access.js';
+import { PveError, PveParamError } from './errors.js';
 import { vmStatus } from './qemu-power.js';
 import { storages } from './storage-api.js';
 import type { Params, PveWorld } from './world.js';
@@ -12,11 +13,18 @@ export function version(w: PveWorld): unknown {
   return { version: v, release: v.split('.').slice(0, 2).join('.'), repoid: 'a7f4e5b2', console: 'html5' };
 }
 
+/**
+ * A node as /cluster/resources and GET /nodes list it: every node is listed, but its figures
+ * (memory, CPU, disk, uptime) only with Sys.Audit on /nodes/<node> (pve-manager API2Tools
+ * extract_node_stats with $exclude_stats = !can_audit).
+ */
 function nodeEntry(w: PveWorld, name: string): Record<string, unknown> {
   const n = w.cluster.nodes.get(name)!;
   const online = n.status === 'online';
+  const entry: Record<string, unknown> = { id: `node/${name}`, type: 'node', node: name, status: n.status, level: '' };
+  if (!w.privileges.has(`/nodes/${name}`, 'Sys.Audit')) return entry;
   return {
-    id: `node/${name}`, type: 'node', node: name, status: n.status, level: '',
+    ...entry,
     maxcpu: n.cpus, cpu: 0, maxmem: n.memoryMb * MIB, mem: w.cluster.usedMb(name) * MIB,
     maxdisk: 100 * 1024 ** 3, disk: 10 * 1024 ** 3,
     uptime: online ? Math.floor(w.ctx.clock.nowMs() / 1000) + 86_400 : 0,
@@ -48,13 +56,24 @@ function vmStats(w: PveWorld): Map<number, Record<string, unknown>> {
   return snap.vms;
 }
 
-/** GET /cluster/resources: VMs filtered by VM.Audit (as PVE does), nodes, storages. */
+/**
+ * GET /cluster/resources as pve-manager API2/Cluster.pm `resources` filters it: pools only with
+ * Pool.Audit on /pool/<pool> (and only without `type`); a VM only with VM.Audit on /vms/<id>, its
+ * `pool` only with Pool.Audit on that pool; every node, its figures only with Sys.Audit; a storage
+ * only with Datastore.Audit on /storage/<id>.
+ */
 export function resources(w: PveWorld, p: Params): unknown {
   const out: unknown[] = [];
   const want = (t: string) => p.type === undefined || p.type === t;
-  if (want('vm') && w.privileges.has('VM.Audit')) {
+  if (p.type === undefined) {
+    for (const pool of [...w.access.cfg.pools.keys()].sort()) {
+      if (w.privileges.has(`/pool/${pool}`, 'Pool.Audit')) out.push({ id: `/pool/${pool}`, pool, type: 'pool' });
+    }
+  }
+  if (want('vm')) {
     const stats = vmStats(w);
     for (const vm of w.cluster.vms.values()) {
+      if (!w.privileges.has(`/vms/${vm.vmid}`, 'VM.Audit')) continue;
       const s: Record<string, unknown> = { ...(stats.get(vm.vmid) ?? { vmid: vm.vmid, status: 'unknown' }) };
       delete s.pid;
       delete s.lock;
@@ -67,7 +86,8 @@ export function resources(w: PveWorld, p: Params): unknown {
       if (lock !== undefined) entry.lock = lock;
       const tags = vm.config.get('tags');
       if (tags !== undefined) entry.tags = tags;
-      if (vm.pool !== undefined) entry.pool = vm.pool;
+      const pool = w.access.poolOf(vm.vmid);
+      if (pool !== undefined && w.privileges.has(`/pool/${pool}`, 'Pool.Audit')) entry.pool = pool;
       out.push(entry);
     }
   }
@@ -75,6 +95,7 @@ export function resources(w: PveWorld, p: Params): unknown {
   if (want('storage')) {
     for (const n of w.cluster.nodes.keys()) {
       for (const s of storages(w)) {
+        if (!w.privileges.has(`/storage/${s.storage}`, 'Datastore.Audit')) continue;
         out.push({ id: `storage/${n}/${s.storage}`, type: 'storage', storage: s.storage, node: n, status: 'available', content: s.content, plugintype: s.type, shared: s.shared, disk: s.used, maxdisk: s.total });
       }
     }
@@ -82,7 +103,11 @@ export function resources(w: PveWorld, p: Params): unknown {
   return out;
 }
 
-/** GET /cluster/nextid: a hint only; PVE echoes the (string) parameter when it is free. */
+/**
+ * GET /cluster/nextid: any user may call it and it looks at every VMID of the cluster, whatever the
+ * caller may see (Cluster.pm nextid reads the vmlist unfiltered); a hint only, and PVE echoes the
+ * (string) parameter when it is free.
+ */
 export function nextId(w: PveWorld, p: Params): unknown {
   if (p.vmid !== undefined) {
     if (w.cluster.vms.has(Number(p.vmid))) throw new PveParamError({ vmid: `VM ${p.vmid} already exists` });
@@ -92,12 +117,18 @@ export function nextId(w: PveWorld, p: Params): unknown {
   throw new PveError('unable to get any free VMID in range [100, 1000000]');
 }
 
-/** GET /access/permissions: the token holds its privileges on every path (propagating). */
+/**
+ * GET /access/permissions (pve-access-control API2/AccessControl.pm `permissions`): one's own (or,
+ * for a user, an owned token's) privileges, else Sys.Audit on /access is needed. With `path`, that
+ * path's privileges (an empty map when none); without, RPCEnvironment::get_effective_permissions.
+ * Each privilege maps to its propagate flag.
+ */
 export function permissions(w: PveWorld, p: Params): unknown {
-  if (p.userid !== undefined && p.userid !== w.user && p.userid !== w.user.split('!')[0]) throw new PvePermError('/access, Sys.Audit');
-  const privs = Object.fromEntries(w.privileges.list().map((x) => [x, 1]));
-  const paths = p.path !== undefined ? [p.path] : ['/', '/nodes', '/pool', '/sdn', '/storage', '/vms'];
-  return Object.fromEntries(paths.map((path) => [path, { ...privs }]));
+  const userid = p.userid ?? w.user;
+  const owner = userid.includes('!') ? userid.split('!')[0] : undefined;
+  if (userid !== w.user && owner !== w.user) w.privileges.require('/access', ['Sys.Audit']);
+  if (p.path) return { [p.path]: asFlags(w.access.permissions(userid, p.path)) };
+  return w.access.effective(userid);
 }
 
 function findTask(w: PveWorld, p: Params) {

@@ -18,7 +18,6 @@ export interface Vm {
   /** Options as PVE keeps them in `<vmid>.conf`, in file order (values as written there). */
   config: Map<string, string>;
   status: 'running' | 'stopped';
-  pool?: string;
   pid?: number;
   startedAtMs?: number;
   /** MiB this VM holds on its node: from the moment a start is attempted until it stops. */

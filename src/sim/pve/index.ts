@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { GuestHooks, GuestPower, SimContext } from '../contracts.js';
 import { Faults } from '../faults.js';
 import { Cluster } from './cluster.js';
+import { scenarioAccess } from './access-scenario.js';
 import { Privileges } from './permissions.js';
 import { markStopped } from './qemu-power.js';
 import { API_BASE, PveHttp } from './server.js';
@@ -17,7 +18,7 @@ import type { PveWorld } from './world.js';
 
 export { pveToJsonSchema, pveApi, type PveSchema, type PveEndpoint } from './schema.js';
 export { matchRoute } from './routes.js';
-export { DEFAULT_PRIVILEGES } from './permissions.js';
+export { DEFAULT_TOKEN } from './access-scenario.js';
 
 export interface PveEndpointInfo {
   /** `http://127.0.0.1:PORT/api2/json` */
@@ -28,8 +29,6 @@ export interface PveEndpointInfo {
   snippetsDirs: Record<string, string>;
 }
 
-export const TOKEN_ID = 'pve-runners@pve!ci';
-
 export class PveSim implements GuestPower {
   private readonly world: PveWorld;
   private readonly tokenSecret: string;
@@ -38,14 +37,16 @@ export class PveSim implements GuestPower {
   constructor(ctx: SimContext, hooks: GuestHooks, snippetsRoot: string) {
     const rng = ctx.rng.fork('pve');
     this.tokenSecret = ctx.rng.fork('pve-token').uuid();
+    const { access, authid } = scenarioAccess(ctx.scenario);
     this.world = {
       ctx, hooks, rng,
       cluster: new Cluster(ctx.scenario, rng.fork('cluster')),
       tasks: new Tasks(ctx),
-      privileges: new Privileges(ctx.scenario.proxmox.tokenPrivileges),
+      access,
+      privileges: new Privileges(access, authid),
       faults: new Faults(ctx.scenario.proxmox.faults, ctx.rng.fork('pve-faults')),
       snippets: new Snippets(snippetsRoot, ctx.scenario),
-      user: TOKEN_ID,
+      user: authid,
     };
   }
 
@@ -63,7 +64,7 @@ export class PveSim implements GuestPower {
       server.listen(0, '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    return { url: `http://127.0.0.1:${port}${API_BASE}`, tokenId: TOKEN_ID, tokenSecret: this.tokenSecret, snippetsDirs: this.world.snippets.directories() };
+    return { url: `http://127.0.0.1:${port}${API_BASE}`, tokenId: this.world.user, tokenSecret: this.tokenSecret, snippetsDirs: this.world.snippets.directories() };
   }
 
   async stop(): Promise<void> {

@@ -1,58 +1,55 @@
 /**
- * The token's privileges and PVE's permission checks (pve-access-control RPCEnvironment.pm
- * exec_api2_perm_check). The scenario grants one privilege set on every path, so a check only
- * decides whether the privileges are held; the path is still substituted for PVE's 403 text.
+ * Permission checks of the authenticated token, path by path (pve-access-control RPCEnvironment.pm
+ * check, check_any, exec_api2_perm_check) over the access model in access.ts.
  */
+import type { Access, PrivMap } from './access.js';
 import { PvePermError } from './errors.js';
 import type { PermCheck } from './schema.js';
 
-/** What pve-runners needs (reference apis.md §3.3): template clone, pool VM admin, storage, bridges. */
-export const DEFAULT_PRIVILEGES = [
-  'VM.Allocate', 'VM.Audit', 'VM.Clone', 'VM.PowerMgmt',
-  'VM.Config.Cloudinit', 'VM.Config.Options', 'VM.Config.HWType', 'VM.Config.CPU', 'VM.Config.Memory', 'VM.Config.Disk',
-  'VM.GuestAgent.Audit',
-  'Datastore.AllocateSpace', 'Datastore.Audit',
-  'SDN.Use',
-];
-
 export class Privileges {
-  private readonly held: Set<string>;
+  constructor(private readonly access: Access, private readonly authid: string) {}
 
-  constructor(privileges: string[] | undefined) {
-    this.held = new Set(privileges ?? DEFAULT_PRIVILEGES);
+  on(path: string): PrivMap {
+    return this.access.permissions(this.authid, path);
   }
 
-  has(priv: string): boolean {
-    return this.held.has(priv);
+  has(path: string, priv: string): boolean {
+    return this.on(path).has(priv);
   }
 
-  list(): string[] {
-    return [...this.held].sort();
+  hasAny(path: string, privs: readonly string[]): boolean {
+    const held = this.on(path);
+    return privs.some((p) => held.has(p));
   }
 
   /** RPCEnvironment::check: every privilege, else 403 naming the first missing one. */
-  require(path: string, privs: string[]): void {
-    const missing = privs.find((p) => !this.held.has(p));
+  require(path: string, privs: readonly string[]): void {
+    const held = this.on(path);
+    const missing = privs.find((p) => !held.has(p));
     if (missing) throw new PvePermError(`${path}, ${missing}`);
   }
 
   /** RPCEnvironment::check_any: at least one of them. */
-  requireAny(path: string, privs: string[]): void {
-    if (!privs.some((p) => this.held.has(p))) throw new PvePermError(`${path}, ${privs.join('|')}`);
+  requireAny(path: string, privs: readonly string[]): void {
+    if (!this.hasAny(path, privs)) throw new PvePermError(`${path}, ${privs.join('|')}`);
   }
 
   /** Evaluates a schema `permissions.check` expression; throws PvePermError when it fails. */
   check(expr: PermCheck, params: Record<string, string>): void {
-    if (!this.eval(expr, params)) throw new PvePermError();
+    this.eval(expr, params, false);
   }
 
-  private eval(expr: PermCheck, params: Record<string, string>, noerr = false): boolean {
+  /** exec_api2_perm_check: `and` runs its parts fatally (even inside an `or`), `or` quietly, then fails bare. */
+  private eval(expr: PermCheck, params: Record<string, string>, noerr: boolean): boolean {
     const [op, ...rest] = expr;
     switch (op) {
       case 'and':
-        return (rest as PermCheck[]).every((sub) => this.eval(sub, params, noerr));
+        for (const sub of rest as PermCheck[]) this.eval(sub, params, false);
+        return true;
       case 'or':
-        return (rest as PermCheck[]).some((sub) => this.eval(sub, params, true));
+        for (const sub of rest as PermCheck[]) if (this.eval(sub, params, true)) return true;
+        if (noerr) return false;
+        throw new PvePermError();
       case 'perm': {
         const [rawPath, privs, ...opts] = rest as [string, string[], ...unknown[]];
         const opt = (name: string) => {
@@ -60,16 +57,16 @@ export class Privileges {
           return i >= 0 ? opts[i + 1] : undefined;
         };
         const needed = opt('require_param');
-        if (typeof needed === 'string' && params[needed] === undefined) return false;
-        const path = rawPath.replace(/\{(\w+)\}/g, (_, k: string) => params[k] ?? `{${k}}`);
-        try {
-          if (opt('any')) this.requireAny(path, privs);
-          else this.require(path, privs);
-          return true;
-        } catch (e) {
+        if (typeof needed === 'string' && params[needed] === undefined) {
           if (noerr) return false;
-          throw e;
+          throw new PvePermError();
         }
+        const path = rawPath.replace(/\{(\w+)\}/g, (_, k: string) => params[k] ?? '');
+        const ok = opt('any') ? this.hasAny(path, privs) : privs.every((p) => this.has(path, p));
+        if (ok || noerr) return ok;
+        if (opt('any')) this.requireAny(path, privs);
+        else this.require(path, privs);
+        return true;
       }
       case 'userid-param':
       case 'userid-group':

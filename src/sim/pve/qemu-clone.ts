@@ -4,7 +4,7 @@
  * `qmclone` worker removes when it ends — or, on failure, removes the new VM's config entirely.
  */
 import { randomMac, type Vm } from './cluster.js';
-import { PveError } from './errors.js';
+import { PveError, PvePermError } from './errors.js';
 import { lockTimeout, noteTags } from './qemu-common.js';
 import type { Params, PveWorld } from './world.js';
 
@@ -18,6 +18,8 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
   const target = p.target ?? src.node;
   const full = p.full !== undefined ? p.full === '1' || !template : !template;
 
+  // RPCEnvironment::check_pool_exist, the first of clone_vm's early checks (a 403, not a 500).
+  if (p.pool !== undefined && !w.access.cfg.pools.has(p.pool)) throw new PvePermError(`pool '${p.pool}' does not exist`);
   if (w.faults.hit('lock_timeout_rate', endpoint)) throw lockTimeout(vmid);
   const lock = src.config.get('lock');
   if (lock !== undefined) throw new PveError(`VM is locked (${lock})`);
@@ -51,7 +53,6 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
   const finalConfig = cloneConfig(w, src, newid, p, full, diskStorage);
   const placeholder = new Map([['description', ' qmclone temporary file\n'], ['lock', 'clone']]);
   const vm: Vm = { vmid: newid, node: target, kind: 'ours', config: placeholder, status: 'stopped', heldMb: 0, image: src.image ?? src.vmid };
-  if (p.pool !== undefined) vm.pool = p.pool;
   cluster.vms.set(newid, vm);
   w.ctx.recorder.vmCreated(newid);
   noteTags(w, vm);
@@ -74,6 +75,9 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
       }
       finalConfig.delete('lock');
       vm.config = finalConfig;
+      // qemu-server adds the VM to its pool as the worker's last step: until then pool ACLs do not
+      // reach it, so a pool-scoped token can neither see nor read its own clone in progress.
+      if (p.pool !== undefined) w.access.addToPool(newid, p.pool);
       noteTags(w, vm);
       return warn;
     },

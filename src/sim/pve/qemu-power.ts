@@ -135,6 +135,8 @@ export function destroyVm(w: PveWorld, p: Params, endpoint: string): unknown {
       if (vm.status === 'running') throw new Error(`VM ${vm.vmid} is running - destroy failed`);
       // The config goes last (after the disks), so the VMID is not reused while disks remain.
       if (w.cluster.vms.get(vm.vmid) === vm) {
+        // AccessControl::remove_vm_access: the VM's ACLs and its pool membership go with it.
+        w.access.removeVm(vm.vmid);
         w.cluster.vms.delete(vm.vmid);
         w.ctx.recorder.vmDestroyed(vm.vmid);
       }
@@ -201,11 +203,10 @@ export function currentStatus(w: PveWorld, p: Params): unknown {
   return out;
 }
 
-/** GET /nodes/{node}/qemu: this node's VMs the token may audit. */
+/** GET /nodes/{node}/qemu: this node's VMs, each only with VM.Audit on /vms/<id> (qemu-server API2/Qemu.pm vmlist). */
 export function listVms(w: PveWorld, p: Params): unknown {
-  if (!w.privileges.has('VM.Audit')) return [];
   return [...w.cluster.vms.values()]
-    .filter((vm) => vm.node === p.node)
+    .filter((vm) => vm.node === p.node && w.privileges.has(`/vms/${vm.vmid}`, 'VM.Audit'))
     .map((vm) => {
       const out = vmStatus(w, vm);
       if (p.full === '1') out.qmpstatus = vm.status;

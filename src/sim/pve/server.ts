@@ -88,7 +88,10 @@ export class PveHttp {
     if (!m) return false;
     const value = m[1]!;
     const eq = value.lastIndexOf('=');
-    return eq > 0 && value.slice(0, eq) === this.world.user && value.slice(eq + 1) === this.tokenSecret;
+    if (eq <= 0 || value.slice(0, eq) !== this.world.user || value.slice(eq + 1) !== this.tokenSecret) return false;
+    // AccessControl::verify_token: the user must exist and be enabled, the token must exist.
+    const { cfg } = this.world.access;
+    return cfg.users.get(this.world.user.split('!')[0]!)?.enabled === true && cfg.tokens.has(this.world.user);
   }
 
   private async answer(method: string, url: URL, body: string, auth: string | undefined): Promise<{ endpoint?: string; answer: Answer }> {

@@ -42,12 +42,13 @@ function storageOn(w: PveWorld, id: string): StorageInfo {
   return s;
 }
 
-const canSee = (w: PveWorld) => w.privileges.has('Datastore.Audit') || w.privileges.has('Datastore.AllocateSpace');
+/** pve-storage API2/Storage/Status.pm index: a storage is listed only with either privilege on it. */
+const canSee = (w: PveWorld, storage: string) => w.privileges.hasAny(`/storage/${storage}`, ['Datastore.Audit', 'Datastore.AllocateSpace']);
 
 export function nodeStorages(w: PveWorld, p: Params): unknown {
-  if (!canSee(w)) return [];
   const contentFilter = p.content?.split(',');
   return storages(w)
+    .filter((s) => canSee(w, s.storage))
     .filter((s) => p.storage === undefined || s.storage === p.storage)
     .filter((s) => !contentFilter || contentFilter.some((c) => s.content.split(',').includes(c)))
     .map((s) => ({ storage: s.storage, type: s.type, content: s.content, shared: s.shared, active: 1, enabled: 1, total: s.total, used: s.used, avail: s.total - s.used, used_fraction: s.used / s.total }));
@@ -58,13 +59,24 @@ export function storageStatus(w: PveWorld, p: Params): unknown {
   return { type: s.type, content: s.content, shared: s.shared, active: 1, enabled: 1, total: s.total, used: s.used, avail: s.total - s.used };
 }
 
-/** GET …/content: snippet files in the node's real directory; VM disks on image storages. */
+/**
+ * pve-storage Storage.pm check_volume_access (with no VM of the caller's own), which GET …/content
+ * applies to each volume: Datastore.Allocate on the storage shows everything; otherwise a VM disk
+ * needs Datastore.Audit there and VM.Config.Disk on its owner, and a snippet is never shown.
+ */
+function mayList(w: PveWorld, storage: string, content: string, owner: number | undefined): boolean {
+  if (w.privileges.has(`/storage/${storage}`, 'Datastore.Allocate')) return true;
+  if (content === 'images' && owner !== undefined) return w.privileges.has(`/storage/${storage}`, 'Datastore.Audit') && w.privileges.has(`/vms/${owner}`, 'VM.Config.Disk');
+  return false;
+}
+
+/** GET …/content: snippet files in the node's real directory; VM disks on image storages; each as check_volume_access lets the caller see it. */
 export function storageContent(w: PveWorld, p: Params): unknown {
   const s = storageOn(w, p.storage!);
   const want = (c: string) => (p.content === undefined || p.content === c) && s.content.split(',').includes(c);
   const out: unknown[] = [];
   if (want('snippets') && s.storage === w.snippets.storage && p.vmid === undefined) {
-    for (const f of w.snippets.list(p.node!)) out.push({ volid: `${s.storage}:snippets/${f.file}`, content: 'snippets', format: 'snippet', size: f.size, ctime: f.ctime });
+    for (const f of w.snippets.list(p.node!)) if (mayList(w, s.storage, 'snippets', undefined)) out.push({ volid: `${s.storage}:snippets/${f.file}`, content: 'snippets', format: 'snippet', size: f.size, ctime: f.ctime });
   }
   if (want('images')) {
     for (const vm of w.cluster.vms.values()) {
@@ -74,6 +86,7 @@ export function storageContent(w: PveWorld, p: Params): unknown {
         const vol = v.split(',')[0]!;
         if (!vol.startsWith(`${s.storage}:`)) continue;
         const own = /(?:^|\/)(?:base|vm)-(\d+)-disk-\d+$/.exec(vol);
+        if (!mayList(w, s.storage, 'images', own ? Number(own[1]) : vm.vmid)) continue;
         out.push({ volid: vol, content: 'images', format: 'raw', size: 20 * GIB, vmid: own ? Number(own[1]) : vm.vmid, ...(vol.includes('/') ? { parent: vol.split(':')[1]!.split('/')[0] } : {}) });
       }
     }

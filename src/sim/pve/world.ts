@@ -2,6 +2,7 @@
 import type { GuestHooks, SimContext } from '../contracts.js';
 import type { Faults } from '../faults.js';
 import type { Rng } from '../rng.js';
+import type { Access } from './access.js';
 import type { Cluster } from './cluster.js';
 import type { Privileges } from './permissions.js';
 import type { Snippets } from './snippets.js';
@@ -12,6 +13,9 @@ export interface PveWorld {
   hooks: GuestHooks;
   cluster: Cluster;
   tasks: Tasks;
+  /** user.cfg: users, tokens, roles, ACLs, pools */
+  access: Access;
+  /** the authenticated token's privileges, path by path */
   privileges: Privileges;
   faults: Faults;
   snippets: Snippets;
