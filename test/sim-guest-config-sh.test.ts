@@ -58,7 +58,7 @@ workload:
     const userData = `#cloud-config\n${JSON.stringify({ runcmd: [`TOKEN=${token}`, 'cd /opt/actions-runner', ...lines] })}\n`;
     writeFileSync(join(sim.endpoints.proxmox.snippetsDirs.pve1!, `vm-${vmid}.yaml`), userData);
     const wait = (upid: string) => awaitTask(px, systemClock, upid, 'test', { timeoutMs: 10_000, pollMs: 10, maxPollMs: 50 });
-    await wait(await px.clone('pve1', 9000, { newid: vmid, name: `vm-${vmid}`, description: '', full: false }));
+    await wait(await px.clone('pve1', 9000, { newid: vmid, name: `vm-${vmid}`, description: '', full: false, pool: 'pve-runners' }));
     const cfg = await px.updateConfig('pve1', vmid, { cicustom: `user=local:snippets/vm-${vmid}.yaml` });
     if (cfg) await wait(cfg);
     await wait(await px.start('pve1', vmid));

@@ -62,7 +62,7 @@ describe("the predecessor's cloud-init template", () => {
     });
     writeFileSync(join(e.proxmox.snippetsDirs.pve1!, `${name}.yaml`), userData);
     const wait = (upid: string) => awaitTask(px, systemClock, upid, 'test', { timeoutMs: 10_000, pollMs: 10, maxPollMs: 50 });
-    await wait(await px.clone('pve1', 9000, { newid: 200, name, description: '', full: false }));
+    await wait(await px.clone('pve1', 9000, { newid: 200, name, description: '', full: false, pool: 'pve-runners' }));
     const cfg = await px.updateConfig('pve1', 200, { cicustom: `user=local:snippets/${name}.yaml` });
     if (cfg) await wait(cfg);
     await wait(await px.start('pve1', 200));

@@ -17,7 +17,7 @@ import { Recorder } from '../src/sim/recorder.js';
 import { Rng } from '../src/sim/rng.js';
 import { parseScenario } from '../src/sim/scenario.js';
 import { PveSim, type PveEndpointInfo } from '../src/sim/pve/index.js';
-import { FakeGuests, pveScenario } from './helpers/pve-sim.js';
+import { FakeGuests, pveScenario, WIDE_ACCESS } from './helpers/pve-sim.js';
 import { ManualClock } from './helpers/manual-clock.js';
 
 const NODES = `nodes: [{name: pve1, memory_mb: 8192}, {name: pve2, memory_mb: 8192}]
@@ -39,7 +39,8 @@ interface Harness {
 }
 
 async function start(extra: string): Promise<Harness> {
-  const scenario = parseScenario(pveScenario(`${NODES}\n${extra}`));
+  // these tests are about VM behaviour, not access: the token may do everything (sim-pve-access covers the grants)
+  const scenario = parseScenario(pveScenario(`${NODES}\n${WIDE_ACCESS}\n${extra}`));
   const clock = new ManualClock();
   const recorder = new Recorder(() => clock.nowMs(), undefined, true);
   const root = mkdtempSync(join(tmpdir(), 'pve-errs-'));
