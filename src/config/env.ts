@@ -8,7 +8,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parseDuration } from '../util/duration.js';
 import { ConfigError, ENVIRONMENT } from './errors.js';
 import type { ConfigProblem } from './errors.js';
-import { describeFsError, nodeFs } from './fs.js';
+import { describeFsError, fsFix, MAX_CONFIG_BYTES, MAX_SECRET_BYTES, nodeFs } from './fs.js';
 import type { ConfigFs } from './fs.js';
 import { Secret } from './secret.js';
 
@@ -136,8 +136,8 @@ class EnvReader {
     return Number(v);
   }
 
-  fsRead(path: string): string {
-    return this.fs.readText(path);
+  fsRead(path: string, maxBytes: number): string {
+    return this.fs.readText(path, maxBytes);
   }
 
   path(p: string): string {
@@ -153,21 +153,21 @@ class EnvReader {
     if (direct !== undefined && direct.trim() !== '') return new Secret(direct.trim(), name);
     const fileVar = `${name}_FILE`;
     const file = this.raw(fileVar);
-    if (file !== undefined) return this.secretFile(this.path(file), `${fileVar}=${file}`, fileVar, name);
+    if (file !== undefined) return this.secretFile(this.path(file), `${fileVar}=${file}`, fileVar, name, fileVar);
     const credDir = this.raw('CREDENTIALS_DIRECTORY');
     if (credDir !== undefined) {
       const path = join(credDir, CREDENTIAL_NAMES[name]);
-      if (this.fs.exists(path)) return this.secretFile(path, `$CREDENTIALS_DIRECTORY/${CREDENTIAL_NAMES[name]}`, 'CREDENTIALS_DIRECTORY', name);
+      if (this.fs.exists(path)) return this.secretFile(path, `$CREDENTIALS_DIRECTORY/${CREDENTIAL_NAMES[name]}`, 'CREDENTIALS_DIRECTORY', name, `LoadCredential=${CREDENTIAL_NAMES[name]}:`);
     }
     return undefined;
   }
 
-  private secretFile(path: string, source: string, variable: string, name: string): Secret | undefined {
+  private secretFile(path: string, source: string, variable: string, name: string, setting: string): Secret | undefined {
     let text: string;
     try {
-      text = this.fs.readText(path);
+      text = this.fs.readText(path, MAX_SECRET_BYTES);
     } catch (e) {
-      this.problem(variable, `cannot read ${path} for ${name}: ${describeFsError(e)}`, `make ${path} readable by the daemon's user, or set ${name} another way`);
+      this.problem(variable, `cannot read ${path} for ${name}: ${describeFsError(e)}`, fsFix(e, setting, `make ${path} readable by the daemon's user, or set ${name} another way`));
       return undefined;
     }
     const value = text.replace(/[\r\n]+$/, '');
@@ -313,13 +313,13 @@ function proxmox(r: EnvReader): ProxmoxSettings | undefined {
   if (caFileRaw !== undefined) {
     caFile = r.path(caFileRaw);
     try {
-      ca = r.fsRead(caFile);
+      ca = r.fsRead(caFile, MAX_CONFIG_BYTES);
       if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
         r.problem('PROXMOX_CA_FILE', `${caFileRaw} holds no PEM certificate`, 'point PROXMOX_CA_FILE at the cluster CA, /etc/pve/pve-root-ca.pem on any node');
         ca = undefined;
       }
     } catch (e) {
-      r.problem('PROXMOX_CA_FILE', `cannot read ${caFileRaw}: ${describeFsError(e)}`, 'point PROXMOX_CA_FILE at a readable copy of /etc/pve/pve-root-ca.pem');
+      r.problem('PROXMOX_CA_FILE', `cannot read ${caFileRaw}: ${describeFsError(e)}`, fsFix(e, 'PROXMOX_CA_FILE', 'point PROXMOX_CA_FILE at a readable copy of /etc/pve/pve-root-ca.pem'));
     }
   }
 

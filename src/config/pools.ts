@@ -9,7 +9,7 @@ import { Ajv } from 'ajv';
 import { parseDuration } from '../util/duration.js';
 import { ConfigError } from './errors.js';
 import type { ConfigProblem } from './errors.js';
-import { describeFsError, nodeFs } from './fs.js';
+import { describeFsError, fsFix, MAX_CONFIG_BYTES, nodeFs } from './fs.js';
 import type { ConfigFs } from './fs.js';
 import { normalizeLabels } from './labels.js';
 import { crossPoolProblems } from './pool-checks.js';
@@ -155,11 +155,11 @@ class PoolBuilder {
     if (this.userDataCache.has(path)) return this.userDataCache.get(path);
     let result: { path: string; text: string } | undefined;
     try {
-      const text = this.fs.readText(path);
+      const text = this.fs.readText(path, MAX_CONFIG_BYTES);
       if (text.trim() === '') this.problem(s.at, `${path} is empty`, 'put the cloud-init user-data template there (see cloud-init/ in the pve-runners package)');
       else result = { path, text };
     } catch (e) {
-      this.problem(s.at, `cannot read ${path}: ${describeFsError(e)}`, `create the file or correct the path; a relative path starts at ${base}`);
+      this.problem(s.at, `cannot read ${path}: ${describeFsError(e)}`, fsFix(e, 'user_data', `create the file or correct the path; a relative path starts at ${base}`));
     }
     this.userDataCache.set(path, result);
     return result;
@@ -302,11 +302,11 @@ export function parsePoolsConfig(text: string, file: PoolsFile, opts: PoolsOptio
 export function readPoolsConfig(file: PoolsFile, opts: PoolsOptions = {}): { config: Config | undefined; problems: ConfigProblem[] } {
   let text: string;
   try {
-    text = (opts.fs ?? nodeFs).readText(file.path);
+    text = (opts.fs ?? nodeFs).readText(file.path, MAX_CONFIG_BYTES);
   } catch (e) {
     return {
       config: undefined,
-      problems: [{ file: file.file, path: '(file)', message: `cannot read ${file.path}: ${describeFsError(e)}`, fix: 'create it (the pve-runners package ships an example pools.yaml), or point RUNNER_POOLS_CONFIG at it' }],
+      problems: [{ file: file.file, path: '(file)', message: `cannot read ${file.path}: ${describeFsError(e)}`, fix: fsFix(e, 'RUNNER_POOLS_CONFIG', 'create it (the pve-runners package ships an example pools.yaml), or point RUNNER_POOLS_CONFIG at it') }],
     };
   }
   return parsePoolsConfig(text, file, opts);
