@@ -15,6 +15,7 @@ import { normalizeLabels } from './labels.js';
 import { crossPoolProblems } from './pool-checks.js';
 import { SchemaDescriber, schemaProblems } from './schema-problems.js';
 import type { Config, GithubScope, OrgScope, PoolConfig, TemplateRef } from './types.js';
+import { readTemplate, trialRender } from './user-data.js';
 import { YamlSource } from './yaml-source.js';
 import type { PathSegment } from './yaml-source.js';
 
@@ -102,7 +103,9 @@ class PoolBuilder {
   ) {}
 
   private problem(at: readonly PathSegment[], message: string, fix: string): void {
-    this.problems.push(this.src.problem(at, message, fix));
+    const p = this.src.problem(at, message, fix);
+    // A defaults.user_data shared by several pools fails the same way for each: say it once.
+    if (!this.problems.some((q) => q.path === p.path && q.message === p.message)) this.problems.push(p);
   }
 
   private fixFor(at: readonly PathSegment[]): string {
@@ -144,7 +147,7 @@ class PoolBuilder {
     return [];
   }
 
-  private userData(i: number): { path: string; text: string } | undefined {
+  private userData(i: number): { path: string; text: string; at: PathSegment[] } | undefined {
     const s = this.setting(i, 'user_data');
     if (!s) {
       this.problem(['pools', i, 'user_data'], 'is missing', `add it to the pool or to defaults: ${this.fixFor(['pools', i, 'user_data'])}`);
@@ -152,17 +155,13 @@ class PoolBuilder {
     }
     const base = dirname(this.file.path);
     const path = isAbsolute(s.value) ? s.value : resolve(base, s.value);
-    if (this.userDataCache.has(path)) return this.userDataCache.get(path);
-    let result: { path: string; text: string } | undefined;
-    try {
-      const text = this.fs.readText(path, MAX_CONFIG_BYTES);
-      if (text.trim() === '') this.problem(s.at, `${path} is empty`, 'put the cloud-init user-data template there (see cloud-init/ in the pve-runners package)');
-      else result = { path, text };
-    } catch (e) {
-      this.problem(s.at, `cannot read ${path}: ${describeFsError(e)}`, fsFix(e, 'user_data', `create the file or correct the path; a relative path starts at ${base}`));
+    if (!this.userDataCache.has(path)) {
+      const read = readTemplate(this.fs, path, base);
+      if ('fix' in read) this.problem(s.at, read.message, read.fix);
+      this.userDataCache.set(path, 'text' in read ? { path, text: read.text } : undefined);
     }
-    this.userDataCache.set(path, result);
-    return result;
+    const read = this.userDataCache.get(path);
+    return read && { ...read, at: s.at };
   }
 
   private template(i: number): TemplateRef | undefined {
@@ -210,6 +209,13 @@ class PoolBuilder {
     const bootTimeoutMs = this.duration(i, 'boot_timeout', DEFAULT_BOOT_TIMEOUT);
     const idleTimeoutMs = this.duration(i, 'idle_timeout', DEFAULT_IDLE_TIMEOUT);
     const maxJobDurationMs = this.duration(i, 'max_job_duration', DEFAULT_MAX_JOB_DURATION);
+    if (userData && nodes.length > 0 && longest.length <= 63) {
+      const wrong = trialRender(userData.text, userData.path, { name: raw.name, prefix, vmidHi: hi, nodes, labels: raw.labels });
+      if (wrong !== undefined) {
+        this.problem(userData.at, wrong.message, wrong.fix);
+        return undefined;
+      }
+    }
     if (!template || !userData) return undefined;
     return {
       index: i,
@@ -222,7 +228,7 @@ class PoolBuilder {
       vmidRange: { lo, hi },
       maxRunners: maxRunners?.value ?? Math.max(size, 1),
       nodes,
-      userData,
+      userData: { path: userData.path, text: userData.text },
       cores: this.setting(i, 'cores')?.value,
       memoryMb: this.setting(i, 'memory')?.value,
       registration: this.setting(i, 'registration')?.value ?? 'jit',
