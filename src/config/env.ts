@@ -28,7 +28,8 @@ export const CREDENTIAL_NAMES: Readonly<Record<SecretVariable, string>> = Object
   GITHUB_APP_PRIVATE_KEY: 'github_app_private_key',
 });
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+/** The README's levels. The logger uses syslog levels, so winston's npm ones (http, verbose, silly) would silence it. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = 'json' | 'text';
 
