@@ -6,6 +6,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDuration } from '../util/duration.js';
+import { durationProblem } from './durations.js';
 import { ConfigError, ENVIRONMENT } from './errors.js';
 import type { ConfigProblem } from './errors.js';
 import { describeFsError, fsFix, MAX_CONFIG_BYTES, MAX_SECRET_BYTES, nodeFs } from './fs.js';
@@ -385,7 +386,9 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
     } catch {
       ms = undefined;
     }
+    const wrong = ms === undefined || ms <= 0 ? undefined : durationProblem('POLL_INTERVAL', `'${poll}'`, ms);
     if (ms === undefined || ms <= 0) r.problem('POLL_INTERVAL', `'${poll}' is not a positive number of seconds`, 'set POLL_INTERVAL to seconds between ticks, e.g. 15 (or a duration such as 30s)');
+    else if (wrong) r.problem('POLL_INTERVAL', wrong.message, wrong.fix);
     else pollIntervalMs = ms;
   }
   const maxTotalRunners = r.int('MAX_TOTAL_RUNNERS', 0, 'set MAX_TOTAL_RUNNERS to the most runner VMs at once, e.g. 8 (0: no overall cap), or unset it to use max_total_runners from pools.yaml');

@@ -9,6 +9,7 @@ import { Ajv } from 'ajv';
 import { parseDuration } from '../util/duration.js';
 import { ConfigError } from './errors.js';
 import type { ConfigProblem } from './errors.js';
+import { durationProblem, type DurationSetting } from './durations.js';
 import { describeFsError, fsFix, MAX_CONFIG_BYTES, nodeFs } from './fs.js';
 import type { ConfigFs } from './fs.js';
 import { normalizeLabels } from './labels.js';
@@ -120,10 +121,11 @@ class PoolBuilder {
     return undefined;
   }
 
-  private duration(i: number, key: 'boot_timeout' | 'idle_timeout' | 'max_job_duration', dflt: string): number {
+  private duration(i: number, key: DurationSetting & ('boot_timeout' | 'idle_timeout' | 'max_job_duration'), dflt: string): number {
     const s = this.setting(i, key);
     const ms = parseDuration(s?.value ?? dflt);
-    if (s && ms <= 0) this.problem(s.at, 'must be longer than zero', this.fixFor(s.at));
+    const wrong = s && durationProblem(key, `'${s.value}'`, ms);
+    if (s && wrong) this.problem(s.at, wrong.message, wrong.fix);
     return ms;
   }
 
