@@ -185,6 +185,46 @@ function secretHowTo(name: SecretVariable): string {
   return `set ${name}, or ${name}_FILE to a file holding it, or provide the systemd credential ${CREDENTIAL_NAMES[name]} (LoadCredential=${CREDENTIAL_NAMES[name]}:<path>)`;
 }
 
+/**
+ * A URL as it may be quoted back: without user info, query or fragment, any of which may hold a
+ * credential (`?access_token=…`). Applied even to values that do not parse as URLs.
+ */
+function shownUrl(raw: string): string {
+  return raw.replace(/^([^/?#]*\/\/)[^/?#]*@/, '$1…@').replace(/[?#][\s\S]*$/, (m) => `${m[0]}…`);
+}
+
+/**
+ * An API base URL, or undefined after reporting why not. A query, fragment or credentials are
+ * refused rather than redacted: an API base never needs them, and a refused value cannot leak through
+ * an HTTP client's error text later.
+ */
+function apiUrl(r: EnvReader, name: string, raw: string, fix: string, credentialsGo: string): URL | undefined {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    r.problem(name, `'${shownUrl(raw)}' is not a URL`, fix);
+    return undefined;
+  }
+  if (u.username || u.password) {
+    r.problem(name, 'contains a user name or password', `${fix}; ${credentialsGo}`);
+    return undefined;
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+    r.problem(name, `'${shownUrl(raw)}' is not an http(s) URL`, fix);
+    return undefined;
+  }
+  if (u.search || raw.includes('?')) {
+    r.problem(name, 'has a query string (?…), which an API base never needs and which may hold a credential', `${fix}, without the ?… part; ${credentialsGo}`);
+    return undefined;
+  }
+  if (u.hash || raw.includes('#')) {
+    r.problem(name, 'has a fragment (#…), which an API base never needs', `${fix}, without the #… part`);
+    return undefined;
+  }
+  return u;
+}
+
 function proxmoxUrl(r: EnvReader): Pick<ProxmoxSettings, 'url' | 'protocol' | 'host' | 'port'> | undefined {
   const name = 'PROXMOX_URL';
   const raw = r.raw(name);
@@ -193,26 +233,8 @@ function proxmoxUrl(r: EnvReader): Pick<ProxmoxSettings, 'url' | 'protocol' | 'h
     r.problem(name, 'is not set', fix);
     return undefined;
   }
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    r.problem(name, `'${raw}' is not a URL`, fix);
-    return undefined;
-  }
-  if (u.username || u.password) {
-    // The value holds a credential: do not echo it.
-    r.problem(name, 'contains a user name or password', `${fix}, and pass the token in PROXMOX_TOKEN_ID/PROXMOX_TOKEN_SECRET`);
-    return undefined;
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-    r.problem(name, `'${raw}' is not an http(s) URL`, fix);
-    return undefined;
-  }
-  if (u.search || u.hash) {
-    r.problem(name, `'${raw}' has a query or fragment`, fix);
-    return undefined;
-  }
+  const u = apiUrl(r, name, raw, fix, 'the token goes in PROXMOX_TOKEN_ID/PROXMOX_TOKEN_SECRET');
+  if (!u) return undefined;
   let path = u.pathname.replace(/\/+$/, '');
   if (!path.endsWith('/api2/json')) path += '/api2/json';
   const protocol = u.protocol === 'https:' ? 'https' : 'http';
@@ -228,20 +250,8 @@ function githubApiUrl(r: EnvReader): string {
   const name = 'GITHUB_API_URL';
   const raw = r.raw(name) ?? 'https://api.github.com';
   const fix = 'set GITHUB_API_URL to the REST API root, e.g. https://api.github.com or https://ghe.example.com/api/v3';
-  try {
-    const u = new URL(raw);
-    if (u.username || u.password) {
-      r.problem(name, 'contains a user name or password', `${fix}; credentials go in GITHUB_TOKEN or GITHUB_APP_*`);
-    } else if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-      r.problem(name, `'${raw}' is not an http(s) URL`, fix);
-    } else if (u.search || u.hash) {
-      r.problem(name, `'${raw}' has a query or fragment`, fix);
-    }
-    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
-  } catch {
-    r.problem(name, `'${raw}' is not a URL`, fix);
-    return raw;
-  }
+  const u = apiUrl(r, name, raw, fix, 'credentials go in GITHUB_TOKEN or GITHUB_APP_*');
+  return u ? `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}` : shownUrl(raw);
 }
 
 function githubAuth(r: EnvReader): GithubAuth | undefined {
