@@ -121,7 +121,7 @@ class PoolBuilder {
     return undefined;
   }
 
-  private duration(i: number, key: DurationSetting & ('boot_timeout' | 'idle_timeout' | 'max_job_duration'), dflt: string): number {
+  private duration(i: number, key: Exclude<DurationSetting, 'POLL_INTERVAL'>, dflt: string): number {
     const s = this.setting(i, key);
     const ms = parseDuration(s?.value ?? dflt);
     const wrong = s && durationProblem(key, `'${s.value}'`, ms);
