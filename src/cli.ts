@@ -11,7 +11,9 @@ import { parseDuration } from './util/duration.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { simCommand } from './cli/sim-command.js';
+import { CommandFailure } from './cli/failure.js';
 import { ConfigError } from './config/index.js';
+import { Redactor } from './log.js';
 import { ScenarioError } from './sim/scenario.js';
 
 const USAGE = `usage: pve-runners <command> [options]
@@ -126,6 +128,11 @@ main(process.argv.slice(2)).then(
     if (e instanceof ScenarioError) {
       process.stderr.write(`pve-runners: ${e.message}\n`);
       process.exit(EXIT_CONFIG);
+    }
+    if (e instanceof CommandFailure) {
+      // Token-shaped strings never reach the terminal, whatever a service echoed into its error.
+      process.stderr.write(`pve-runners: ${new Redactor().redact(e.message)}\n`);
+      process.exit(EXIT_FAILURE);
     }
     process.stderr.write(`pve-runners: ${(e as Error).stack ?? String(e)}\n`);
     process.exit(EXIT_FAILURE);

@@ -14,8 +14,11 @@ export interface Logger {
 
 export type LogFormat = 'text' | 'json';
 
+/** What LOG_LEVEL takes (see config/env.ts), each the least severe level shown. */
+export type Level = 'error' | 'warn' | 'info' | 'debug';
+
 export interface LoggerOptions {
-  level?: string;
+  level?: Level;
   format?: LogFormat;
   /** stdout goes to journald (JOURNAL_STREAM is set): prefix lines with `<N>` so `journalctl -p err` works, no timestamps of our own. */
   journald?: boolean;
@@ -24,6 +27,9 @@ export interface LoggerOptions {
   /** Values that must never be printed (tokens, JIT configs, keys); more can be added later. */
   secrets?: Redactor;
 }
+
+/** Our levels as winston's syslog level names: a name winston does not know would log nothing at all. */
+const WINSTON_LEVEL: Record<Level, string> = { error: 'error', warn: 'warning', info: 'info', debug: 'debug' };
 
 /** syslog priorities, as journald and `journalctl -p` know them */
 const SYSLOG_PRIORITY: Record<string, number> = { error: 3, warning: 4, info: 6, debug: 7 };
@@ -106,7 +112,8 @@ export function createLogger(o: LoggerOptions = {}): Logger {
     return `${new Date().toISOString()} ${info.level.padEnd(7)} ${body}`;
   });
   const json = winston.format.combine(winston.format.timestamp(), winston.format.json());
-  const level = o.level === 'warn' ? 'warning' : (o.level ?? 'info');
+  const level = Object.hasOwn(WINSTON_LEVEL, o.level ?? 'info') ? WINSTON_LEVEL[o.level ?? 'info'] : undefined;
+  if (level === undefined) throw new Error(`unknown log level '${String(o.level)}' (${Object.keys(WINSTON_LEVEL).join(', ')})`);
   const w = winston.createLogger({
     levels: winston.config.syslog.levels,
     level,

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { renderUserData, UserDataError, type Registration, type UserDataValues } from '../src/cloudinit/render.js';
+import { MAX_SNIPPET_BYTES, renderUserData, UserDataError, type Registration, type UserDataValues } from '../src/cloudinit/render.js';
 import { parseRunnerRegistration } from '../src/cloudinit/runner-env.js';
 
 const TEMPLATE_DIR = join(process.cwd(), 'cloud-init');
@@ -165,5 +165,33 @@ describe('renderUserData', () => {
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain(JIT);
     expect((error as Error).message).not.toContain(TOKEN);
+  });
+});
+
+describe('snippet size', () => {
+  // No comments (the renderer drops them), and a string value it keeps verbatim: the rendered size
+  // grows one byte per character and stays above the template's.
+  const sized = (n: number) =>
+    `#cloud-config\nhostname: "{{ runner_name }}"\nwrite_files:\n  - path: /etc/pve-runners/runner.env\n    permissions: "0600"\n    content: "{{ runner_env }}"\nruncmd:\n  - [/opt/actions-runner/run-once.sh]\nfinal_message: "${'x'.repeat(n)}"\n`;
+  const renderSized = (n: number) => renderUserData(sized(n), values(registrations.jit!), 'pools/big.yaml');
+
+  it('renders a snippet of exactly the 1 MiB Proxmox reads, and refuses one byte more', () => {
+    const n = MAX_SNIPPET_BYTES - 200_000;
+    const exact = n + (MAX_SNIPPET_BYTES - Buffer.byteLength(renderSized(n)));
+    expect(Buffer.byteLength(renderSized(exact))).toBe(MAX_SNIPPET_BYTES);
+    expect(Buffer.byteLength(sized(exact + 1))).toBeLessThan(MAX_SNIPPET_BYTES);
+    let error: unknown;
+    try {
+      renderSized(exact + 1);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UserDataError);
+    expect(error).toMatchObject({ tooLarge: true, message: `pools/big.yaml: renders to ${MAX_SNIPPET_BYTES + 1} bytes, more than the 1048576 bytes (1 MiB) Proxmox reads of a snippet; the VM would not start` });
+  });
+
+  it('refuses a template over 1 MiB before parsing it', () => {
+    const text = sized(MAX_SNIPPET_BYTES);
+    expect(() => renderUserData(text, values(registrations.jit!), 'pools/big.yaml')).toThrow(`pools/big.yaml: is ${Buffer.byteLength(text)} bytes; a rendered snippet must stay within the 1048576 bytes (1 MiB) Proxmox reads of one`);
   });
 });

@@ -127,7 +127,7 @@ describe('environment: errors name the variable and a fix', () => {
     ['MAX_TOTAL_RUNNERS', { MAX_TOTAL_RUNNERS: '2.5' }, "environment: MAX_TOTAL_RUNNERS: '2.5' is not a whole number >= 0"],
     ['DISABLE_CLEANUP', { DISABLE_CLEANUP: 'on' }, "environment: DISABLE_CLEANUP: 'on' is not a boolean"],
     ['PAUSE_ON_STOPPED', { PAUSE_ON_STOPPED: '2' }, "environment: PAUSE_ON_STOPPED: '2' is not a boolean"],
-    ['LOG_LEVEL', { LOG_LEVEL: 'trace' }, "environment: LOG_LEVEL: 'trace' is not a log level — fix: set LOG_LEVEL to one of error, warn, info, http, verbose, debug, silly"],
+    ['LOG_LEVEL', { LOG_LEVEL: 'trace' }, "environment: LOG_LEVEL: 'trace' is not a log level — fix: set LOG_LEVEL to one of error, warn, info, debug"],
     ['LOG_FORMAT', { LOG_FORMAT: 'xml' }, "environment: LOG_FORMAT: 'xml' is not a log format — fix: set LOG_FORMAT to json or text"],
     ['REPO_NAME', { REPO_OWNER: 'acme' }, 'environment: REPO_NAME: is not set, but REPO_OWNER is — fix:'],
     ['REPO_OWNER', { REPO_OWNER: 'ac me', REPO_NAME: 'app' }, "environment: REPO_OWNER: 'ac me' is not a GitHub user or organisation name"],

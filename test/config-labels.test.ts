@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError, parsePoolsConfig, selectPool } from '../src/config/index.js';
 import type { ConfigFs } from '../src/config/index.js';
 import { Rng } from '../src/sim/rng.js';
@@ -49,7 +51,9 @@ function poolsYaml(labelSets: string[][]): string {
   return `github: {repos: [acme/app]}\ndefaults: {node: pve1, template: tpl, user_data: u.yaml}\npools:\n${pools.join('\n')}\n`;
 }
 
-const fs: ConfigFs = { readText: () => '#cloud-config\n', exists: () => true };
+// Loading trial-renders each pool's user_data, so it must be a template the renderer accepts.
+const template = readFileSync(resolve('test/fixtures/config/cloud-init/ubuntu-2404.yaml'), 'utf8');
+const fs: ConfigFs = { readText: () => template, exists: () => true };
 
 /** Indexes of the pools the load-time check reports as never chosen. */
 function flagged(labelSets: string[][]): number[] {

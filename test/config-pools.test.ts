@@ -89,18 +89,18 @@ defaults:
   memory: 4096
   boot_timeout: 90s
   idle_timeout: 1d
-  max_job_duration: 30
+  max_job_duration: 3600
   runner_group: ci
   max_runners: 3
 pools:
   - {name: a, labels: [a], vmid_range: [200, 209]}
-  - {name: b, labels: [b], vmid_range: [210, 219], nodes: [pve2, pve3], clone: linked, cores: 8, boot_timeout: 500ms, registration: jit, user_data: cloud-init/ubuntu-2204.yaml, template: base-tpl, max_runners: 10, runner_group: gpu}
+  - {name: b, labels: [b], vmid_range: [210, 219], nodes: [pve2, pve3], clone: linked, cores: 8, boot_timeout: 45000ms, registration: jit, user_data: cloud-init/ubuntu-2204.yaml, template: base-tpl, max_runners: 10, runner_group: gpu}
 `);
     const [a, b] = config.pools;
-    expect(a).toMatchObject({ nodes: ['pve1'], template: { kind: 'vmid', vmid: 9000 }, registration: 'token', clone: 'full', storage: 'local-lvm', cores: 2, memoryMb: 4096, bootTimeoutMs: 90_000, idleTimeoutMs: 86_400_000, maxJobDurationMs: 30_000, runnerGroup: 'ci', maxRunners: 3 });
+    expect(a).toMatchObject({ nodes: ['pve1'], template: { kind: 'vmid', vmid: 9000 }, registration: 'token', clone: 'full', storage: 'local-lvm', cores: 2, memoryMb: 4096, bootTimeoutMs: 90_000, idleTimeoutMs: 86_400_000, maxJobDurationMs: 3_600_000, runnerGroup: 'ci', maxRunners: 3 });
     expect(a!.userData.path).toBe(join(dir, 'cloud-init/ubuntu-2404.yaml'));
     // `nodes` on the pool replaces defaults.node; a linked clone drops the defaults' full-clone storage.
-    expect(b).toMatchObject({ nodes: ['pve2', 'pve3'], template: { kind: 'name', name: 'base-tpl' }, registration: 'jit', clone: 'linked', storage: undefined, cores: 8, memoryMb: 4096, bootTimeoutMs: 500, idleTimeoutMs: 86_400_000, runnerGroup: 'gpu', maxRunners: 10 });
+    expect(b).toMatchObject({ nodes: ['pve2', 'pve3'], template: { kind: 'name', name: 'base-tpl' }, registration: 'jit', clone: 'linked', storage: undefined, cores: 8, memoryMb: 4096, bootTimeoutMs: 45_000, idleTimeoutMs: 86_400_000, runnerGroup: 'gpu', maxRunners: 10 });
     expect(b!.userData.path).toBe(join(dir, 'cloud-init/ubuntu-2204.yaml'));
   });
 
@@ -254,7 +254,7 @@ pools:
     ['storage on a linked clone', two('{name: a, labels: [a], vmid_range: [200, 209], storage: local-lvm}', '{name: b, labels: [b], vmid_range: [210, 219]}'),
       "pools.yaml: pools[0].storage (line 5): pool 'a' makes linked clones, which stay on the template's storage — fix: remove storage, or set clone: full"],
     ['a zero duration', two('{name: a, labels: [a], vmid_range: [200, 209], boot_timeout: 0s}', '{name: b, labels: [b], vmid_range: [210, 219]}'),
-      'pools.yaml: pools[0].boot_timeout (line 5): must be longer than zero — fix: how long a new VM may take to register'],
+      "pools.yaml: pools[0].boot_timeout (line 5): '0s' is shorter than boot_timeout allows (30s to 1d) — fix: set boot_timeout (how long a new VM may take to register its runner) to a duration from 30s to 1d, e.g. 10m"],
     ['labels repeated in another case', two('{name: a, labels: [Linux, linux], vmid_range: [200, 209]}', '{name: b, labels: [b], vmid_range: [210, 219]}'),
       "pools.yaml: pools[0].labels (line 5): lists 'linux' twice (labels are compared case-insensitively) — fix: keep one of them"],
     ['a repository its organisation already covers', two('{name: a, labels: [a], vmid_range: [200, 209]}', '{name: b, labels: [b], vmid_range: [210, 219]}').replace('{repos: [acme/app]}', '{repos: [acme/app], orgs: [ACME]}'),

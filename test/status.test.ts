@@ -119,7 +119,7 @@ describe('status on the demo scenario', () => {
     const r = await status(false, { PROXMOX_TOKEN_SECRET: wrong });
     expect(r.code).toBe(1);
     expect(r.lines).toEqual([]);
-    expect(r.errors).toEqual([expect.stringMatching(/^pve-runners status: cannot observe Proxmox and GitHub: list (VMs|nodes): 401 /)]);
+    expect(r.errors).toEqual([expect.stringMatching(/^pve-runners: status: Proxmox at http:\/\/127\.0\.0\.1:\d+\/api2\/json refused the API token \(list (VMs|nodes): 401 .*\) — check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET/)]);
     expectNoSecrets([...r.errors, ...r.logs]);
     for (const l of [...r.errors, ...r.logs]) expect(l).not.toContain(wrong);
   });

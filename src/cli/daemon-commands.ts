@@ -3,6 +3,7 @@ import { systemClock } from '../clock.js';
 import { loadSettings, type Env } from '../config/index.js';
 import { wire } from '../daemon/wire.js';
 import { createLogger, Redactor, type Logger } from '../log.js';
+import { describingFailures, type Endpoints } from './failure.js';
 
 export interface DaemonCommandOptions {
   env: Env;
@@ -26,12 +27,13 @@ function setup(o: DaemonCommandOptions) {
     write: o.write,
   });
   const w = wire(settings, { clock: systemClock, log, redactor, timeScale: o.timeScale });
-  return { settings, log, w };
+  const endpoints: Endpoints = { proxmoxUrl: settings.env.proxmox.url, githubUrl: settings.env.github.apiUrl };
+  return { settings, log, w, endpoints };
 }
 
 /** `pve-runners run`: ticks until SIGTERM/SIGINT, then finishes what is in flight. */
 export async function runCommand(o: DaemonCommandOptions & { stopSignal: Promise<void> }): Promise<number> {
-  const { settings, log, w } = setup(o);
+  const { settings, log, w, endpoints } = setup(o);
   const c = settings.config;
   log.info(`pve-runners starting: ${c.pools.length} pool(s) [${c.pools.map((p) => p.name).join(', ')}], ${c.github.repos.length} repo(s), ${c.github.orgs.length} org(s), poll every ${Math.round(w.timings.pollIntervalMs / 100) / 10}s, Proxmox ${settings.env.proxmox.url}, GitHub ${settings.env.github.apiUrl}`);
   // A stale runner in a template fails quietly (GitHub just stops assigning jobs): say so at start.
@@ -45,14 +47,15 @@ export async function runCommand(o: DaemonCommandOptions & { stopSignal: Promise
     log.info('signal received: finishing in-flight actions, starting no new ones');
     abort.abort();
   });
-  await w.daemon.run(abort.signal);
+  // The loop logs a failed tick and carries on; only what escapes it ends the command.
+  await describingFailures('run', endpoints, () => w.daemon.run(abort.signal));
   return 0;
 }
 
 /** `pve-runners once [--dry-run]`: one tick; with --dry-run the plan is printed and nothing changes. */
 export async function onceCommand(o: DaemonCommandOptions & { dryRun: boolean }): Promise<number> {
-  const { log, w } = setup(o);
-  const { plan } = await w.daemon.tick({ dryRun: o.dryRun });
+  const { log, w, endpoints } = setup(o);
+  const { plan } = await describingFailures('once', endpoints, () => w.daemon.tick({ dryRun: o.dryRun }));
   if (o.dryRun) {
     o.out(JSON.stringify({ actions: plan.actions, pools: plan.pools, unmatched: plan.unmatched, notes: plan.notes }, null, 2));
     return 0;

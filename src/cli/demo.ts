@@ -26,7 +26,7 @@ export interface DemoOptions {
   killWhen?: Array<(sim: Simulator, daemonLogs: readonly string[]) => boolean>;
   /** the environment the daemon inherits (the CLI passes its own), before the simulator's settings */
   baseEnv?: Record<string, string | undefined>;
-  /** extra environment for the daemon (e.g. DISABLE_CLEANUP) */
+  /** extra environment for the daemon (e.g. DISABLE_CLEANUP); LOG_FORMAT is always json, LOG_LEVEL info or debug */
   env?: Record<string, string>;
   /** ticks the daemon gets after the workload has settled before leaks are counted (at least 2) */
   settleTicks?: number;
@@ -85,6 +85,10 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
   const endpoints = await sim.start();
   const env = { ...o.baseEnv, ...daemonEnv(endpoints, o.pools, o.speed), ...o.env };
   delete env.JOURNAL_STREAM;
+  // The demo follows the daemon by its JSON tick lines (info): whatever LOG_FORMAT or LOG_LEVEL the
+  // caller passes, the child logs JSON at info, or at debug when asked (which still shows the ticks).
+  env.LOG_FORMAT = 'json';
+  if (env.LOG_LEVEL?.trim().toLowerCase() !== 'debug') env.LOG_LEVEL = 'info';
   // GitHub credentials of the other kind inherited from the caller would make the daemon refuse both.
   const otherAuth = endpoints.github.app ? ['GITHUB_TOKEN', 'GITHUB_TOKEN_FILE'] : ['GITHUB_APP_ID', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_APP_PRIVATE_KEY_FILE', 'GITHUB_APP_INSTALLATION_ID'];
   for (const v of otherAuth) if (!(v in (o.env ?? {}))) delete env[v];

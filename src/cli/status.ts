@@ -11,6 +11,7 @@ import { createLogger, Redactor } from '../log.js';
 import type { Plan } from '../planner/actions.js';
 import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
 import type { Observation } from '../planner/observation.js';
+import { describeFailure } from './failure.js';
 
 export interface StatusCommandOptions {
   env: Env;
@@ -131,7 +132,9 @@ export async function statusCommand(o: StatusCommandOptions): Promise<number> {
     // A dry-run tick: the daemon's own observation and plan, nothing submitted.
     result = await w.daemon.tick({ dryRun: true });
   } catch (e) {
-    (o.err ?? o.out)(redactor.redact(`pve-runners status: cannot observe Proxmox and GitHub: ${(e as Error).message}`));
+    const line = describeFailure('status', e, { proxmoxUrl: settings.env.proxmox.url, githubUrl: settings.env.github.apiUrl });
+    if (line === undefined) throw e;
+    (o.err ?? o.out)(redactor.redact(`pve-runners: ${line}`));
     return 1;
   }
   const scopes = w.observer.scopes().map(scopeKey);

@@ -26,11 +26,19 @@ export interface UserDataValues {
 
 /** Everything wrong with a template or with the values for it. `file` is the template's path. */
 export class UserDataError extends Error {
-  constructor(readonly file: string, detail: string) {
+  /** `tooLarge`: the template is fine but its snippet would exceed MAX_SNIPPET_BYTES. */
+  constructor(readonly file: string, readonly detail: string, readonly tooLarge = false) {
     super(`${file}: ${detail}`);
     this.name = 'UserDataError';
   }
 }
+
+/**
+ * The most Proxmox reads of a cicustom snippet: qemu-server's read_cloudinit_snippets_file reads it
+ * with file_get_contents(…, 1 MiB), which dies "too long - aborting" only past the limit (PVE::Tools
+ * safe_read_from), so exactly 1 MiB still starts. Bigger, and every start of the VM fails.
+ */
+export const MAX_SNIPPET_BYTES = 1024 * 1024;
 
 export const PLACEHOLDERS = ['runner_name', 'vmid', 'pool', 'node', 'runner_env'] as const;
 type Placeholder = (typeof PLACEHOLDERS)[number];
@@ -61,6 +69,9 @@ export function checkUserDataTemplate(templateText: string, templateFile: string
   const fail = (detail: string): never => {
     throw new UserDataError(templateFile, detail);
   };
+  // Rendering only adds text: a template past the limit cannot render to a snippet Proxmox reads.
+  const size = Buffer.byteLength(templateText, 'utf8');
+  if (size > MAX_SNIPPET_BYTES) throw new UserDataError(templateFile, `is ${size} bytes; a rendered snippet must stay within the ${MAX_SNIPPET_BYTES} bytes (1 MiB) Proxmox reads of one`, true);
   if (!/^#cloud-config[ \t]*\r?\n/.test(templateText)) fail('must start with a "#cloud-config" line (cloud-init ignores anything else as cloud-config)');
 
   const doc = YAML.parseDocument(templateText, { version: '1.1', prettyErrors: true, uniqueKeys: true });
@@ -207,6 +218,8 @@ export function renderUserData(templateText: string, values: UserDataValues, tem
   };
   const rendered = substitute(template, vars);
   const text = serialise(rendered);
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_SNIPPET_BYTES) throw new UserDataError(templateFile, `renders to ${size} bytes, more than the ${MAX_SNIPPET_BYTES} bytes (1 MiB) Proxmox reads of a snippet; the VM would not start`, true);
 
   // Belt and braces: whatever reads the snippet (cloud-init with YAML 1.1, the simulator with 1.2)
   // must see exactly the value we built.

@@ -6,9 +6,10 @@
 import { createPrivateKey } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDuration } from '../util/duration.js';
+import { durationProblem } from './durations.js';
 import { ConfigError, ENVIRONMENT } from './errors.js';
 import type { ConfigProblem } from './errors.js';
-import { describeFsError, nodeFs } from './fs.js';
+import { describeFsError, fsFix, MAX_CONFIG_BYTES, MAX_SECRET_BYTES, nodeFs } from './fs.js';
 import type { ConfigFs } from './fs.js';
 import { Secret } from './secret.js';
 
@@ -28,7 +29,8 @@ export const CREDENTIAL_NAMES: Readonly<Record<SecretVariable, string>> = Object
   GITHUB_APP_PRIVATE_KEY: 'github_app_private_key',
 });
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+/** The README's levels. The logger uses syslog levels, so winston's npm ones (http, verbose, silly) would silence it. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = 'json' | 'text';
 
@@ -136,8 +138,8 @@ class EnvReader {
     return Number(v);
   }
 
-  fsRead(path: string): string {
-    return this.fs.readText(path);
+  fsRead(path: string, maxBytes: number): string {
+    return this.fs.readText(path, maxBytes);
   }
 
   path(p: string): string {
@@ -153,21 +155,21 @@ class EnvReader {
     if (direct !== undefined && direct.trim() !== '') return new Secret(direct.trim(), name);
     const fileVar = `${name}_FILE`;
     const file = this.raw(fileVar);
-    if (file !== undefined) return this.secretFile(this.path(file), `${fileVar}=${file}`, fileVar, name);
+    if (file !== undefined) return this.secretFile(this.path(file), `${fileVar}=${file}`, fileVar, name, fileVar);
     const credDir = this.raw('CREDENTIALS_DIRECTORY');
     if (credDir !== undefined) {
       const path = join(credDir, CREDENTIAL_NAMES[name]);
-      if (this.fs.exists(path)) return this.secretFile(path, `$CREDENTIALS_DIRECTORY/${CREDENTIAL_NAMES[name]}`, 'CREDENTIALS_DIRECTORY', name);
+      if (this.fs.exists(path)) return this.secretFile(path, `$CREDENTIALS_DIRECTORY/${CREDENTIAL_NAMES[name]}`, 'CREDENTIALS_DIRECTORY', name, `LoadCredential=${CREDENTIAL_NAMES[name]}:`);
     }
     return undefined;
   }
 
-  private secretFile(path: string, source: string, variable: string, name: string): Secret | undefined {
+  private secretFile(path: string, source: string, variable: string, name: string, setting: string): Secret | undefined {
     let text: string;
     try {
-      text = this.fs.readText(path);
+      text = this.fs.readText(path, MAX_SECRET_BYTES);
     } catch (e) {
-      this.problem(variable, `cannot read ${path} for ${name}: ${describeFsError(e)}`, `make ${path} readable by the daemon's user, or set ${name} another way`);
+      this.problem(variable, `cannot read ${path} for ${name}: ${describeFsError(e)}`, fsFix(e, setting, `make ${path} readable by the daemon's user, or set ${name} another way`));
       return undefined;
     }
     const value = text.replace(/[\r\n]+$/, '');
@@ -183,6 +185,46 @@ function secretHowTo(name: SecretVariable): string {
   return `set ${name}, or ${name}_FILE to a file holding it, or provide the systemd credential ${CREDENTIAL_NAMES[name]} (LoadCredential=${CREDENTIAL_NAMES[name]}:<path>)`;
 }
 
+/**
+ * A URL as it may be quoted back: without user info, query or fragment, any of which may hold a
+ * credential (`?access_token=…`). Applied even to values that do not parse as URLs.
+ */
+function shownUrl(raw: string): string {
+  return raw.replace(/^([^/?#]*\/\/)[^/?#]*@/, '$1…@').replace(/[?#][\s\S]*$/, (m) => `${m[0]}…`);
+}
+
+/**
+ * An API base URL, or undefined after reporting why not. A query, fragment or credentials are
+ * refused rather than redacted: an API base never needs them, and a refused value cannot leak through
+ * an HTTP client's error text later.
+ */
+function apiUrl(r: EnvReader, name: string, raw: string, fix: string, credentialsGo: string): URL | undefined {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    r.problem(name, `'${shownUrl(raw)}' is not a URL`, fix);
+    return undefined;
+  }
+  if (u.username || u.password) {
+    r.problem(name, 'contains a user name or password', `${fix}; ${credentialsGo}`);
+    return undefined;
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+    r.problem(name, `'${shownUrl(raw)}' is not an http(s) URL`, fix);
+    return undefined;
+  }
+  if (u.search || raw.includes('?')) {
+    r.problem(name, 'has a query string (?…), which an API base never needs and which may hold a credential', `${fix}, without the ?… part; ${credentialsGo}`);
+    return undefined;
+  }
+  if (u.hash || raw.includes('#')) {
+    r.problem(name, 'has a fragment (#…), which an API base never needs', `${fix}, without the #… part`);
+    return undefined;
+  }
+  return u;
+}
+
 function proxmoxUrl(r: EnvReader): Pick<ProxmoxSettings, 'url' | 'protocol' | 'host' | 'port'> | undefined {
   const name = 'PROXMOX_URL';
   const raw = r.raw(name);
@@ -191,26 +233,8 @@ function proxmoxUrl(r: EnvReader): Pick<ProxmoxSettings, 'url' | 'protocol' | 'h
     r.problem(name, 'is not set', fix);
     return undefined;
   }
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    r.problem(name, `'${raw}' is not a URL`, fix);
-    return undefined;
-  }
-  if (u.username || u.password) {
-    // The value holds a credential: do not echo it.
-    r.problem(name, 'contains a user name or password', `${fix}, and pass the token in PROXMOX_TOKEN_ID/PROXMOX_TOKEN_SECRET`);
-    return undefined;
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-    r.problem(name, `'${raw}' is not an http(s) URL`, fix);
-    return undefined;
-  }
-  if (u.search || u.hash) {
-    r.problem(name, `'${raw}' has a query or fragment`, fix);
-    return undefined;
-  }
+  const u = apiUrl(r, name, raw, fix, 'the token goes in PROXMOX_TOKEN_ID/PROXMOX_TOKEN_SECRET');
+  if (!u) return undefined;
   let path = u.pathname.replace(/\/+$/, '');
   if (!path.endsWith('/api2/json')) path += '/api2/json';
   const protocol = u.protocol === 'https:' ? 'https' : 'http';
@@ -226,20 +250,8 @@ function githubApiUrl(r: EnvReader): string {
   const name = 'GITHUB_API_URL';
   const raw = r.raw(name) ?? 'https://api.github.com';
   const fix = 'set GITHUB_API_URL to the REST API root, e.g. https://api.github.com or https://ghe.example.com/api/v3';
-  try {
-    const u = new URL(raw);
-    if (u.username || u.password) {
-      r.problem(name, 'contains a user name or password', `${fix}; credentials go in GITHUB_TOKEN or GITHUB_APP_*`);
-    } else if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-      r.problem(name, `'${raw}' is not an http(s) URL`, fix);
-    } else if (u.search || u.hash) {
-      r.problem(name, `'${raw}' has a query or fragment`, fix);
-    }
-    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
-  } catch {
-    r.problem(name, `'${raw}' is not a URL`, fix);
-    return raw;
-  }
+  const u = apiUrl(r, name, raw, fix, 'credentials go in GITHUB_TOKEN or GITHUB_APP_*');
+  return u ? `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}` : shownUrl(raw);
 }
 
 function githubAuth(r: EnvReader): GithubAuth | undefined {
@@ -313,13 +325,13 @@ function proxmox(r: EnvReader): ProxmoxSettings | undefined {
   if (caFileRaw !== undefined) {
     caFile = r.path(caFileRaw);
     try {
-      ca = r.fsRead(caFile);
+      ca = r.fsRead(caFile, MAX_CONFIG_BYTES);
       if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
         r.problem('PROXMOX_CA_FILE', `${caFileRaw} holds no PEM certificate`, 'point PROXMOX_CA_FILE at the cluster CA, /etc/pve/pve-root-ca.pem on any node');
         ca = undefined;
       }
     } catch (e) {
-      r.problem('PROXMOX_CA_FILE', `cannot read ${caFileRaw}: ${describeFsError(e)}`, 'point PROXMOX_CA_FILE at a readable copy of /etc/pve/pve-root-ca.pem');
+      r.problem('PROXMOX_CA_FILE', `cannot read ${caFileRaw}: ${describeFsError(e)}`, fsFix(e, 'PROXMOX_CA_FILE', 'point PROXMOX_CA_FILE at a readable copy of /etc/pve/pve-root-ca.pem'));
     }
   }
 
@@ -384,7 +396,9 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
     } catch {
       ms = undefined;
     }
+    const wrong = ms === undefined || ms <= 0 ? undefined : durationProblem('POLL_INTERVAL', `'${poll}'`, ms);
     if (ms === undefined || ms <= 0) r.problem('POLL_INTERVAL', `'${poll}' is not a positive number of seconds`, 'set POLL_INTERVAL to seconds between ticks, e.g. 15 (or a duration such as 30s)');
+    else if (wrong) r.problem('POLL_INTERVAL', wrong.message, wrong.fix);
     else pollIntervalMs = ms;
   }
   const maxTotalRunners = r.int('MAX_TOTAL_RUNNERS', 0, 'set MAX_TOTAL_RUNNERS to the most runner VMs at once, e.g. 8 (0: no overall cap), or unset it to use max_total_runners from pools.yaml');

@@ -9,12 +9,14 @@ import { Ajv } from 'ajv';
 import { parseDuration } from '../util/duration.js';
 import { ConfigError } from './errors.js';
 import type { ConfigProblem } from './errors.js';
-import { describeFsError, nodeFs } from './fs.js';
+import { durationProblem, type DurationSetting } from './durations.js';
+import { describeFsError, fsFix, MAX_CONFIG_BYTES, nodeFs } from './fs.js';
 import type { ConfigFs } from './fs.js';
 import { normalizeLabels } from './labels.js';
 import { crossPoolProblems } from './pool-checks.js';
 import { SchemaDescriber, schemaProblems } from './schema-problems.js';
 import type { Config, GithubScope, OrgScope, PoolConfig, TemplateRef } from './types.js';
+import { readTemplate, trialRender } from './user-data.js';
 import { YamlSource } from './yaml-source.js';
 import type { PathSegment } from './yaml-source.js';
 
@@ -102,7 +104,9 @@ class PoolBuilder {
   ) {}
 
   private problem(at: readonly PathSegment[], message: string, fix: string): void {
-    this.problems.push(this.src.problem(at, message, fix));
+    const p = this.src.problem(at, message, fix);
+    // A defaults.user_data shared by several pools fails the same way for each: say it once.
+    if (!this.problems.some((q) => q.path === p.path && q.message === p.message)) this.problems.push(p);
   }
 
   private fixFor(at: readonly PathSegment[]): string {
@@ -117,10 +121,11 @@ class PoolBuilder {
     return undefined;
   }
 
-  private duration(i: number, key: 'boot_timeout' | 'idle_timeout' | 'max_job_duration', dflt: string): number {
+  private duration(i: number, key: Exclude<DurationSetting, 'POLL_INTERVAL'>, dflt: string): number {
     const s = this.setting(i, key);
     const ms = parseDuration(s?.value ?? dflt);
-    if (s && ms <= 0) this.problem(s.at, 'must be longer than zero', this.fixFor(s.at));
+    const wrong = s && durationProblem(key, `'${s.value}'`, ms);
+    if (s && wrong) this.problem(s.at, wrong.message, wrong.fix);
     return ms;
   }
 
@@ -144,7 +149,7 @@ class PoolBuilder {
     return [];
   }
 
-  private userData(i: number): { path: string; text: string } | undefined {
+  private userData(i: number): { path: string; text: string; at: PathSegment[] } | undefined {
     const s = this.setting(i, 'user_data');
     if (!s) {
       this.problem(['pools', i, 'user_data'], 'is missing', `add it to the pool or to defaults: ${this.fixFor(['pools', i, 'user_data'])}`);
@@ -152,17 +157,13 @@ class PoolBuilder {
     }
     const base = dirname(this.file.path);
     const path = isAbsolute(s.value) ? s.value : resolve(base, s.value);
-    if (this.userDataCache.has(path)) return this.userDataCache.get(path);
-    let result: { path: string; text: string } | undefined;
-    try {
-      const text = this.fs.readText(path);
-      if (text.trim() === '') this.problem(s.at, `${path} is empty`, 'put the cloud-init user-data template there (see cloud-init/ in the pve-runners package)');
-      else result = { path, text };
-    } catch (e) {
-      this.problem(s.at, `cannot read ${path}: ${describeFsError(e)}`, `create the file or correct the path; a relative path starts at ${base}`);
+    if (!this.userDataCache.has(path)) {
+      const read = readTemplate(this.fs, path, base);
+      if ('fix' in read) this.problem(s.at, read.message, read.fix);
+      this.userDataCache.set(path, 'text' in read ? { path, text: read.text } : undefined);
     }
-    this.userDataCache.set(path, result);
-    return result;
+    const read = this.userDataCache.get(path);
+    return read && { ...read, at: s.at };
   }
 
   private template(i: number): TemplateRef | undefined {
@@ -210,6 +211,13 @@ class PoolBuilder {
     const bootTimeoutMs = this.duration(i, 'boot_timeout', DEFAULT_BOOT_TIMEOUT);
     const idleTimeoutMs = this.duration(i, 'idle_timeout', DEFAULT_IDLE_TIMEOUT);
     const maxJobDurationMs = this.duration(i, 'max_job_duration', DEFAULT_MAX_JOB_DURATION);
+    if (userData && nodes.length > 0 && longest.length <= 63) {
+      const wrong = trialRender(userData.text, userData.path, { name: raw.name, prefix, vmidHi: hi, nodes, labels: raw.labels });
+      if (wrong !== undefined) {
+        this.problem(userData.at, wrong.message, wrong.fix);
+        return undefined;
+      }
+    }
     if (!template || !userData) return undefined;
     return {
       index: i,
@@ -222,7 +230,7 @@ class PoolBuilder {
       vmidRange: { lo, hi },
       maxRunners: maxRunners?.value ?? Math.max(size, 1),
       nodes,
-      userData,
+      userData: { path: userData.path, text: userData.text },
       cores: this.setting(i, 'cores')?.value,
       memoryMb: this.setting(i, 'memory')?.value,
       registration: this.setting(i, 'registration')?.value ?? 'jit',
@@ -302,11 +310,11 @@ export function parsePoolsConfig(text: string, file: PoolsFile, opts: PoolsOptio
 export function readPoolsConfig(file: PoolsFile, opts: PoolsOptions = {}): { config: Config | undefined; problems: ConfigProblem[] } {
   let text: string;
   try {
-    text = (opts.fs ?? nodeFs).readText(file.path);
+    text = (opts.fs ?? nodeFs).readText(file.path, MAX_CONFIG_BYTES);
   } catch (e) {
     return {
       config: undefined,
-      problems: [{ file: file.file, path: '(file)', message: `cannot read ${file.path}: ${describeFsError(e)}`, fix: 'create it (the pve-runners package ships an example pools.yaml), or point RUNNER_POOLS_CONFIG at it' }],
+      problems: [{ file: file.file, path: '(file)', message: `cannot read ${file.path}: ${describeFsError(e)}`, fix: fsFix(e, 'RUNNER_POOLS_CONFIG', 'create it (the pve-runners package ships an example pools.yaml), or point RUNNER_POOLS_CONFIG at it') }],
     };
   }
   return parsePoolsConfig(text, file, opts);

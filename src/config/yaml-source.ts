@@ -2,7 +2,7 @@
  * A parsed YAML file that remembers where each value was written, so problems found later (by the
  * schema or by cross-pool checks) can name the line.
  */
-import { isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document } from 'yaml';
 import { jsonPointerToPath } from '../util/schema-errors.js';
 import type { ConfigProblem } from './errors.js';
@@ -23,6 +23,12 @@ export function pointerToSegments(pointer: string): PathSegment[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
+
+/** The tags whose values are plain JSON data; anything else (!!binary, !!set, !!js/…, !local) is refused. */
+const CORE_TAGS = ['str', 'int', 'float', 'bool', 'null', 'seq', 'map'].map((t) => `tag:yaml.org,2002:${t}`);
+const TAGS_FIX = 'remove it: pools.yaml holds only plain strings, numbers, booleans, lists and mappings (!!str, !!int, !!float, !!bool, !!null, !!seq and !!map are accepted)';
+/** Aliases are for sharing a label list or two; 1000 resolutions is far more than that needs. */
+const MAX_ALIAS_COUNT = 1000;
 
 export class YamlSource {
   private constructor(
@@ -49,8 +55,28 @@ export class YamlSource {
         }),
       };
     }
-    const source = new YamlSource(file, doc, lines);
-    return { source, data: doc.toJS({ maxAliasCount: 1000 }), problems: [] };
+    // An unknown tag only warns in the yaml library, and its value silently becomes a string.
+    const tagProblems: ConfigProblem[] = [];
+    visit(doc, {
+      Node(_key, node) {
+        if (node.tag === undefined || CORE_TAGS.includes(node.tag)) return;
+        const at = node.range ? lines.linePos(node.range[0]) : undefined;
+        const shown = node.tag.replace(/^tag:yaml\.org,2002:/, '!!');
+        tagProblems.push({ file, path: at ? `line ${at.line}, column ${at.col}` : '(top level)', message: `the tag ${shown} is not allowed`, fix: TAGS_FIX });
+      },
+    });
+    if (tagProblems.length > 0) return { problems: tagProblems };
+    let data: unknown;
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      // The yaml library's guard against exponential alias expansion throws a ReferenceError.
+      if (!(e instanceof ReferenceError) || !/alias/i.test(e.message)) throw e;
+      return {
+        problems: [{ file, path: '(top level)', message: 'its aliases (*name) expand to more than YAML loading allows, as in a "billion laughs" attack', fix: 'write the repeated values out, or repeat fewer of them through aliases' }],
+      };
+    }
+    return { source: new YamlSource(file, doc, lines), data, problems: [] };
   }
 
   /** The 1-based line where the value at `segments` (or, with `key`, its key) is written. */

@@ -28,7 +28,11 @@ export function snippetFile(name: string): string {
   return `${SNIPPET_PREFIX}${name}.yaml`;
 }
 
+/**
+ * The runner name of a snippet file, or of the temp file a write killed before its rename leaves
+ * (`.pvr-<name>.yaml.<8 hex>.tmp`, see snippets/store.ts): both hold that runner's credentials.
+ */
 export function runnerNameOfSnippet(file: string): string | undefined {
-  const m = /^pvr-(.+)\.yaml$/.exec(file);
+  const m = /^pvr-(.+)\.yaml$/.exec(file) ?? /^\.pvr-(.+)\.yaml\.[0-9a-f]{8}\.tmp$/.exec(file);
   return m?.[1];
 }

@@ -10,10 +10,25 @@ export interface SnippetStore {
   write(node: string, file: string, content: string): Promise<void>;
   /** Gone already is fine. */
   remove(node: string, file: string): Promise<void>;
-  /** Our snippet files (pvr-*.yaml) in every directory. */
+  /**
+   * Files of our snippet shapes in every directory: `pvr-*.yaml`, and the `.pvr-*.yaml.<hex>.tmp` a
+   * write killed before its rename leaves (mode 0600, holding a JIT config or registration token).
+   * Which of them belong to a pool, and when they go, is the planner's call.
+   */
   list(): Promise<ObservedSnippet[]>;
   /** cicustom volume of a file */
   volid(file: string): string;
+}
+
+/** The name a snippet has while being written; must match what planner/names.ts recognises. */
+function tempName(file: string, hex: string): string {
+  return `.${file}.${hex}.tmp`;
+}
+
+const TEMP_RE = new RegExp(`^\\.${SNIPPET_PREFIX}.+\\.yaml\\.[0-9a-f]{8}\\.tmp$`);
+
+function isOurShape(file: string): boolean {
+  return (file.startsWith(SNIPPET_PREFIX) && file.endsWith('.yaml')) || TEMP_RE.test(file);
 }
 
 /**
@@ -34,7 +49,7 @@ export class DirSnippetStore implements SnippetStore {
   async write(node: string, file: string, content: string): Promise<void> {
     const dir = this.dir(node);
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.${file}.${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = join(dir, tempName(file, randomBytes(4).toString('hex')));
     const fh = await open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(content, 'utf8');
@@ -64,7 +79,7 @@ export class DirSnippetStore implements SnippetStore {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw e;
       }
-      for (const file of files) if (file.startsWith(SNIPPET_PREFIX) && file.endsWith('.yaml')) out.push({ node, file });
+      for (const file of files) if (isOurShape(file)) out.push({ node, file });
     }
     return out;
   }
