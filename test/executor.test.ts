@@ -40,6 +40,7 @@ describe('executor: create', () => {
     const [outcome] = await run(create());
     expect(outcome).toMatchObject({ ok: true });
     expect(calls).toEqual([
+      'pve nextid 200',
       'pve clone 9000->200 name=ubuntu-200-ab12 pool=pve-runners',
       'pve config 200 cicustom,cores,memory,tags',
       'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',

@@ -14,7 +14,18 @@ import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
 import { awaitTask } from '../proxmox/tasks.js';
 import { formatVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
+import type { HiddenVmids } from './hidden-vmids.js';
 import type { Timings } from './timings.js';
+
+/**
+ * Proxmox refusing a clone's VMID as taken: "unable to create VM N: config file already exists"
+ * (the target node has it) or pmxcfs's "File exists" (another node has it) — synchronous or as the
+ * task's exit status. Nothing of the clone exists then: another VMID is tried.
+ */
+export function isVmidCollision(e: unknown): boolean {
+  const text = e instanceof ProxmoxError ? e.pveMessage : e instanceof TaskFailedError ? e.exitstatus : undefined;
+  return text !== undefined && /already exists|File exists/.test(text);
+}
 
 export interface ExecutorDeps {
   config: Config;
@@ -32,6 +43,8 @@ export interface ExecutorDeps {
   /** actions at once; clones are further limited per node */
   concurrency?: number;
   clonesPerNode?: number;
+  /** VMIDs taken by VMs the token cannot see (shared with the observer) */
+  hidden?: HiddenVmids;
   /** Called with each registration secret as soon as it exists, so the logger can redact it. */
   onSecret?: (secret: string) => void;
 }
@@ -175,7 +188,11 @@ export class Executor {
       if (a.kind === 'create') {
         const entry = this.creating.get(a.vmid);
         this.creating.delete(a.vmid);
-        if (entry) this.finished.push({ entry, at: this.d.clock.now() });
+        if (entry) {
+          this.finished.push({ entry, at: this.d.clock.now() });
+          // A clone whose answer or task was lost may still be running, invisible to this token.
+          this.d.hidden?.suspect(entry.vmid);
+        }
       }
       if (a.kind === 'remove-vm' || a.kind === 'stop-vm' || a.kind === 'adopt-vm') this.busyVmids.delete(a.vmid);
       if (a.kind === 'delete-runner') this.deletingRunners.delete(a.runnerId);
@@ -237,32 +254,22 @@ export class Executor {
 
     // 1. Clone. The clone call already carries our name and description; the tags follow at once.
     for (let collisions = 0; ; collisions++) {
-      const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: this.d.clock.now() });
-      try {
-        // The whole clone (request and task) holds a slot of the node's clone queue: parallel clones
-        // contend on the storage lock inside the task. A clone that failed on a lock is retried.
-        const clone = () =>
-          this.d.proxmox.clone(a.node, a.templateVmid, {
-            newid: vmid,
-            name,
-            description,
-            full: pool.clone === 'full',
-            ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}),
-            ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
-          });
-        await this.cloneQueue(a.node).add(() =>
-          this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => this.wait(await clone(), `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs), { pool: pool.name, vmid, runner: name }),
-        );
-        break;
-      } catch (e) {
-        if (!(e instanceof ProxmoxError) || !/already exists/.test(e.pveMessage) || collisions >= MAX_VMID_COLLISIONS) throw e;
-        const next = await this.freeVmidAfterCollision(pool, vmid);
-        if (next === undefined) throw e;
-        log(`VMID ${vmid} was taken by someone else meanwhile; trying ${next}`);
-        vmid = next;
-        name = runnerName(pool, vmid, this.d.suffix());
-        this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
+      if (await this.vmidFree(vmid, log)) {
+        try {
+          await this.clone(a, pool, vmid, name);
+          break;
+        } catch (e) {
+          if (!isVmidCollision(e)) throw e;
+        }
       }
+      // Someone holds the VMID (maybe on another node, maybe invisible to this token): next one.
+      if (collisions >= MAX_VMID_COLLISIONS) throw new Error(`clone ${a.templateVmid} → ${vmid}: VMID taken, and ${collisions} other VMIDs tried were taken too; the next tick tries again`);
+      const next = await this.freeVmidAfterCollision(pool, vmid);
+      if (next === undefined) throw new Error(`clone ${a.templateVmid} → ${vmid}: VMID taken and no other VMID of pool ${pool.name}'s range is free`);
+      log(`VMID ${vmid} is taken${this.d.hidden?.has(vmid) ? ' by a VM this token cannot see' : ''}; trying ${next}`);
+      vmid = next;
+      name = runnerName(pool, vmid, this.d.suffix());
+      this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
     }
     const file = snippetFile(name);
     const config: Record<string, string | number> = {
@@ -317,11 +324,49 @@ export class Executor {
     }
   }
 
+  /** The whole clone (request and task) holds a slot of the node's clone queue; a clone that failed on a lock is retried. */
+  private async clone(a: CreateAction, pool: PoolConfig, vmid: number, name: string): Promise<void> {
+    const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: this.d.clock.now() });
+    // Parallel clones contend on the storage lock inside the task.
+    const clone = () =>
+      this.d.proxmox.clone(a.node, a.templateVmid, {
+        newid: vmid,
+        name,
+        description,
+        full: pool.clone === 'full',
+        ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}),
+        ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
+      });
+    await this.cloneQueue(a.node).add(() =>
+      this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => this.wait(await clone(), `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs), { pool: pool.name, vmid, runner: name }),
+    );
+  }
+
+  /**
+   * Asks Proxmox whether anything in the cluster holds `vmid`: the listing shows only what the token
+   * may audit. When the question itself fails, the clone call decides (it refuses a taken VMID).
+   */
+  private async vmidFree(vmid: number, log: (msg: string) => void): Promise<boolean> {
+    try {
+      return await this.d.proxmox.isVmidFree(vmid);
+    } catch (e) {
+      log(`cannot check that VMID ${vmid} is free (${(e as Error).message}); cloning, which refuses a taken VMID`);
+      return true;
+    }
+  }
+
+  /**
+   * The next VMID to try after `taken` was refused. `taken` is remembered as hidden when the
+   * listing does not show it, so no later plan picks it again.
+   */
   private async freeVmidAfterCollision(pool: PoolConfig, taken: number): Promise<number | undefined> {
+    const now = this.d.clock.now();
     const used = new Set((await this.d.proxmox.listVms()).map((v) => v.vmid));
+    if (!used.has(taken)) this.d.hidden?.noteTaken(taken, now);
     for (const c of this.creating.values()) used.add(c.vmid);
+    for (const id of this.d.hidden?.snapshot().keys() ?? []) used.add(id);
     used.add(taken);
-    return freeVmid(pool, used, this.recentlyFreed, this.d.clock.now(), this.d.timings.vmidCooldownMs);
+    return freeVmid(pool, used, this.recentlyFreed, now, this.d.timings.vmidCooldownMs);
   }
 
 

@@ -39,7 +39,8 @@ export function classifyVms(ctx: PlanContext): Classification {
       // Being made by this process right now, tags or not yet: counts as its pool's from the start.
       owned.push(roleOf(ctx, vm, creatingPool));
     } else if (tagged && tagPool && inRange(tagPool, vm.vmid)) {
-      owned.push(roleOf(ctx, vm, tagPool));
+      if (vm.configUnread) owned.push(unidentified(vm, tagPool, notes, 'its config could not be read this tick'));
+      else owned.push(roleOf(ctx, vm, tagPool));
     } else if (tagged) {
       notes.push(`VM ${vm.vmid} (${vm.name}) carries pve-runners tags but ${tagPool ? `lies outside pool ${tagPool.name}'s range` : `names no configured pool (${poolTag})`}: left alone`);
     } else if (rangePool) {
@@ -52,18 +53,50 @@ export function classifyVms(ctx: PlanContext): Classification {
         if (!vm.lock && !obs.inFlight.busyVmids.has(vm.vmid)) {
           adopt.push({ kind: 'adopt-vm', pool: rangePool.name, vmid: vm.vmid, node: vm.node, name: vm.name, reason: 'cloned by pve-runners (name and description are ours) but its tags were never set: a previous run stopped mid-creation' });
         }
-      } else if (vm.lock === 'clone' && !vm.name && tags.length === 0) {
-        // Proxmox shows a clone in progress as a bare placeholder (no name, no description yet): it
-        // may be ours from before a restart. Counted against the pool's caps, never touched; once
-        // the clone ends it is either recognisably ours (adopted) or not.
-        owned.push({ ...roleOf(ctx, vm, rangePool), scope: undefined, role: 'locked' });
-        notes.push(`VM ${vm.vmid} on ${vm.node} in pool ${rangePool.name}'s range is being cloned by another task: counted against the pool until it finishes, not touched`);
+      } else if (vm.lock === 'clone') {
+        // A clone in progress shows as a bare config holding only the lock — no name (or Proxmox's
+        // `VM <vmid>`), no description, no tags — until its task ends: it may be ours from before a
+        // restart. Counted whatever it is named; once unlocked it is recognisably ours or not.
+        owned.push(unidentified(vm, rangePool, notes, 'it is being cloned by another task'));
+      } else if (vm.configUnread) {
+        owned.push(unidentified(vm, rangePool, notes, 'its config could not be read this tick'));
       } else {
         notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} is inside pool ${rangePool.name}'s VMID range but is not ours: never touched, VMID skipped`);
       }
     }
   }
+  owned.push(...hiddenInWindow(ctx, notes));
   return { owned, adopt, notes };
+}
+
+/** Counted against the pool's caps, serving no known scope, never acted on. */
+function unidentified(vm: ObservedVm, pool: PoolConfig, notes: string[], why: string): OwnedVm {
+  notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} in pool ${pool.name}'s range may be ours (${why}): counted against the pool, not touched`);
+  return { vm, pool, scope: undefined, role: 'unidentified', ageMs: undefined };
+}
+
+/**
+ * VMIDs taken by VMs the token cannot see. qemu-server adds a clone to its resource pool only when
+ * the task ends, so a clone of ours from before a restart is one of them until then: each counts
+ * against its range's pool for the window after it was first found (no clone of ours outlives the
+ * clone timeout without the executor giving up on it), then is someone else's. Never picked.
+ */
+function hiddenInWindow(ctx: PlanContext, notes: string[]): OwnedVm[] {
+  const { obs, cfg } = ctx;
+  const listed = new Set(obs.vms.map((v) => v.vmid));
+  const out: OwnedVm[] = [];
+  for (const [vmid, since] of [...obs.hiddenVmids].sort(([a], [b]) => a - b)) {
+    const pool = ctx.pools.find((p) => inRange(p, vmid));
+    if (!pool || listed.has(vmid) || ctx.creatingByVmid.has(vmid)) continue;
+    if (obs.now - since >= cfg.hiddenVmidWindowMs) {
+      notes.push(`VMID ${vmid} in pool ${pool.name}'s range is taken by a VM this token cannot see, for longer than a clone of ours takes: someone else's, VMID skipped, not counted (grant VM.Audit on /vms to see it)`);
+      continue;
+    }
+    notes.push(`VMID ${vmid} in pool ${pool.name}'s range is taken by a VM this token cannot see: VMID skipped, and counted against the pool while it may be a clone of ours in progress`);
+    const vm: ObservedVm = { kind: 'qemu', vmid, node: '', name: '', status: 'unknown', template: false, tags: [], maxmemBytes: 0, uptimeS: 0 };
+    out.push({ vm, pool, scope: undefined, role: 'unidentified', ageMs: undefined });
+  }
+  return out;
 }
 
 function roleOf(ctx: PlanContext, vm: ObservedVm, pool: PoolConfig): OwnedVm {

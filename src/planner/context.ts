@@ -11,13 +11,20 @@ export interface PlanConfig {
   pauseOnStopped: boolean;
   /** a destroyed VMID is not reused for this long (Proxmox may still be tidying its disks) */
   vmidCooldownMs: number;
+  /**
+   * How long a VMID that is taken but not listed (see Observation.hiddenVmids) may be a clone of
+   * ours still running: it counts against its pool's caps this long, then is someone else's.
+   */
+  hiddenVmidWindowMs: number;
 }
 
 /**
  * What a VM of ours (or one that may be ours) is doing, as far as this tick can tell. Each phase
  * reads roles, none changes them: classification is the only place that decides them.
+ * 'unidentified': possibly ours (a clone in progress, an unreadable config, a VMID the token cannot
+ * see): counted against the caps, never acted on.
  */
-export type VmRole = 'creating' | 'busy-op' | 'locked' | 'stopped' | 'booting' | 'idle' | 'running-job' | 'gone-runner' | 'boot-timeout' | 'unknown';
+export type VmRole = 'unidentified' | 'creating' | 'busy-op' | 'locked' | 'stopped' | 'booting' | 'idle' | 'running-job' | 'gone-runner' | 'boot-timeout' | 'unknown';
 
 /** A VM counted as one of a pool's: every OwnedVm counts against that pool's caps. */
 export interface OwnedVm {

@@ -30,7 +30,7 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
   for (const c of pending) count(c.pool);
   let total = [...poolCount.values()].reduce((a, b) => a + b, 0);
 
-  const usedVmids = new Set<number>([...obs.vms.map((v) => v.vmid), ...ctx.creatingByVmid.keys()]);
+  const usedVmids = new Set<number>([...obs.vms.map((v) => v.vmid), ...ctx.creatingByVmid.keys(), ...obs.hiddenVmids.keys()]);
   const reserved = new Map<string, number>(); // node → bytes promised to VMs not yet running
   for (const c of obs.inFlight.creating) reserved.set(c.node, (reserved.get(c.node) ?? 0) + c.memoryBytes);
   const templates = obs.vms.filter((v) => v.template);

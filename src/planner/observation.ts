@@ -27,6 +27,8 @@ export interface ObservedVm {
   uptimeS: number;
   /** Parsed description; undefined when it could not be read or is not ours. */
   meta?: VmMeta;
+  /** its config could not be read this tick: whose it is is unknown (never taken for someone else's) */
+  configUnread?: boolean;
 }
 
 export interface ObservedRunner {
@@ -81,6 +83,11 @@ export interface Observation {
   /** Scopes whose runner listing loaded this tick; registrations elsewhere are unknown, not absent. */
   runnerScopes: readonly string[];
   vms: readonly ObservedVm[];
+  /**
+   * VMIDs of the pools' ranges that Proxmox calls taken but `vms` does not show (the token may not
+   * see them), with the time (epoch ms) each was first found so: maybe a clone of ours in progress.
+   */
+  hiddenVmids: ReadonlyMap<number, number>;
   nodes: readonly ObservedNode[];
   /** undefined when the snippet directories could not be listed */
   snippets: readonly ObservedSnippet[] | undefined;
