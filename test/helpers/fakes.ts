@@ -54,8 +54,9 @@ export class FakeProxmox implements ProxmoxApi {
     this.step('listVms');
     return [...this.vms.values()];
   }
+  readonly nodes: PveNode[] = [];
   async listNodes(): Promise<PveNode[]> {
-    return [];
+    return this.nodes;
   }
   async isVmidFree(vmid: number): Promise<boolean> {
     this.step(`nextid ${vmid}`);
@@ -95,6 +96,8 @@ export class FakeProxmox implements ProxmoxApi {
   }
   async start(node: string, vmid: number): Promise<string> {
     this.step(`start ${vmid}`);
+    const vm = this.vms.get(vmid);
+    if (vm) vm.status = 'running';
     return this.upid(node, 'qmstart', vmid);
   }
   async stop(node: string, vmid: number): Promise<string> {
