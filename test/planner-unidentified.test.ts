@@ -62,3 +62,21 @@ describe('planner: VMIDs taken by VMs the token cannot see', () => {
     expect(creates(p.actions).map((c) => c.vmid)).toEqual([201, 202, 203]);
   });
 });
+
+describe('planner: VMs a person took over', () => {
+  it('a VM the executor found without our marks is never acted on, nor counted', () => {
+    const vm = ourVm(ubuntu, 200, { status: 'stopped' });
+    const p = plan(config(), observation({ jobs: jobs(6), vms: [...observation().vms, vm], inFlight: { ...observation().inFlight, disowned: new Set([200]) } }));
+    expect(touches(p.actions, 200)).toBe(false);
+    expect(creates(p.actions).map((c) => c.vmid)).toEqual([201, 202, 203, 204]);
+    expect(p.notes.join('\n')).toMatch(/VM 200 .*lost pve-runners' marks/);
+  });
+
+  it('our name and description on a running VM without our tags is not adopted (we start VMs only once tagged)', () => {
+    const running = { ...ourVm(ubuntu, 200), tags: [] };
+    const p = plan(config(), observation({ vms: [...observation().vms, running] }));
+    expect(p.actions).toEqual([]);
+    const stopped = { ...running, status: 'stopped' };
+    expect(plan(config(), observation({ vms: [...observation().vms, stopped] })).actions.map((a) => a.kind)).toEqual(['adopt-vm']);
+  });
+});

@@ -15,6 +15,7 @@ import { awaitTask } from '../proxmox/tasks.js';
 import { formatVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { HiddenVmids } from './hidden-vmids.js';
+import { whyNotOurs } from './ownership.js';
 import type { Timings } from './timings.js';
 
 /**
@@ -73,6 +74,8 @@ export class Executor {
   private readonly deletingRunners = new Set<number>();
   private readonly recentlyFreed = new Map<number, number>();
   private readonly seenOnline = new Set<string>();
+  /** VMs a person took over (our marks removed): never changed again, while they exist */
+  private readonly disowned = new Set<number>();
   private readonly outcomes: ActionOutcome[] = [];
   private readonly freedListeners: Array<() => void> = [];
   private accepting = true;
@@ -100,7 +103,13 @@ export class Executor {
       deletingRunners: new Set(this.deletingRunners),
       recentlyFreed: new Map(this.recentlyFreed),
       seenOnline: new Set(this.seenOnline),
+      disowned: new Set(this.disowned),
     };
+  }
+
+  /** Forgets VMs a person took over once they no longer exist. */
+  pruneDisowned(liveVmids: ReadonlySet<number>): void {
+    for (const id of this.disowned) if (!liveVmids.has(id)) this.disowned.delete(id);
   }
 
   /** Runner names seen online; kept only while their VM exists. */
@@ -372,6 +381,7 @@ export class Executor {
 
   private async removeVm(a: RemoveVmAction): Promise<void> {
     const meta = this.meta(a);
+    if (!(await this.stillOurs(a, false))) return;
     this.d.log.info(`removing runner VM: ${a.reason}`, meta);
     let runner = a.runner;
     if (!runner && a.running && a.scope) {
@@ -395,6 +405,8 @@ export class Executor {
       const upid = await this.withLockRetry(`stop ${a.vmid}`, () => this.d.proxmox.stop(a.node, a.vmid), meta);
       await this.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
     }
+    // The stop took a while: the destroy, which cannot be undone, is decided on a fresh read too.
+    if (!(await this.stillOurs(a, false))) return;
     const upid = await this.withLockRetry(`destroy ${a.vmid}`, () => this.d.proxmox.destroy(a.node, a.vmid), meta);
     await this.wait(upid, `destroy ${a.vmid}`, this.d.timings.destroyTimeoutMs);
     this.recentlyFreed.set(a.vmid, this.d.clock.now());
@@ -405,9 +417,23 @@ export class Executor {
 
   private async stopVm(a: StopVmAction): Promise<void> {
     const meta = this.meta(a);
+    if (!(await this.stillOurs(a, false))) return;
     this.d.log.warn(`stopping runner VM: ${a.reason}`, meta);
     const upid = await this.withLockRetry(`stop ${a.vmid}`, () => this.d.proxmox.stop(a.node, a.vmid), meta);
     await this.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
+  }
+
+  /**
+   * Reads the VM's config now and tells whether it still carries our marks. A VM that lost them was
+   * taken over by a person: it is left alone from now on, and that is said once.
+   */
+  private async stillOurs(a: RemoveVmAction | StopVmAction | AdoptVmAction, adopting: boolean): Promise<boolean> {
+    const cfg = await this.d.proxmox.getConfig(a.node, a.vmid);
+    const why = whyNotOurs(this.d.config.pools, this.pool(a.pool), a.vmid, cfg, adopting);
+    if (why === undefined) return true;
+    this.disowned.add(a.vmid);
+    this.d.log.warn(`VM ${a.vmid} no longer carries pve-runners' marks (${why}): someone took it over, so it is left alone from now on (${a.kind} not done)`, this.meta(a));
+    return false;
   }
 
   private async deleteRunner(a: DeleteRunnerAction): Promise<void> {
@@ -421,6 +447,7 @@ export class Executor {
   }
 
   private async adopt(a: AdoptVmAction): Promise<void> {
+    if (!(await this.stillOurs(a, true))) return;
     const upid = await this.withLockRetry(`tag ${a.vmid}`, () => this.d.proxmox.updateConfig(a.node, a.vmid, { tags: [OWNER_TAG, this.pool(a.pool).tag].join(';') }), this.meta(a));
     if (upid) await this.wait(upid, `tag ${a.vmid}`, this.d.timings.configTimeoutMs);
     this.d.log.info(`adopted VM: ${a.reason}`, this.meta(a));

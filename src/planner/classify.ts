@@ -35,7 +35,9 @@ export function classifyVms(ctx: PlanContext): Classification {
     const tagPool = poolTag ? poolByName.get(poolTag.slice(POOL_TAG.length)) : undefined;
     const rangePool = pools.find((p) => inRange(p, vm.vmid));
     const creatingPool = poolByName.get(creatingByVmid.get(vm.vmid)?.pool.toLowerCase() ?? '');
-    if (creatingPool) {
+    if (obs.inFlight.disowned.has(vm.vmid) && !creatingPool) {
+      notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} lost pve-runners' marks (someone took it over): never touched again, VMID skipped`);
+    } else if (creatingPool) {
       // Being made by this process right now, tags or not yet: counts as its pool's from the start.
       owned.push(roleOf(ctx, vm, creatingPool));
     } else if (tagged && tagPool && inRange(tagPool, vm.vmid)) {
@@ -46,7 +48,10 @@ export function classifyVms(ctx: PlanContext): Classification {
     } else if (rangePool) {
       const parsed = parseRunnerName(pools, vm.name);
       const half = parsed?.vmid === vm.vmid && parsed.pool === rangePool && vm.meta?.pool === rangePool.name && vm.meta.runner === vm.name;
-      if (half) {
+      if (half && vm.status === 'running' && !vm.lock) {
+        // We start a VM only once tagged: running without our tags, someone removed them.
+        owned.push(unidentified(vm, rangePool, notes, 'our name and description, but running without our tags: did someone remove them?'));
+      } else if (half) {
         // Ours in all but its tags: it counts against the caps (and, while cloning, as a runner on
         // its way) but is only changed once unlocked — by adding the tags it should have had.
         owned.push({ ...roleOf(ctx, vm, rangePool), role: vm.lock ? 'locked' : 'busy-op' });

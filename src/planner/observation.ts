@@ -72,6 +72,8 @@ export interface InFlight {
   recentlyFreed: ReadonlyMap<number, number>;
   /** runner names this process has seen online: a VM whose runner is gone after that finished its job */
   seenOnline: ReadonlySet<string>;
+  /** VMIDs of VMs a person took over (our marks were gone when the executor re-read them): never touched again */
+  disowned: ReadonlySet<number>;
 }
 
 export interface Observation {

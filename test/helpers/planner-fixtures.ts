@@ -80,7 +80,7 @@ export function nodes(...spec: Array<[string, number, number?]>): ObservedNode[]
 }
 
 export function inFlight(over: Partial<InFlight> = {}): InFlight {
-  return { creating: [], busyVmids: new Set(), deletingRunners: new Set(), recentlyFreed: new Map(), seenOnline: new Set(), ...over };
+  return { creating: [], busyVmids: new Set(), deletingRunners: new Set(), recentlyFreed: new Map(), seenOnline: new Set(), disowned: new Set(), ...over };
 }
 
 export function observation(over: Partial<Observation> = {}): Observation {
