@@ -1,14 +1,15 @@
 /**
  * `pve-runners check`, Proxmox side: reachable, version, nodes, each pool's template on each of its
- * nodes, foreign VMs in the VMID ranges, the snippet storage, and the token's privileges for every
+ * nodes, foreign VMs in the VMID ranges (and VMIDs taken by VMs the token cannot see), the snippet storage, and the token's privileges for every
  * call a `run` makes.
  */
 import { resolveTemplates, type Config, type PoolConfig } from '../config/index.js';
 import type { ProxmoxApi, PveNode, PveVm } from '../proxmox/api.js';
 import { ProxmoxError } from '../proxmox/errors.js';
 import { describeShortfalls, shortfalls, type PermissionDump, type Requirement } from './privileges.js';
-import { describeForeign, foreignVmsInRanges } from './ranges.js';
-import { fail, ok, warn, type CheckLine } from './result.js';
+import { rangeLines, type Hidden } from './range-lines.js';
+import { foreignVmsInRanges, hiddenVmidsInRanges } from './ranges.js';
+import { fail, listed, ok, warn, type CheckLine } from './result.js';
 
 export interface ProxmoxProbeDeps {
   proxmox: ProxmoxApi;
@@ -33,14 +34,8 @@ export interface ProxmoxProbeResult {
 
 const GIB = 1024 ** 3;
 const DRIVE = /^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/;
-const MAX_LISTED = 8;
 
 const problemOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-function listed<T>(items: readonly T[], show: (x: T) => string): string {
-  const head = items.slice(0, MAX_LISTED).map(show).join(', ');
-  return items.length > MAX_LISTED ? `${head} and ${items.length - MAX_LISTED} more` : head;
-}
 
 function unreachable(d: ProxmoxProbeDeps, e: unknown): CheckLine {
   const status = e instanceof ProxmoxError ? e.status : 0;
@@ -159,21 +154,6 @@ function nodeLines(config: Config, nodes: readonly PveNode[]): CheckLine[] {
   return lines;
 }
 
-function rangeLines(config: Config, vms: readonly PveVm[]): CheckLine[] {
-  const foreign = foreignVmsInRanges(config.pools, vms);
-  return config.pools.map((pool) => {
-    const { lo, hi } = pool.vmidRange;
-    const what = `pool ${pool.name}: VMID range ${lo}-${hi}`;
-    const mine = foreign.filter((f) => f.pool === pool.name);
-    if (mine.length === 0) return ok(what, 'holds no VM that is not ours');
-    const usable = hi - lo + 1 - mine.length;
-    const list = listed(mine, describeForeign);
-    if (usable <= 0) return fail(what, `every VMID is taken by VMs that are not ours: ${list}`, `move those VMs to VMIDs outside the range, or change pools[${pool.index}].vmid_range`);
-    const short = usable < pool.maxRunners ? `; only ${usable} VMIDs are left, fewer than max_runners ${pool.maxRunners}` : '';
-    return warn(what, `holds ${mine.length} VM(s) that are not ours: ${list}${short}`, `none needed for \`run\`: it never touches them and skips their VMIDs (${usable} usable); to reclaim them, move the VM(s) or change pools[${pool.index}].vmid_range`);
-  });
-}
-
 async function snippetStorageLines(d: ProxmoxProbeDeps, nodes: readonly string[]): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const good: string[] = [];
@@ -214,8 +194,9 @@ interface PoolNeeds {
   reqs: Requirement[];
 }
 
-async function poolRequirements(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number): Promise<PoolNeeds[]> {
-  const foreign = new Set(foreignVmsInRanges(d.config.pools, vms).map((f) => f.vmid));
+async function poolRequirements(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number, hidden: Hidden): Promise<PoolNeeds[]> {
+  // VMIDs someone else holds are never the daemon's to create, so no privilege is needed on them.
+  const foreign = new Set([...foreignVmsInRanges(d.config.pools, vms).map((f) => f.vmid), ...hidden.map((h) => h.vmid)]);
   const templateConfigs = new Map<number, Record<string, string | number> | undefined>();
   const out: PoolNeeds[] = [];
   for (const pool of d.config.pools) {
@@ -261,7 +242,7 @@ function grantFix(d: ProxmoxProbeDeps, rangeMissing: boolean, otherPaths: readon
   return `grant to both the user and the token (a privilege-separated token needs both): ${fixes.join('; ')}`;
 }
 
-async function privilegeLines(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number): Promise<CheckLine[]> {
+async function privilegeLines(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number, hidden: Hidden): Promise<CheckLine[]> {
   let dump: PermissionDump;
   try {
     dump = await d.proxmox.permissions();
@@ -269,7 +250,7 @@ async function privilegeLines(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, T
     return [fail('Proxmox token privileges', `cannot read /access/permissions: ${problemOf(e)}`, 'any token may read its own permissions; check the Proxmox version and PROXMOX_TOKEN_ID')];
   }
   const lines: CheckLine[] = [];
-  for (const { pool, reqs } of await poolRequirements(d, copies, vms, pveMajor)) {
+  for (const { pool, reqs } of await poolRequirements(d, copies, vms, pveMajor, hidden)) {
     const what = `pool ${pool.name}: token privileges`;
     const short = shortfalls(dump, reqs);
     if (short.length === 0) {
@@ -314,9 +295,10 @@ export async function probeProxmox(d: ProxmoxProbeDeps): Promise<ProxmoxProbeRes
   const onCluster = new Set(nodes.map((n) => n.node));
   const { lines: tplLines, copies } = templateLines(d.config, vms, onCluster);
   lines.push(...tplLines);
-  lines.push(...rangeLines(d.config, vms));
+  const hidden = await hiddenVmidsInRanges(d.config.pools, vms, (id) => d.proxmox.isVmidFree(id));
+  lines.push(...rangeLines(d, vms, hidden));
   const online = poolNodes(d.config).filter((n) => nodes.some((x) => x.node === n && x.online));
   lines.push(...(await snippetStorageLines(d, online)));
-  lines.push(...(await privilegeLines(d, copies, vms, major)));
+  lines.push(...(await privilegeLines(d, copies, vms, major, hidden ?? [])));
   return { lines, reachable: true, onlineNodes: online };
 }
