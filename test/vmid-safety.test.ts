@@ -93,6 +93,10 @@ describe('HiddenVmids: what the observer learns, and what it costs', () => {
     calls.length = 0;
     clock.t += 15_000;
     await hidden.refresh(listed, new Set(), clock.now());
+    // 203's creation has ended: it is asked about once (free: its VM is gone), as are the hidden ones
+    expect(probes(calls).sort()).toEqual([202, 203, 301]);
+    calls.length = 0;
+    await hidden.refresh(listed, new Set(), clock.now());
     expect(probes(calls).sort()).toEqual([202, 301]);
     // a hidden VMID that shows up in the listing (our clone ended and joined the pool) is dropped for free
     calls.length = 0;
@@ -122,7 +126,7 @@ describe('HiddenVmids: what the observer learns, and what it costs', () => {
     expect(hidden.snapshot().size).toBe(0);
   });
 
-  it('a probe that fails keeps what was known; a creation that ended is checked once', async () => {
+  it('a probe that fails keeps what was known; a creation that ended is checked once it no longer counts as in flight', async () => {
     const { calls, proxmox, hidden, clock } = setup();
     proxmox.hidden.set(201, foreign(201, 'pve2'));
     await hidden.refresh(new Set(), new Set(), clock.now());
@@ -132,6 +136,10 @@ describe('HiddenVmids: what the observer learns, and what it costs', () => {
     calls.length = 0;
     hidden.suspect(203);
     proxmox.hidden.set(203, foreign(203, 'pve1'));
+    // while it still counts as this process's creation (the status lag) it is not asked about, nor forgotten
+    await hidden.refresh(new Set(), new Set([203]), clock.now());
+    expect(probes(calls)).toEqual([201]);
+    calls.length = 0;
     await hidden.refresh(new Set(), new Set(), clock.now());
     expect(probes(calls).sort()).toEqual([201, 203]);
     expect(hidden.has(203)).toBe(true);

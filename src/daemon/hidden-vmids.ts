@@ -82,8 +82,9 @@ export class HiddenVmids {
       if (!stale || now - e.probedAt >= this.d.staleProbeMs) due.push(id);
     }
     for (const id of this.toProbe) {
-      if (listed.has(id) || busy.has(id)) this.toProbe.delete(id);
-      else if (!this.taken.has(id)) due.push(id);
+      // one this process is creating is asked about once its creation has ended (see suspect)
+      if (listed.has(id)) this.toProbe.delete(id);
+      else if (!busy.has(id) && !this.taken.has(id)) due.push(id);
     }
     const limit = this.d.concurrency ?? 4;
     for (let i = 0; i < due.length; i += limit) {
