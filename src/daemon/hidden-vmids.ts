@@ -86,7 +86,7 @@ export class HiddenVmids {
       if (listed.has(id)) this.toProbe.delete(id);
       else if (!busy.has(id) && !this.taken.has(id)) due.push(id);
     }
-    const limit = this.d.concurrency ?? 4;
+    const limit = this.d.concurrency ?? 8;
     for (let i = 0; i < due.length; i += limit) {
       await Promise.all(due.slice(i, i + limit).map((id) => this.probe(id, now)));
     }
