@@ -7,7 +7,6 @@ import { describeScope, parseScopeKey, runnerUrl, type Scope } from '../github/s
 import type { Logger } from '../log.js';
 import type { Action, AdoptVmAction, CreateAction, DeleteRunnerAction, DeleteSnippetAction, RemoveVmAction, StopVmAction } from '../planner/actions.js';
 import { OWNER_TAG, runnerName, snippetFile } from '../planner/names.js';
-import { freeVmid } from '../planner/plan.js';
 import type { InFlight } from '../planner/observation.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
@@ -16,17 +15,8 @@ import { formatVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { HiddenVmids } from './hidden-vmids.js';
 import { whyNotOurs } from './ownership.js';
+import { cloneIntoFreeVmid } from './vmid-claim.js';
 import type { Timings } from './timings.js';
-
-/**
- * Proxmox refusing a clone's VMID as taken: "unable to create VM N: config file already exists"
- * (the target node has it) or pmxcfs's "File exists" (another node has it) — synchronous or as the
- * task's exit status. Nothing of the clone exists then: another VMID is tried.
- */
-export function isVmidCollision(e: unknown): boolean {
-  const text = e instanceof ProxmoxError ? e.pveMessage : e instanceof TaskFailedError ? e.exitstatus : undefined;
-  return text !== undefined && /already exists|File exists/.test(text);
-}
 
 export interface ExecutorDeps {
   config: Config;
@@ -56,7 +46,6 @@ export interface ActionOutcome {
   detail?: string;
 }
 
-const MAX_VMID_COLLISIONS = 3;
 const FINISHED_KEPT_MS = 10 * 60_000;
 
 /**
@@ -262,24 +251,12 @@ export class Executor {
     log(`creating runner VM: ${a.reason}`);
 
     // 1. Clone. The clone call already carries our name and description; the tags follow at once.
-    for (let collisions = 0; ; collisions++) {
-      if (await this.vmidFree(vmid, log)) {
-        try {
-          await this.clone(a, pool, vmid, name);
-          break;
-        } catch (e) {
-          if (!isVmidCollision(e)) throw e;
-        }
-      }
-      // Someone holds the VMID (maybe on another node, maybe invisible to this token): next one.
-      if (collisions >= MAX_VMID_COLLISIONS) throw new Error(`clone ${a.templateVmid} → ${vmid}: VMID taken, and ${collisions} other VMIDs tried were taken too; the next tick tries again`);
-      const next = await this.freeVmidAfterCollision(pool, vmid);
-      if (next === undefined) throw new Error(`clone ${a.templateVmid} → ${vmid}: VMID taken and no other VMID of pool ${pool.name}'s range is free`);
-      log(`VMID ${vmid} is taken${this.d.hidden?.has(vmid) ? ' by a VM this token cannot see' : ''}; trying ${next}`);
-      vmid = next;
-      name = runnerName(pool, vmid, this.d.suffix());
-      this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
-    }
+    const claim = { proxmox: this.d.proxmox, hidden: this.d.hidden, pool, now: () => this.d.clock.now(), busy: () => [...this.creating.values()].map((c) => c.vmid), recentlyFreed: this.recentlyFreed, cooldownMs: this.d.timings.vmidCooldownMs, log };
+    vmid = await cloneIntoFreeVmid(claim, vmid, (id) => this.clone(a, pool, id, name), (id) => {
+      vmid = id;
+      name = runnerName(pool, id, this.d.suffix());
+      this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid: id, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
+    });
     const file = snippetFile(name);
     const config: Record<string, string | number> = {
       tags: [OWNER_TAG, pool.tag].join(';'),
@@ -350,34 +327,6 @@ export class Executor {
       this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => this.wait(await clone(), `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs), { pool: pool.name, vmid, runner: name }),
     );
   }
-
-  /**
-   * Asks Proxmox whether anything in the cluster holds `vmid`: the listing shows only what the token
-   * may audit. When the question itself fails, the clone call decides (it refuses a taken VMID).
-   */
-  private async vmidFree(vmid: number, log: (msg: string) => void): Promise<boolean> {
-    try {
-      return await this.d.proxmox.isVmidFree(vmid);
-    } catch (e) {
-      log(`cannot check that VMID ${vmid} is free (${(e as Error).message}); cloning, which refuses a taken VMID`);
-      return true;
-    }
-  }
-
-  /**
-   * The next VMID to try after `taken` was refused. `taken` is remembered as hidden when the
-   * listing does not show it, so no later plan picks it again.
-   */
-  private async freeVmidAfterCollision(pool: PoolConfig, taken: number): Promise<number | undefined> {
-    const now = this.d.clock.now();
-    const used = new Set((await this.d.proxmox.listVms()).map((v) => v.vmid));
-    if (!used.has(taken)) this.d.hidden?.noteTaken(taken, now);
-    for (const c of this.creating.values()) used.add(c.vmid);
-    for (const id of this.d.hidden?.snapshot().keys() ?? []) used.add(id);
-    used.add(taken);
-    return freeVmid(pool, used, this.recentlyFreed, now, this.d.timings.vmidCooldownMs);
-  }
-
 
   private async removeVm(a: RemoveVmAction): Promise<void> {
     const meta = this.meta(a);
