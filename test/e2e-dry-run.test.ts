@@ -16,7 +16,9 @@ describe('e2e: once --dry-run and once', () => {
       const env = { ...process.env, ...daemonEnv(endpoints, join(ROOT, 'pools.yaml'), 20) };
       const dry = await run(process.execPath, [CLI, 'once', '--dry-run'], { env });
       const plan = JSON.parse(dry.stdout) as { actions: Array<{ kind: string; pool: string; reason: string }>; notes: string[] };
-      expect(plan.actions.filter((a) => a.kind === 'create').map((a) => a.pool)).toEqual(['ubuntu-2404', 'ubuntu-2404', 'ubuntu-2404', 'ubuntu-2404']);
+      // the six jobs queued at 0s: four VMs (max_runners 4); jobs the scenario queues 20s later (1s
+      // real) are seen too when the tick is slower than that, so only the first pool's are certain
+      expect(plan.actions.filter((a) => a.kind === 'create' && a.pool === 'ubuntu-2404')).toHaveLength(4);
       expect(plan.actions.every((a) => a.reason.length > 10)).toBe(true);
       expect(plan.notes.some((n) => n.includes('VM 205'))).toBe(true);
       expect(sim.pve.ourVms()).toEqual([]);

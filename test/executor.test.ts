@@ -40,6 +40,7 @@ describe('executor: create', () => {
     const [outcome] = await run(create());
     expect(outcome).toMatchObject({ ok: true });
     expect(calls).toEqual([
+      'pve nextid 200',
       'pve clone 9000->200 name=ubuntu-200-ab12 pool=pve-runners',
       'pve config 200 cicustom,cores,memory,tags',
       'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',
@@ -141,45 +142,51 @@ describe('executor: create', () => {
 });
 
 describe('executor: removals', () => {
+  // VMs 201 and 202 carry our marks (their config is re-read before any change)
+  const setupOurs = () => {
+    const s = setup();
+    for (const vmid of [201, 202]) s.proxmox.vms.set(vmid, { kind: 'qemu', vmid, node: 'pve1', name: `ubuntu-${vmid}-ab12`, status: 'running', template: false, tags: ['pve-runners', 'pvr-pool.ubuntu'], maxmem: 0, uptime: 60 });
+    return s;
+  };
   const remove = { kind: 'remove-vm', pool: 'ubuntu', vmid: 201, node: 'pve1', name: 'ubuntu-201-ab12', running: true, runner: { id: 9, scope: 'repo:acme/app' }, reason: 'idle' } as const;
 
   it('deregisters the runner before it stops and destroys the VM, and cools the VMID down', async () => {
-    const { calls, run, ex } = setup();
+    const { calls, run, ex } = setupOurs();
     expect((await run(remove))[0]).toMatchObject({ ok: true });
-    expect(calls).toEqual(['gh delete 9 → deleted', 'pve stop 201', 'pve destroy 201']);
+    expect(calls).toEqual(['pve getConfig 201', 'gh delete 9 → deleted', 'pve stop 201', 'pve getConfig 201', 'pve destroy 201']);
     expect([...ex.inFlight().recentlyFreed.keys()]).toEqual([201]);
   });
 
   it('never destroys a VM whose runner turned out busy (422)', async () => {
-    const { calls, run, github } = setup();
+    const { calls, run, github } = setupOurs();
     github.deleteAnswer = 'busy';
     expect((await run(remove))[0]).toMatchObject({ ok: true });
-    expect(calls).toEqual(['gh delete 9 → busy']);
+    expect(calls).toEqual(['pve getConfig 201', 'gh delete 9 → busy']);
   });
 
   it('looks a runner missing from the listing up by name before stopping its VM, and keeps the VM if it is busy', async () => {
     const absent = { ...remove, runner: undefined, scope: 'repo:acme/app' };
-    const none = setup();
+    const none = setupOurs();
     await none.run(absent);
-    expect(none.calls).toEqual(['gh find ubuntu-201-ab12', 'pve stop 201', 'pve destroy 201']);
-    const busy = setup();
+    expect(none.calls).toEqual(['pve getConfig 201', 'gh find ubuntu-201-ab12', 'pve stop 201', 'pve getConfig 201', 'pve destroy 201']);
+    const busy = setupOurs();
     busy.github.found = { id: 5, name: 'ubuntu-201-ab12', status: 'online', busy: true, labels: [] };
     await busy.run(absent);
-    expect(busy.calls).toEqual(['gh find ubuntu-201-ab12']);
-    const idle = setup();
+    expect(busy.calls).toEqual(['pve getConfig 201', 'gh find ubuntu-201-ab12']);
+    const idle = setupOurs();
     idle.github.found = { id: 5, name: 'ubuntu-201-ab12', status: 'offline', busy: false, labels: [] };
     await idle.run(absent);
-    expect(idle.calls).toEqual(['gh find ubuntu-201-ab12', 'gh delete 5 → deleted', 'pve stop 201', 'pve destroy 201']);
+    expect(idle.calls).toEqual(['pve getConfig 201', 'gh find ubuntu-201-ab12', 'gh delete 5 → deleted', 'pve stop 201', 'pve getConfig 201', 'pve destroy 201']);
   });
 
   it('stops a VM past max_job_duration without deregistering it first', async () => {
-    const { calls, run } = setup();
+    const { calls, run } = setupOurs();
     await run({ kind: 'stop-vm', pool: 'ubuntu', vmid: 202, node: 'pve1', name: 'ubuntu-202-ab12', reason: 'too long' });
-    expect(calls).toEqual(['pve stop 202']);
+    expect(calls).toEqual(['pve getConfig 202', 'pve stop 202']);
   });
 
   it('accepts nothing after stop()', async () => {
-    const { calls, ex } = setup();
+    const { calls, ex } = setupOurs();
     ex.stop();
     ex.submit([create()]);
     await ex.drain();

@@ -74,7 +74,7 @@ describe('GitHub 5xx bodies as GitHub sends them', () => {
       const calls: string[] = [];
       const config: Config = { file: 'pools.yaml', path: '/pools.yaml', github: { repos: ['acme/app'], orgs: [] }, maxTotalRunners: 10, pools: [ubuntu] };
       const observer = new Observer({ config, github: t.gh, proxmox: new FakeProxmox(calls), snippets: new FakeSnippets(calls), log: t.log });
-      const o = await observer.observe(t.daemonClock.now(), { creating: [], busyVmids: new Set(), deletingRunners: new Set(), recentlyFreed: new Map(), seenOnline: new Set() });
+      const o = await observer.observe(t.daemonClock.now(), { creating: [], busyVmids: new Set(), deletingRunners: new Set(), recentlyFreed: new Map(), seenOnline: new Set(), disowned: new Set() });
       expect(o.jobScopesFailed).toEqual(['repo:acme/app']);
       const warned = t.lines.filter((l) => l.includes('list jobs of'));
       expect(warned).toHaveLength(1);

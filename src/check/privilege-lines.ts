@@ -10,16 +10,11 @@ import { grantLines, meaningfulPrivileges } from './grant-lines.js';
 import { describeShortfalls, shortfalls, type PermissionDump, type Requirement } from './privileges.js';
 import type { ProxmoxProbeDeps, TemplateCopy } from './proxmox.js';
 import { foreignVmsInRanges } from './ranges.js';
-import { fail, ok, type CheckLine } from './result.js';
+import type { Hidden } from './range-lines.js';
+import { fail, listed, ok, type CheckLine } from './result.js';
 
 const DRIVE = /^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/;
-const MAX_LISTED = 8;
 const problemOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-function listed<T>(items: readonly T[], show: (x: T) => string): string {
-  const head = items.slice(0, MAX_LISTED).map(show).join(', ');
-  return items.length > MAX_LISTED ? `${head} and ${items.length - MAX_LISTED} more` : head;
-}
 
 /** Storage ids the clone of `template` allocates disks on: its disks' (and cloud-init drive's), or the pool's full-clone target. */
 function cloneStorages(pool: PoolConfig, templateConfig: Record<string, string | number>): string[] {
@@ -64,8 +59,9 @@ function grantedOn(pattern: string, path: string): string[] {
   return role ? meaningfulPrivileges({ path, privileges: rolePrivileges(loadGrants(), role) }) : [];
 }
 
-async function poolRequirements(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number): Promise<PoolNeeds[]> {
-  const foreign = new Set(foreignVmsInRanges(d.config.pools, vms).map((f) => f.vmid));
+async function poolRequirements(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number, hidden: Hidden): Promise<PoolNeeds[]> {
+  // VMIDs someone else holds are never the daemon's to create, so no privilege is needed on them.
+  const foreign = new Set([...foreignVmsInRanges(d.config.pools, vms).map((f) => f.vmid), ...hidden.map((h) => h.vmid)]);
   const templateConfigs = new Map<number, Record<string, string | number> | undefined>();
   const out: PoolNeeds[] = [];
   for (const pool of d.config.pools) {
@@ -112,7 +108,7 @@ function grantFix(d: ProxmoxProbeDeps, rangeMissing: boolean, otherPaths: readon
   return `grant to both the user and the token (a privilege-separated token needs both): ${fixes.join('; ')}`;
 }
 
-export async function privilegeLines(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number): Promise<CheckLine[]> {
+export async function privilegeLines(d: ProxmoxProbeDeps, copies: ReadonlyMap<string, TemplateCopy[]>, vms: readonly PveVm[], pveMajor: number, hidden: Hidden): Promise<CheckLine[]> {
   let dump: PermissionDump;
   try {
     dump = await d.proxmox.permissions();
@@ -120,7 +116,7 @@ export async function privilegeLines(d: ProxmoxProbeDeps, copies: ReadonlyMap<st
     return [fail('Proxmox token privileges', `cannot read /access/permissions: ${problemOf(e)}`, 'any token may read its own permissions; check the Proxmox version and PROXMOX_TOKEN_ID')];
   }
   const lines: CheckLine[] = [];
-  const needs = await poolRequirements(d, copies, vms, pveMajor);
+  const needs = await poolRequirements(d, copies, vms, pveMajor, hidden);
   for (const { pool, reqs } of needs) {
     const what = `pool ${pool.name}: token privileges`;
     const short = shortfalls(dump, reqs);

@@ -1,14 +1,15 @@
 /**
  * `pve-runners check`, Proxmox side: reachable, version, nodes, each pool's template on each of its
- * nodes, foreign VMs in the VMID ranges, the snippet storage, and the token's privileges for every
+ * nodes, foreign VMs in the VMID ranges (and VMIDs taken by VMs the token cannot see), the snippet storage, and the token's privileges for every
  * call a `run` makes.
  */
 import { resolveTemplates, type Config, type PoolConfig } from '../config/index.js';
 import type { ProxmoxApi, PveNode, PveVm } from '../proxmox/api.js';
 import { ProxmoxError } from '../proxmox/errors.js';
 import { privilegeLines } from './privilege-lines.js';
-import { describeForeign, foreignVmsInRanges } from './ranges.js';
-import { fail, ok, warn, type CheckLine } from './result.js';
+import { rangeLines } from './range-lines.js';
+import { hiddenVmidsInRanges } from './ranges.js';
+import { fail, listed, ok, warn, type CheckLine } from './result.js';
 
 export interface ProxmoxProbeDeps {
   proxmox: ProxmoxApi;
@@ -32,14 +33,8 @@ export interface ProxmoxProbeResult {
 }
 
 const GIB = 1024 ** 3;
-const MAX_LISTED = 8;
 
 const problemOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-function listed<T>(items: readonly T[], show: (x: T) => string): string {
-  const head = items.slice(0, MAX_LISTED).map(show).join(', ');
-  return items.length > MAX_LISTED ? `${head} and ${items.length - MAX_LISTED} more` : head;
-}
 
 function unreachable(d: ProxmoxProbeDeps, e: unknown): CheckLine {
   const status = e instanceof ProxmoxError ? e.status : 0;
@@ -133,21 +128,6 @@ function nodeLines(config: Config, nodes: readonly PveNode[]): CheckLine[] {
   return lines;
 }
 
-function rangeLines(config: Config, vms: readonly PveVm[]): CheckLine[] {
-  const foreign = foreignVmsInRanges(config.pools, vms);
-  return config.pools.map((pool) => {
-    const { lo, hi } = pool.vmidRange;
-    const what = `pool ${pool.name}: VMID range ${lo}-${hi}`;
-    const mine = foreign.filter((f) => f.pool === pool.name);
-    if (mine.length === 0) return ok(what, 'holds no VM that is not ours');
-    const usable = hi - lo + 1 - mine.length;
-    const list = listed(mine, describeForeign);
-    if (usable <= 0) return fail(what, `every VMID is taken by VMs that are not ours: ${list}`, `move those VMs to VMIDs outside the range, or change pools[${pool.index}].vmid_range`);
-    const short = usable < pool.maxRunners ? `; only ${usable} VMIDs are left, fewer than max_runners ${pool.maxRunners}` : '';
-    return warn(what, `holds ${mine.length} VM(s) that are not ours: ${list}${short}`, `none needed for \`run\`: it never touches them and skips their VMIDs (${usable} usable); to reclaim them, move the VM(s) or change pools[${pool.index}].vmid_range`);
-  });
-}
-
 async function snippetStorageLines(d: ProxmoxProbeDeps, nodes: readonly string[]): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const good: string[] = [];
@@ -208,9 +188,10 @@ export async function probeProxmox(d: ProxmoxProbeDeps): Promise<ProxmoxProbeRes
   const onCluster = new Set(nodes.map((n) => n.node));
   const { lines: tplLines, copies } = templateLines(d.config, vms, onCluster);
   lines.push(...tplLines);
-  lines.push(...rangeLines(d.config, vms));
+  const hidden = await hiddenVmidsInRanges(d.config.pools, vms, (id) => d.proxmox.isVmidFree(id));
+  lines.push(...rangeLines(d, vms, hidden));
   const online = poolNodes(d.config).filter((n) => nodes.some((x) => x.node === n && x.online));
   lines.push(...(await snippetStorageLines(d, online)));
-  lines.push(...(await privilegeLines(d, copies, vms, major)));
+  lines.push(...(await privilegeLines(d, copies, vms, major, hidden ?? [])));
   return { lines, reachable: true, onlineNodes: online };
 }

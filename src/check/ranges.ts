@@ -46,3 +46,25 @@ export function freeVmids(pool: PoolConfig, vms: readonly { vmid: number }[]): n
 export function describeForeign(f: ForeignVm): string {
   return `${f.vmid} (${f.template ? 'template ' : ''}${f.name || 'unnamed'} on ${f.node})`;
 }
+
+/**
+ * VMIDs of the pools' ranges that Proxmox calls taken (GET /cluster/nextid sees every VMID) but the
+ * listing does not show: VMs the token may not audit. One request per unlisted VMID; undefined when
+ * Proxmox could not be asked.
+ */
+export async function hiddenVmidsInRanges(pools: readonly PoolConfig[], vms: readonly { vmid: number }[], isFree: (vmid: number) => Promise<boolean>, concurrency = 8): Promise<Array<{ vmid: number; pool: string }> | undefined> {
+  const listed = new Set(vms.map((v) => v.vmid));
+  const ids: Array<{ vmid: number; pool: string }> = [];
+  for (const p of pools) for (let id = p.vmidRange.lo; id <= p.vmidRange.hi; id++) if (!listed.has(id)) ids.push({ vmid: id, pool: p.name });
+  const taken: Array<{ vmid: number; pool: string }> = [];
+  try {
+    for (let i = 0; i < ids.length; i += concurrency) {
+      const batch = ids.slice(i, i + concurrency);
+      const free = await Promise.all(batch.map((x) => isFree(x.vmid)));
+      batch.forEach((x, j) => free[j] || taken.push(x));
+    }
+  } catch {
+    return undefined;
+  }
+  return taken;
+}

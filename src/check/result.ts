@@ -41,3 +41,11 @@ export function compactIds(ids: readonly number[]): string {
   }
   return parts.join(',');
 }
+
+const MAX_LISTED = 8;
+
+/** The first few items, and how many more. */
+export function listed<T>(items: readonly T[], show: (x: T) => string): string {
+  const head = items.slice(0, MAX_LISTED).map(show).join(', ');
+  return items.length > MAX_LISTED ? `${head} and ${items.length - MAX_LISTED} more` : head;
+}

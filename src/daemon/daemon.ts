@@ -61,6 +61,7 @@ export class Daemon {
       observation.runners.filter((r) => r.status === 'online').map((r) => r.name),
       new Set(observation.vms.map((v) => v.name)),
     );
+    this.d.executor.pruneDisowned(new Set(observation.vms.map((v) => v.vmid)));
     const p = plan(this.d.planConfig, observation);
     this.capped = p.pools.some((s) => s.limitedBy !== undefined);
     this.report(p, observation, opts.dryRun ?? false);
@@ -187,5 +188,6 @@ export function mergeInFlight(before: InFlight, after: InFlight): InFlight {
     deletingRunners: new Set([...before.deletingRunners, ...after.deletingRunners]),
     recentlyFreed: after.recentlyFreed,
     seenOnline: after.seenOnline,
+    disowned: new Set([...before.disowned, ...after.disowned]),
   };
 }

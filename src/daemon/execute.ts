@@ -7,13 +7,15 @@ import { describeScope, parseScopeKey, runnerUrl, type Scope } from '../github/s
 import type { Logger } from '../log.js';
 import type { Action, AdoptVmAction, CreateAction, DeleteRunnerAction, DeleteSnippetAction, RemoveVmAction, StopVmAction } from '../planner/actions.js';
 import { OWNER_TAG, runnerName, snippetFile } from '../planner/names.js';
-import { freeVmid } from '../planner/plan.js';
 import type { InFlight } from '../planner/observation.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
 import { awaitTask } from '../proxmox/tasks.js';
 import { formatVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
+import type { HiddenVmids } from './hidden-vmids.js';
+import { whyNotOurs } from './ownership.js';
+import { cloneIntoFreeVmid } from './vmid-claim.js';
 import type { Timings } from './timings.js';
 
 export interface ExecutorDeps {
@@ -32,6 +34,8 @@ export interface ExecutorDeps {
   /** actions at once; clones are further limited per node */
   concurrency?: number;
   clonesPerNode?: number;
+  /** VMIDs taken by VMs the token cannot see (shared with the observer) */
+  hidden?: HiddenVmids;
   /** Called with each registration secret as soon as it exists, so the logger can redact it. */
   onSecret?: (secret: string) => void;
 }
@@ -42,7 +46,6 @@ export interface ActionOutcome {
   detail?: string;
 }
 
-const MAX_VMID_COLLISIONS = 3;
 const FINISHED_KEPT_MS = 10 * 60_000;
 
 /**
@@ -60,6 +63,8 @@ export class Executor {
   private readonly deletingRunners = new Set<number>();
   private readonly recentlyFreed = new Map<number, number>();
   private readonly seenOnline = new Set<string>();
+  /** VMs a person took over (our marks removed): never changed again, while they exist */
+  private readonly disowned = new Set<number>();
   private readonly outcomes: ActionOutcome[] = [];
   private readonly freedListeners: Array<() => void> = [];
   private accepting = true;
@@ -87,7 +92,13 @@ export class Executor {
       deletingRunners: new Set(this.deletingRunners),
       recentlyFreed: new Map(this.recentlyFreed),
       seenOnline: new Set(this.seenOnline),
+      disowned: new Set(this.disowned),
     };
+  }
+
+  /** Forgets VMs a person took over once they no longer exist. */
+  pruneDisowned(liveVmids: ReadonlySet<number>): void {
+    for (const id of this.disowned) if (!liveVmids.has(id)) this.disowned.delete(id);
   }
 
   /** Runner names seen online; kept only while their VM exists. */
@@ -175,7 +186,11 @@ export class Executor {
       if (a.kind === 'create') {
         const entry = this.creating.get(a.vmid);
         this.creating.delete(a.vmid);
-        if (entry) this.finished.push({ entry, at: this.d.clock.now() });
+        if (entry) {
+          this.finished.push({ entry, at: this.d.clock.now() });
+          // A clone whose answer or task was lost may still be running, invisible to this token.
+          this.d.hidden?.suspect(entry.vmid);
+        }
       }
       if (a.kind === 'remove-vm' || a.kind === 'stop-vm' || a.kind === 'adopt-vm') this.busyVmids.delete(a.vmid);
       if (a.kind === 'delete-runner') this.deletingRunners.delete(a.runnerId);
@@ -236,34 +251,12 @@ export class Executor {
     log(`creating runner VM: ${a.reason}`);
 
     // 1. Clone. The clone call already carries our name and description; the tags follow at once.
-    for (let collisions = 0; ; collisions++) {
-      const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: this.d.clock.now() });
-      try {
-        // The whole clone (request and task) holds a slot of the node's clone queue: parallel clones
-        // contend on the storage lock inside the task. A clone that failed on a lock is retried.
-        const clone = () =>
-          this.d.proxmox.clone(a.node, a.templateVmid, {
-            newid: vmid,
-            name,
-            description,
-            full: pool.clone === 'full',
-            ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}),
-            ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
-          });
-        await this.cloneQueue(a.node).add(() =>
-          this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => this.wait(await clone(), `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs), { pool: pool.name, vmid, runner: name }),
-        );
-        break;
-      } catch (e) {
-        if (!(e instanceof ProxmoxError) || !/already exists/.test(e.pveMessage) || collisions >= MAX_VMID_COLLISIONS) throw e;
-        const next = await this.freeVmidAfterCollision(pool, vmid);
-        if (next === undefined) throw e;
-        log(`VMID ${vmid} was taken by someone else meanwhile; trying ${next}`);
-        vmid = next;
-        name = runnerName(pool, vmid, this.d.suffix());
-        this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
-      }
-    }
+    const claim = { proxmox: this.d.proxmox, hidden: this.d.hidden, pool, now: () => this.d.clock.now(), busy: () => [...this.creating.values()].map((c) => c.vmid), recentlyFreed: this.recentlyFreed, cooldownMs: this.d.timings.vmidCooldownMs, log };
+    vmid = await cloneIntoFreeVmid(claim, vmid, (id) => this.clone(a, pool, id, name), (id) => {
+      vmid = id;
+      name = runnerName(pool, id, this.d.suffix());
+      this.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid: id, node: a.node, runnerName: name, memoryBytes: a.memoryBytes });
+    });
     const file = snippetFile(name);
     const config: Record<string, string | number> = {
       tags: [OWNER_TAG, pool.tag].join(';'),
@@ -317,16 +310,27 @@ export class Executor {
     }
   }
 
-  private async freeVmidAfterCollision(pool: PoolConfig, taken: number): Promise<number | undefined> {
-    const used = new Set((await this.d.proxmox.listVms()).map((v) => v.vmid));
-    for (const c of this.creating.values()) used.add(c.vmid);
-    used.add(taken);
-    return freeVmid(pool, used, this.recentlyFreed, this.d.clock.now(), this.d.timings.vmidCooldownMs);
+  /** The whole clone (request and task) holds a slot of the node's clone queue; a clone that failed on a lock is retried. */
+  private async clone(a: CreateAction, pool: PoolConfig, vmid: number, name: string): Promise<void> {
+    const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: this.d.clock.now() });
+    // Parallel clones contend on the storage lock inside the task.
+    const clone = () =>
+      this.d.proxmox.clone(a.node, a.templateVmid, {
+        newid: vmid,
+        name,
+        description,
+        full: pool.clone === 'full',
+        ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}),
+        ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
+      });
+    await this.cloneQueue(a.node).add(() =>
+      this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => this.wait(await clone(), `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs), { pool: pool.name, vmid, runner: name }),
+    );
   }
-
 
   private async removeVm(a: RemoveVmAction): Promise<void> {
     const meta = this.meta(a);
+    if (!(await this.stillOurs(a, false))) return;
     this.d.log.info(`removing runner VM: ${a.reason}`, meta);
     let runner = a.runner;
     if (!runner && a.running && a.scope) {
@@ -350,6 +354,8 @@ export class Executor {
       const upid = await this.withLockRetry(`stop ${a.vmid}`, () => this.d.proxmox.stop(a.node, a.vmid), meta);
       await this.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
     }
+    // The stop took a while: the destroy, which cannot be undone, is decided on a fresh read too.
+    if (!(await this.stillOurs(a, false))) return;
     const upid = await this.withLockRetry(`destroy ${a.vmid}`, () => this.d.proxmox.destroy(a.node, a.vmid), meta);
     await this.wait(upid, `destroy ${a.vmid}`, this.d.timings.destroyTimeoutMs);
     this.recentlyFreed.set(a.vmid, this.d.clock.now());
@@ -360,9 +366,23 @@ export class Executor {
 
   private async stopVm(a: StopVmAction): Promise<void> {
     const meta = this.meta(a);
+    if (!(await this.stillOurs(a, false))) return;
     this.d.log.warn(`stopping runner VM: ${a.reason}`, meta);
     const upid = await this.withLockRetry(`stop ${a.vmid}`, () => this.d.proxmox.stop(a.node, a.vmid), meta);
     await this.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
+  }
+
+  /**
+   * Reads the VM's config now and tells whether it still carries our marks. A VM that lost them was
+   * taken over by a person: it is left alone from now on, and that is said once.
+   */
+  private async stillOurs(a: RemoveVmAction | StopVmAction | AdoptVmAction, adopting: boolean): Promise<boolean> {
+    const cfg = await this.d.proxmox.getConfig(a.node, a.vmid);
+    const why = whyNotOurs(this.d.config.pools, this.pool(a.pool), a.vmid, cfg, adopting);
+    if (why === undefined) return true;
+    this.disowned.add(a.vmid);
+    this.d.log.warn(`VM ${a.vmid} no longer carries pve-runners' marks (${why}): someone took it over, so it is left alone from now on (${a.kind} not done)`, this.meta(a));
+    return false;
   }
 
   private async deleteRunner(a: DeleteRunnerAction): Promise<void> {
@@ -376,6 +396,7 @@ export class Executor {
   }
 
   private async adopt(a: AdoptVmAction): Promise<void> {
+    if (!(await this.stillOurs(a, true))) return;
     const upid = await this.withLockRetry(`tag ${a.vmid}`, () => this.d.proxmox.updateConfig(a.node, a.vmid, { tags: [OWNER_TAG, this.pool(a.pool).tag].join(';') }), this.meta(a));
     if (upid) await this.wait(upid, `tag ${a.vmid}`, this.d.timings.configTimeoutMs);
     this.d.log.info(`adopted VM: ${a.reason}`, this.meta(a));

@@ -3,11 +3,11 @@ import type { Config, PoolConfig } from '../config/types.js';
 import type { GithubApi, QueuedJob } from '../github/api.js';
 import { scopeKey, type Scope } from '../github/scope.js';
 import type { Logger } from '../log.js';
-import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
 import type { InFlight, Observation, ObservedJob, ObservedRunner, ObservedVm, VmMeta } from '../planner/observation.js';
 import type { ProxmoxApi, PveVm } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
+import type { HiddenVmids } from './hidden-vmids.js';
 import { asRateLimited, type RateLimitedError } from './rate-limit.js';
 
 export interface ObserverDeps {
@@ -16,6 +16,8 @@ export interface ObserverDeps {
   proxmox: ProxmoxApi;
   snippets: SnippetStore;
   log: Logger;
+  /** VMIDs taken by VMs the token cannot see; without it none are looked for */
+  hidden?: HiddenVmids;
   /** concurrent GitHub reads */
   concurrency?: number;
 }
@@ -45,10 +47,12 @@ export class Observer {
   async observe(now: number, inFlight: InFlight): Promise<Observation> {
     // Proxmox is required: without the VM list nothing can be planned safely.
     const [pveVms, pveNodes] = await Promise.all([this.d.proxmox.listVms(), this.d.proxmox.listNodes()]);
+    const listed = new Set(pveVms.map((v) => v.vmid));
+    const busy = new Set(inFlight.creating.map((c) => c.vmid));
     const [vms, gh, snippets] = await Promise.all([this.withMeta(pveVms), this.observeGithub(now), this.d.snippets.list().catch((e: unknown) => {
       this.d.log.warn(`cannot list snippets: ${(e as Error).message}; snippet cleanup skipped this tick`);
       return undefined;
-    })]);
+    }), this.d.hidden?.refresh(listed, busy, now)]);
     return {
       now,
       jobs: gh.jobs,
@@ -56,18 +60,22 @@ export class Observer {
       runners: gh.runners,
       runnerScopes: gh.runnerScopes,
       vms,
+      hiddenVmids: this.d.hidden?.snapshot() ?? new Map(),
       nodes: pveNodes.map((n) => ({ name: n.node, online: n.online, maxmemBytes: n.maxmem, memBytes: n.mem })),
       snippets,
       inFlight,
     };
   }
 
-  /** Reads the description of VMs that are, or may be, ours (once per VM: it never changes). */
+  /**
+   * Reads the description of every VM in a pool's range (once per unlocked VM: people rarely edit
+   * it, and every change is decided on a fresh read by the executor). A locked VM is read every tick:
+   * a clone's config is a bare placeholder until its task ends. A read that fails marks the VM
+   * `configUnread`: it is counted as possibly ours, never taken for someone else's.
+   */
   private async withMeta(vms: PveVm[]): Promise<ObservedVm[]> {
     const pools = this.d.config.pools;
-    const candidate = (v: PveVm) =>
-      v.kind === 'qemu' &&
-      !v.template && (v.tags.includes(OWNER_TAG) || parseRunnerName(pools, v.name)?.vmid === v.vmid) && pools.some((p: PoolConfig) => v.vmid >= p.vmidRange.lo && v.vmid <= p.vmidRange.hi);
+    const candidate = (v: PveVm) => v.kind === 'qemu' && !v.template && pools.some((p: PoolConfig) => v.vmid >= p.vmidRange.lo && v.vmid <= p.vmidRange.hi);
     const live = new Set(vms.map((v) => `${v.vmid}/${v.name}`));
     for (const k of this.metaCache.keys()) if (!live.has(k)) this.metaCache.delete(k);
     return Promise.all(
@@ -75,21 +83,29 @@ export class Observer {
         const base: ObservedVm = { kind: v.kind, vmid: v.vmid, node: v.node, name: v.name, status: v.status, template: v.template, tags: v.tags, lock: v.lock, maxmemBytes: v.maxmem, uptimeS: v.uptime };
         if (!candidate(v)) return base;
         const k = `${v.vmid}/${v.name}`;
-        if (!this.metaCache.has(k)) {
+        let meta = v.lock ? undefined : this.metaCache.get(k);
+        if (meta === undefined) {
           try {
             const cfg = await this.d.proxmox.getConfig(v.node, v.vmid);
-            this.metaCache.set(k, parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined) ?? null);
+            meta = parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined) ?? null;
+            if (!v.lock) this.metaCache.set(k, meta);
           } catch (e) {
             this.d.log.debug(`cannot read config of VM ${v.vmid} yet: ${(e as Error).message}`, { vmid: v.vmid });
-            return base;
+            return { ...base, configUnread: true };
           }
         }
-        const meta = this.metaCache.get(k);
         // /cluster/resources takes a VM's name from pvestatd's stats, which lag by some seconds: a
-        // fresh VM of ours may show none yet, and its name is how its runner is found.
-        return meta ? { ...base, name: base.name || meta.runner, meta } : base;
+        // fresh VM of ours may show none yet, or Proxmox's `VM <vmid>`, and its name is how its
+        // runner is found.
+        const placeholder = !base.name || base.name === `VM ${v.vmid}`;
+        return meta ? { ...base, name: placeholder ? meta.runner : base.name, meta } : base;
       }),
     );
+  }
+
+  /** Forgets what was read of a VM's description: the executor found it changed. */
+  forget(vmid: number): void {
+    for (const k of this.metaCache.keys()) if (k.startsWith(`${vmid}/`)) this.metaCache.delete(k);
   }
 
   private async observeGithub(now: number): Promise<{ jobs: ObservedJob[]; jobScopesFailed: string[]; runners: ObservedRunner[]; runnerScopes: string[] }> {

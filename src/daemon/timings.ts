@@ -26,6 +26,11 @@ export interface Timings {
    * about every 10 s): a VM this process just started counts as still being created for this long
    */
   statusLagMs: number;
+  /**
+   * a VMID taken by a VM the token cannot see, once past the window in which it may be a clone of
+   * ours (the clone timeout), is asked about again this rarely: only to learn it became free
+   */
+  hiddenReprobeMs: number;
   /** longest wait after repeated failed ticks */
   maxBackoffMs: number;
   /** how long a graceful stop waits for in-flight actions */
@@ -51,6 +56,7 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     lockRetries: 4,
     vmidCooldownMs: 60_000,
     statusLagMs: 30_000,
+    hiddenReprobeMs: 5 * 60_000,
     maxBackoffMs: 5 * 60_000,
     shutdownGraceMs: 5 * 60_000,
     scale: 1,

@@ -12,6 +12,7 @@ import { createProxmoxClient } from '../proxmox/client.js';
 import { DirSnippetStore, type SnippetStore } from '../snippets/store.js';
 import { Daemon } from './daemon.js';
 import { Executor } from './execute.js';
+import { HiddenVmids } from './hidden-vmids.js';
 import { Observer } from './observe.js';
 import { defaultTimings, scaled, type Timings } from './timings.js';
 
@@ -78,7 +79,8 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   });
   const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
   const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
-  const observer = new Observer({ config, github, proxmox, snippets, log: o.log });
+  const hidden = new HiddenVmids({ proxmox, pools: config.pools, log: o.log, windowMs: timings.cloneTimeoutMs, staleProbeMs: timings.hiddenReprobeMs });
+  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden });
   const executor = new Executor({
     config,
     github,
@@ -86,6 +88,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     proxmox,
     proxmoxPool: env.proxmox.pool,
     snippets,
+    hidden,
     clock: o.clock,
     log: o.log,
     timings,
@@ -98,6 +101,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     disableCleanup: env.disableCleanup,
     pauseOnStopped: env.pauseOnStopped,
     vmidCooldownMs: timings.vmidCooldownMs,
+    hiddenVmidWindowMs: timings.cloneTimeoutMs,
   };
   const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random });
   return { daemon, observer, executor, github, proxmox, snippets, config, timings };

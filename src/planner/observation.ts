@@ -27,6 +27,8 @@ export interface ObservedVm {
   uptimeS: number;
   /** Parsed description; undefined when it could not be read or is not ours. */
   meta?: VmMeta;
+  /** its config could not be read this tick: whose it is is unknown (never taken for someone else's) */
+  configUnread?: boolean;
 }
 
 export interface ObservedRunner {
@@ -70,6 +72,8 @@ export interface InFlight {
   recentlyFreed: ReadonlyMap<number, number>;
   /** runner names this process has seen online: a VM whose runner is gone after that finished its job */
   seenOnline: ReadonlySet<string>;
+  /** VMIDs of VMs a person took over (our marks were gone when the executor re-read them): never touched again */
+  disowned: ReadonlySet<number>;
 }
 
 export interface Observation {
@@ -81,6 +85,11 @@ export interface Observation {
   /** Scopes whose runner listing loaded this tick; registrations elsewhere are unknown, not absent. */
   runnerScopes: readonly string[];
   vms: readonly ObservedVm[];
+  /**
+   * VMIDs of the pools' ranges that Proxmox calls taken but `vms` does not show (the token may not
+   * see them), with the time (epoch ms) each was first found so: maybe a clone of ours in progress.
+   */
+  hiddenVmids: ReadonlyMap<number, number>;
   nodes: readonly ObservedNode[];
   /** undefined when the snippet directories could not be listed */
   snippets: readonly ObservedSnippet[] | undefined;

@@ -41,6 +41,12 @@ export type VmConfigValue = string | number;
 export interface ProxmoxApi {
   listVms(): Promise<PveVm[]>;
   listNodes(): Promise<PveNode[]>;
+  /**
+   * Whether no guest anywhere in the cluster holds `vmid` (GET /cluster/nextid?vmid=N: any user may
+   * ask, and it sees every VMID, also those the token may not list). A hint only: the clone call
+   * stays the arbiter.
+   */
+  isVmidFree(vmid: number): Promise<boolean>;
   getConfig(node: string, vmid: number): Promise<Record<string, VmConfigValue>>;
   clone(node: string, sourceVmid: number, req: CloneRequest): Promise<string>;
   /** POST config (asynchronous: a qmconfig task). */

@@ -1,7 +1,7 @@
 import proxmoxApi from 'proxmox-api';
 import { Agent, fetch as undiciFetch, Response, type RequestInit } from 'undici';
 import type { CloneRequest, ProxmoxApi, PveNode, PveVm, VmConfigValue } from './api.js';
-import { toProxmoxError } from './errors.js';
+import { ProxmoxError, toProxmoxError } from './errors.js';
 
 export interface ProxmoxClientOptions {
   /** e.g. https://pve1:8006/api2/json */
@@ -97,6 +97,21 @@ export function createProxmoxClient(o: ProxmoxClientOptions): ProxmoxApi {
       return (items as Array<Record<string, unknown>>)
         .filter((r) => r.type === 'node')
         .map((r) => ({ node: str(r.node), online: r.status === 'online', maxmem: num(r.maxmem), mem: num(r.mem) }));
+    },
+    async isVmidFree(vmid) {
+      const operation = `check that VMID ${vmid} is free`;
+      let data: unknown;
+      try {
+        data = await call(operation, () => px.cluster.nextid.$get({ vmid }));
+      } catch (e) {
+        // "VM N already exists" (400, in errors.vmid) is the answer, not a failure.
+        if (e instanceof ProxmoxError && e.status === 400 && /already exists/.test(e.paramErrors.vmid ?? e.pveMessage)) return false;
+        throw e;
+      }
+      // PVE echoes the parameter (a string) when it is free; a number is accepted just as well.
+      const answered = typeof data === 'number' ? data : typeof data === 'string' && /^\d+$/.test(data) ? Number(data) : undefined;
+      if (answered === vmid) return true;
+      throw new ProxmoxError(0, `unexpected answer ${JSON.stringify(data)}`, operation);
     },
     async getConfig(node, vmid) {
       return (await call(`read config of VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).config.$get())) as unknown as Record<string, VmConfigValue>;

@@ -27,7 +27,16 @@ export class FakeProxmox implements ProxmoxApi {
   readonly taskExit = new Map<string, string>(); // task type → exitstatus of every such task (default OK)
   readonly taskExitOnce = new Map<string, string[]>(); // task type → exitstatus of the next such tasks
   readonly vms = new Map<number, PveVm>();
+  /** guests that exist but the token may not see: absent from listVms, taken for nextid and clones */
+  readonly hidden = new Map<number, PveVm>();
+  /** VM configs as GET …/config returns them; clones and config updates write here */
+  readonly configs = new Map<number, Record<string, VmConfigValue>>();
+  /** each config read fails with this probability (drawn from `random`) */
+  configFailRate = 0;
+  random: () => number = Math.random;
   private seq = 0;
+  /** clone task → the VM it made (removed again when the task fails, as qemu-server does) */
+  private readonly cloned = new Map<string, number>();
 
   constructor(private readonly log: Call[]) {}
 
@@ -45,23 +54,50 @@ export class FakeProxmox implements ProxmoxApi {
     this.step('listVms');
     return [...this.vms.values()];
   }
+  readonly nodes: PveNode[] = [];
   async listNodes(): Promise<PveNode[]> {
-    return [];
+    return this.nodes;
   }
-  async getConfig(): Promise<Record<string, VmConfigValue>> {
-    return {};
+  async isVmidFree(vmid: number): Promise<boolean> {
+    this.step(`nextid ${vmid}`);
+    return !this.vms.has(vmid) && !this.hidden.has(vmid);
   }
+  async getConfig(node: string, vmid: number): Promise<Record<string, VmConfigValue>> {
+    this.step(`getConfig ${vmid}`);
+    if (this.random() < this.configFailRate) throw pveError(596, 'Connection timed out');
+    const vm = this.vms.get(vmid);
+    const cfg = this.configs.get(vmid);
+    if (!vm || vm.node !== node) throw pveError(500, `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`);
+    return { name: vm.name, ...(vm.tags.length ? { tags: vm.tags.join(';') } : {}), ...(vm.lock ? { lock: vm.lock } : {}), ...cfg };
+  }
+  /** Like qemu-server: a VMID taken on the same node fails at once, on another node inside the task (pmxcfs refuses the rename). */
   async clone(node: string, source: number, req: CloneRequest): Promise<string> {
     this.step(`clone ${source}->${req.newid} name=${req.name}${req.pool ? ` pool=${req.pool}` : ''}`);
+    const taken = this.vms.get(req.newid) ?? this.hidden.get(req.newid);
+    if (taken?.node === node) throw pveError(500, `unable to create VM ${req.newid}: config file already exists`);
+    const upid = this.upid(node, 'qmclone', req.newid);
+    if (taken) {
+      this.taskExitOnce.set('qmclone', [`close (rename) atomic file '/etc/pve/nodes/${taken.node}/qemu-server/${req.newid}.conf' failed: File exists`, ...(this.taskExitOnce.get('qmclone') ?? [])]);
+      return upid;
+    }
     this.vms.set(req.newid, { kind: 'qemu', vmid: req.newid, node, name: req.name, status: 'stopped', template: false, tags: [], maxmem: 0, uptime: 0 });
-    return this.upid(node, 'qmclone', req.newid);
+    this.configs.set(req.newid, { name: req.name, description: req.description });
+    this.cloned.set(upid, req.newid);
+    return upid;
   }
   async updateConfig(node: string, vmid: number, params: Record<string, VmConfigValue>): Promise<string | null> {
     this.step(`config ${vmid} ${Object.keys(params).sort().join(',')}`);
+    const vm = this.vms.get(vmid);
+    const { tags, ...rest } = params;
+    // tags live on the listed VM (the listing and the config show the same ones)
+    if (vm && typeof tags === 'string') vm.tags = tags.split(';');
+    this.configs.set(vmid, { ...this.configs.get(vmid), ...rest });
     return this.upid(node, 'qmconfig', vmid);
   }
   async start(node: string, vmid: number): Promise<string> {
     this.step(`start ${vmid}`);
+    const vm = this.vms.get(vmid);
+    if (vm) vm.status = 'running';
     return this.upid(node, 'qmstart', vmid);
   }
   async stop(node: string, vmid: number): Promise<string> {
@@ -76,7 +112,14 @@ export class FakeProxmox implements ProxmoxApi {
   async taskStatus(_node: string, upid: string): Promise<{ status: string; exitstatus?: string }> {
     const type = upid.split(':')[5]!;
     const once = this.taskExitOnce.get(type)?.shift();
-    return { status: 'stopped', exitstatus: once ?? this.taskExit.get(type) ?? 'OK' };
+    const exitstatus = once ?? this.taskExit.get(type) ?? 'OK';
+    const made = this.cloned.get(upid);
+    if (made !== undefined && exitstatus !== 'OK') {
+      this.vms.delete(made);
+      this.configs.delete(made);
+    }
+    this.cloned.delete(upid);
+    return { status: 'stopped', exitstatus };
   }
   async version() {
     return { version: '9.1.3', release: '9.1' };

@@ -36,7 +36,7 @@ export const ubuntu = pool({ name: 'ubuntu', labels: ['self-hosted', 'linux', 'x
 export const gpu = pool({ name: 'gpu', labels: ['self-hosted', 'linux', 'x64', 'ubuntu-24.04', 'gpu'], vmidRange: { lo: 300, hi: 301 }, maxRunners: 2, nodes: ['pve2'] });
 
 export function config(over: Partial<PlanConfig> = {}): PlanConfig {
-  return { pools: [ubuntu, gpu], maxTotalRunners: 8, disableCleanup: false, pauseOnStopped: false, vmidCooldownMs: 60_000, ...over };
+  return { pools: [ubuntu, gpu], maxTotalRunners: 8, disableCleanup: false, pauseOnStopped: false, vmidCooldownMs: 60_000, hiddenVmidWindowMs: 15 * MIN, ...over };
 }
 
 export const REPO = 'repo:acme/app';
@@ -80,7 +80,7 @@ export function nodes(...spec: Array<[string, number, number?]>): ObservedNode[]
 }
 
 export function inFlight(over: Partial<InFlight> = {}): InFlight {
-  return { creating: [], busyVmids: new Set(), deletingRunners: new Set(), recentlyFreed: new Map(), seenOnline: new Set(), ...over };
+  return { creating: [], busyVmids: new Set(), deletingRunners: new Set(), recentlyFreed: new Map(), seenOnline: new Set(), disowned: new Set(), ...over };
 }
 
 export function observation(over: Partial<Observation> = {}): Observation {
@@ -91,6 +91,7 @@ export function observation(over: Partial<Observation> = {}): Observation {
     runners: [],
     runnerScopes: [REPO],
     vms: [template('ubuntu-template', 9000, 'pve1'), template('ubuntu-template', 9100, 'pve2'), template('gpu-template', 9101, 'pve2')],
+    hiddenVmids: new Map(),
     nodes: nodes(['pve1', 64], ['pve2', 32]),
     snippets: [],
     inFlight: inFlight(),

@@ -1,0 +1,27 @@
+import type { PoolConfig } from '../config/types.js';
+import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
+import type { VmConfigValue } from '../proxmox/api.js';
+import { parseVmDescription } from '../proxmox/vm-meta.js';
+
+/**
+ * Why a VM's current config does not let pve-runners change it, or undefined when it does: both
+ * tags (`pve-runners`, `pvr-pool.<pool>`) and a VMID in that pool's range. A half-made clone to
+ * adopt carries no tags yet; it must instead carry our name for exactly this VMID and our
+ * description for that name, and no lock. Decided on a config read just before the change, never
+ * on what a cache remembers: a person may have taken the VM over since.
+ */
+export function whyNotOurs(pools: readonly PoolConfig[], pool: PoolConfig, vmid: number, cfg: Record<string, VmConfigValue>, adopting: boolean): string | undefined {
+  if (vmid < pool.vmidRange.lo || vmid > pool.vmidRange.hi) return `VMID ${vmid} lies outside pool ${pool.name}'s range`;
+  if (!adopting) {
+    const tags = String(cfg.tags ?? '').split(/[;,\s]+/).filter(Boolean).map((t) => t.toLowerCase());
+    const missing = [OWNER_TAG, pool.tag.toLowerCase()].filter((t) => !tags.includes(t));
+    return missing.length ? `its tags (${tags.join(', ') || 'none'}) lack ${missing.join(' and ')}` : undefined;
+  }
+  if (cfg.lock !== undefined) return `it is locked (${String(cfg.lock)})`;
+  const name = typeof cfg.name === 'string' ? cfg.name : '';
+  const parsed = parseRunnerName(pools, name);
+  if (parsed?.vmid !== vmid || parsed.pool !== pool) return `its name '${name}' is not one pve-runners gives VM ${vmid}`;
+  const meta = parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined);
+  if (meta?.pool !== pool.name || meta.runner !== name) return 'its description no longer holds the metadata pve-runners wrote';
+  return undefined;
+}

@@ -1,0 +1,124 @@
+import type { PoolConfig } from '../config/types.js';
+import type { AdoptVmAction } from './actions.js';
+import { inRange, type OwnedVm, type PlanContext } from './context.js';
+import { OWNER_TAG, parseRunnerName } from './names.js';
+import type { ObservedVm } from './observation.js';
+
+const POOL_TAG = 'pvr-pool.';
+
+export interface Classification {
+  /** every VM counted against a pool's caps, with its role */
+  owned: OwnedVm[];
+  /** half-made VMs of ours to finish (their tags were never set) */
+  adopt: AdoptVmAction[];
+  notes: string[];
+}
+
+/**
+ * Phase 1: which VMs are ours (both tags, in its pool's range), half-made by us (to adopt), possibly
+ * ours (counted, never touched), or not ours — and what each of ours is doing.
+ */
+export function classifyVms(ctx: PlanContext): Classification {
+  const { pools, poolByName, creatingByVmid, obs } = ctx;
+  const owned: OwnedVm[] = [];
+  const adopt: AdoptVmAction[] = [];
+  const notes: string[] = [];
+  for (const vm of obs.vms) {
+    if (vm.template) continue;
+    if (vm.kind === 'lxc') {
+      if (pools.some((p) => inRange(p, vm.vmid))) notes.push(`container ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} is inside a pool's VMID range: never touched, VMID skipped`);
+      continue;
+    }
+    const tags = vm.tags.map((t) => t.toLowerCase());
+    const poolTag = tags.find((t) => t.startsWith(POOL_TAG));
+    const tagged = tags.includes(OWNER_TAG) && poolTag !== undefined;
+    const tagPool = poolTag ? poolByName.get(poolTag.slice(POOL_TAG.length)) : undefined;
+    const rangePool = pools.find((p) => inRange(p, vm.vmid));
+    const creatingPool = poolByName.get(creatingByVmid.get(vm.vmid)?.pool.toLowerCase() ?? '');
+    if (obs.inFlight.disowned.has(vm.vmid) && !creatingPool) {
+      notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} lost pve-runners' marks (someone took it over): never touched again, VMID skipped`);
+    } else if (creatingPool) {
+      // Being made by this process right now, tags or not yet: counts as its pool's from the start.
+      owned.push(roleOf(ctx, vm, creatingPool));
+    } else if (tagged && tagPool && inRange(tagPool, vm.vmid)) {
+      if (vm.configUnread) owned.push(unidentified(vm, tagPool, notes, 'its config could not be read this tick'));
+      else owned.push(roleOf(ctx, vm, tagPool));
+    } else if (tagged) {
+      notes.push(`VM ${vm.vmid} (${vm.name}) carries pve-runners tags but ${tagPool ? `lies outside pool ${tagPool.name}'s range` : `names no configured pool (${poolTag})`}: left alone`);
+    } else if (rangePool) {
+      const parsed = parseRunnerName(pools, vm.name);
+      const half = parsed?.vmid === vm.vmid && parsed.pool === rangePool && vm.meta?.pool === rangePool.name && vm.meta.runner === vm.name;
+      if (half && vm.status === 'running' && !vm.lock) {
+        // We start a VM only once tagged: running without our tags, someone removed them.
+        owned.push(unidentified(vm, rangePool, notes, 'our name and description, but running without our tags: did someone remove them?'));
+      } else if (half) {
+        // Ours in all but its tags: it counts against the caps (and, while cloning, as a runner on
+        // its way) but is only changed once unlocked — by adding the tags it should have had.
+        owned.push({ ...roleOf(ctx, vm, rangePool), role: vm.lock ? 'locked' : 'busy-op' });
+        if (!vm.lock && !obs.inFlight.busyVmids.has(vm.vmid)) {
+          adopt.push({ kind: 'adopt-vm', pool: rangePool.name, vmid: vm.vmid, node: vm.node, name: vm.name, reason: 'cloned by pve-runners (name and description are ours) but its tags were never set: a previous run stopped mid-creation' });
+        }
+      } else if (vm.lock === 'clone') {
+        // A clone in progress shows as a bare config holding only the lock — no name (or Proxmox's
+        // `VM <vmid>`), no description, no tags — until its task ends: it may be ours from before a
+        // restart. Counted whatever it is named; once unlocked it is recognisably ours or not.
+        owned.push(unidentified(vm, rangePool, notes, 'it is being cloned by another task'));
+      } else if (vm.configUnread) {
+        owned.push(unidentified(vm, rangePool, notes, 'its config could not be read this tick'));
+      } else {
+        notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} is inside pool ${rangePool.name}'s VMID range but is not ours: never touched, VMID skipped`);
+      }
+    }
+  }
+  owned.push(...hiddenInWindow(ctx, notes));
+  return { owned, adopt, notes };
+}
+
+/** Counted against the pool's caps, serving no known scope, never acted on. */
+function unidentified(vm: ObservedVm, pool: PoolConfig, notes: string[], why: string): OwnedVm {
+  notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} in pool ${pool.name}'s range may be ours (${why}): counted against the pool, not touched`);
+  return { vm, pool, scope: undefined, role: 'unidentified', ageMs: undefined };
+}
+
+/**
+ * VMIDs taken by VMs the token cannot see. qemu-server adds a clone to its resource pool only when
+ * the task ends, so a clone of ours from before a restart is one of them until then: each counts
+ * against its range's pool for the window after it was first found (no clone of ours outlives the
+ * clone timeout without the executor giving up on it), then is someone else's. Never picked.
+ */
+function hiddenInWindow(ctx: PlanContext, notes: string[]): OwnedVm[] {
+  const { obs, cfg } = ctx;
+  const listed = new Set(obs.vms.map((v) => v.vmid));
+  const out: OwnedVm[] = [];
+  for (const [vmid, since] of [...obs.hiddenVmids].sort(([a], [b]) => a - b)) {
+    const pool = ctx.pools.find((p) => inRange(p, vmid));
+    if (!pool || listed.has(vmid) || ctx.creatingByVmid.has(vmid)) continue;
+    if (obs.now - since >= cfg.hiddenVmidWindowMs) {
+      notes.push(`VMID ${vmid} in pool ${pool.name}'s range is taken by a VM this token cannot see, for longer than a clone of ours takes: someone else's, VMID skipped, not counted (grant VM.Audit on /vms to see it)`);
+      continue;
+    }
+    notes.push(`VMID ${vmid} in pool ${pool.name}'s range is taken by a VM this token cannot see: VMID skipped, and counted against the pool while it may be a clone of ours in progress`);
+    const vm: ObservedVm = { kind: 'qemu', vmid, node: '', name: '', status: 'unknown', template: false, tags: [], maxmemBytes: 0, uptimeS: 0 };
+    out.push({ vm, pool, scope: undefined, role: 'unidentified', ageMs: undefined });
+  }
+  return out;
+}
+
+function roleOf(ctx: PlanContext, vm: ObservedVm, pool: PoolConfig): OwnedVm {
+  const { obs } = ctx;
+  const creating = ctx.creatingByVmid.get(vm.vmid);
+  const scope = creating?.scope ?? vm.meta?.scope;
+  const ageMs = vm.meta ? obs.now - vm.meta.createdAt : vm.uptimeS > 0 ? vm.uptimeS * 1000 : undefined;
+  const base = { vm, pool, scope, ageMs };
+  if (creating) return { ...base, role: 'creating' };
+  if (obs.inFlight.busyVmids.has(vm.vmid)) return { ...base, role: 'busy-op' };
+  if (vm.lock) return { ...base, role: 'locked' };
+  if (vm.status === 'stopped') return { ...base, role: 'stopped', runner: ctx.ourRunners.get(vm.name) };
+  if (vm.status !== 'running') return { ...base, role: 'unknown' };
+  const runner = ctx.ourRunners.get(vm.name);
+  if (runner?.status === 'online') return { ...base, runner, role: runner.busy ? 'running-job' : 'idle' };
+  if (scope === undefined || !obs.runnerScopes.includes(scope)) return { ...base, runner, role: 'unknown' };
+  if (obs.inFlight.seenOnline.has(vm.name)) return { ...base, runner, role: 'gone-runner' };
+  if (ageMs !== undefined && ageMs > pool.bootTimeoutMs) return { ...base, runner, role: 'boot-timeout' };
+  return { ...base, runner, role: 'booting' };
+}

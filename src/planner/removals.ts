@@ -1,0 +1,75 @@
+import { formatDuration } from '../util/duration.js';
+import type { Action, DeleteRunnerAction, DeleteSnippetAction } from './actions.js';
+import { fmtAge, type OwnedVm, type PlanContext } from './context.js';
+import type { Demand } from './demand.js';
+import { parseRunnerName, runnerNameOfSnippet } from './names.js';
+
+/** Phase: VMs of ours to remove (or stop), each with its reason; `removing` holds their VMIDs. */
+export function vmRemovals(ctx: PlanContext, owned: readonly OwnedVm[], demand: Demand): { actions: Action[]; removing: Set<number> } {
+  const actions: Action[] = [];
+  const removing = new Set<number>();
+  const { obs, cleanup } = ctx;
+  const remove = (o: OwnedVm, reason: string) => {
+    removing.add(o.vm.vmid);
+    const runner = o.runner && !obs.inFlight.deletingRunners.has(o.runner.id) ? { id: o.runner.id, scope: o.runner.scope } : undefined;
+    actions.push({ kind: 'remove-vm', pool: o.pool.name, vmid: o.vm.vmid, node: o.vm.node, name: o.vm.name, running: o.vm.status === 'running', runner, scope: o.scope, reason });
+  };
+  if (!cleanup) return { actions, removing };
+  for (const o of owned) {
+    const age = o.ageMs === undefined ? 'unknown age' : fmtAge(o.ageMs);
+    switch (o.role) {
+      case 'stopped':
+        remove(o, 'VM is stopped (its job is done or it powered off)');
+        break;
+      case 'boot-timeout':
+        remove(o, `runner not registered within boot_timeout ${formatDuration(o.pool.bootTimeoutMs)} (VM age ${age})`);
+        break;
+      case 'gone-runner':
+        remove(o, 'its runner finished and unregistered but the VM is still running');
+        break;
+      case 'idle':
+        if (o.ageMs !== undefined && o.ageMs > o.pool.idleTimeoutMs && !demand.has(o.pool, o.scope))
+          remove(o, `runner idle past idle_timeout ${formatDuration(o.pool.idleTimeoutMs)} with no matching job queued`);
+        break;
+      case 'running-job':
+        if (o.ageMs !== undefined && o.ageMs > o.pool.maxJobDurationMs) {
+          removing.add(o.vm.vmid);
+          actions.push({ kind: 'stop-vm', pool: o.pool.name, vmid: o.vm.vmid, node: o.vm.node, name: o.vm.name, reason: `running past max_job_duration ${formatDuration(o.pool.maxJobDurationMs)} (VM age ${age})` });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return { actions, removing };
+}
+
+/** Phase: registrations of ours whose VM is gone. */
+export function registrationRemovals(ctx: PlanContext): DeleteRunnerAction[] {
+  if (!ctx.cleanup) return [];
+  const { obs } = ctx;
+  const vmNames = new Set(obs.vms.map((v) => v.name));
+  const out: DeleteRunnerAction[] = [];
+  for (const r of ctx.ourRunners.values()) {
+    if (r.status === 'online' || r.busy || vmNames.has(r.name) || ctx.creatingNames.has(r.name) || obs.inFlight.deletingRunners.has(r.id)) continue;
+    const parsed = parseRunnerName(ctx.pools, r.name)!;
+    out.push({ kind: 'delete-runner', pool: parsed.pool.name, scope: r.scope, runnerId: r.id, name: r.name, reason: 'offline registration whose VM no longer exists' });
+  }
+  return out;
+}
+
+/** Phase: snippets, removed once their VM has started (the cloud-init ISO is built at start) or is gone. */
+export function snippetRemovals(ctx: PlanContext): DeleteSnippetAction[] {
+  const { obs } = ctx;
+  if (!obs.snippets || !ctx.cleanup) return [];
+  const vmByName = new Map(obs.vms.map((v) => [v.name, v]));
+  const out: DeleteSnippetAction[] = [];
+  for (const s of obs.snippets) {
+    const name = runnerNameOfSnippet(s.file);
+    if (!name || !parseRunnerName(ctx.pools, name) || ctx.creatingNames.has(name)) continue;
+    const vm = vmByName.get(name);
+    if (!vm) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its VM no longer exists' });
+    else if (vm.status === 'running' && !vm.lock) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its VM has started' });
+  }
+  return out;
+}

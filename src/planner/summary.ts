@@ -1,0 +1,23 @@
+import type { Action, PoolSummary } from './actions.js';
+import { unlistedCreations, type OwnedVm, type PlanContext } from './context.js';
+import type { Demand } from './demand.js';
+
+/** Phase: per pool, what the tick saw and decided (the INFO summary line and `status`). */
+export function summarise(ctx: PlanContext, owned: readonly OwnedVm[], demand: Demand, actions: readonly Action[], limitedBy: ReadonlyMap<string, string>): PoolSummary[] {
+  const pending = unlistedCreations(ctx);
+  return ctx.pools.map((p) => {
+    const mine = owned.filter((o) => o.pool === p);
+    const queued = [...demand.byKey.entries()].filter(([k]) => k.startsWith(`${p.name}\n`)).reduce((n, [, j]) => n + j.length, 0);
+    return {
+      pool: p.name,
+      queued,
+      idle: mine.filter((o) => o.role === 'idle').length,
+      busy: mine.filter((o) => o.role === 'running-job').length,
+      booting: mine.filter((o) => o.role === 'booting' || o.role === 'creating' || o.role === 'locked').length + pending.filter((c) => c.pool === p.name).length,
+      vms: mine.length,
+      create: actions.filter((a) => a.kind === 'create' && a.pool === p.name).length,
+      remove: actions.filter((a) => (a.kind === 'remove-vm' || a.kind === 'stop-vm') && a.pool === p.name).length,
+      limitedBy: limitedBy.get(p.name),
+    };
+  });
+}

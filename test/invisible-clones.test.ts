@@ -1,0 +1,93 @@
+/**
+ * A restart in the middle of clones, with a token that cannot see them: qemu-server adds a clone to
+ * its resource pool only when the task ends, so until then the new daemon sees only that nextid
+ * calls the VMIDs taken. They count against the pool's caps for the clone timeout, then are
+ * someone else's.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config, PoolConfig } from '../src/config/types.js';
+import { Executor } from '../src/daemon/execute.js';
+import { HiddenVmids } from '../src/daemon/hidden-vmids.js';
+import { Observer } from '../src/daemon/observe.js';
+import { defaultTimings } from '../src/daemon/timings.js';
+import { memoryLogger } from '../src/log.js';
+import { plan } from '../src/planner/plan.js';
+import { formatVmDescription } from '../src/proxmox/vm-meta.js';
+import { FakeClock, FakeGithub, FakeProxmox, FakeSnippets, type Call } from './helpers/fakes.js';
+import { ROOT } from './helpers/e2e.js';
+import { GiB, MIN, ULABELS, job, pool } from './helpers/planner-fixtures.js';
+
+const userData = { path: 'cloud-init/ubuntu-2404.yaml', text: readFileSync(join(ROOT, 'cloud-init', 'ubuntu-2404.yaml'), 'utf8') };
+const ubuntu: PoolConfig = { ...pool({ name: 'ubuntu', labels: ULABELS, vmidRange: { lo: 200, hi: 209 }, maxRunners: 4, nodes: ['pve1'], template: { kind: 'vmid', vmid: 9000 } }), userData };
+const config: Config = { file: 'pools.yaml', path: '/etc/pve-runners/pools.yaml', github: { repos: ['acme/app'], orgs: [] }, maxTotalRunners: 8, pools: [ubuntu] };
+const SCOPE = 'repo:acme/app';
+const CLONES = [200, 201, 202, 203];
+
+function world() {
+  const calls: Call[] = [];
+  const clock = new FakeClock();
+  const proxmox = new FakeProxmox(calls);
+  proxmox.nodes.push({ node: 'pve1', online: true, maxmem: 256 * GiB, mem: 0 });
+  proxmox.vms.set(9000, { kind: 'qemu', vmid: 9000, node: 'pve1', name: 'ubuntu-template', status: 'stopped', template: true, tags: [], maxmem: 2 * GiB, uptime: 0 });
+  // the killed daemon's clones, still running: not in the pool yet, so not listed
+  for (const vmid of CLONES) proxmox.hidden.set(vmid, { kind: 'qemu', vmid, node: 'pve1', name: `VM ${vmid}`, status: 'stopped', template: false, tags: [], lock: 'clone', maxmem: 4 * GiB, uptime: 0 });
+  const cloneEnds = () => {
+    for (const vmid of CLONES) {
+      const name = `ubuntu-${vmid}-kill`;
+      proxmox.hidden.delete(vmid);
+      // listed with the stale name pvestatd last saw; the config is complete
+      proxmox.vms.set(vmid, { kind: 'qemu', vmid, node: 'pve1', name: `VM ${vmid}`, status: 'stopped', template: false, tags: [], maxmem: 4 * GiB, uptime: 0 });
+      proxmox.configs.set(vmid, { name, description: formatVmDescription({ pool: 'ubuntu', scope: SCOPE, runner: name, createdAt: clock.now() - MIN }) });
+    }
+  };
+  const { log, lines } = memoryLogger({ format: 'json' });
+  const github = new FakeGithub(calls);
+  const snippets = new FakeSnippets(calls);
+  const timings = defaultTimings(15_000);
+  const hidden = new HiddenVmids({ proxmox, pools: config.pools, log, windowMs: timings.cloneTimeoutMs, staleProbeMs: timings.hiddenReprobeMs });
+  const observer = new Observer({ config, github, proxmox, snippets, log, hidden });
+  let n = 0;
+  const ex = new Executor({ config, github, githubApiUrl: 'https://api.github.com', proxmox, snippets, clock, log, timings, suffix: () => (n++).toString(36).padStart(4, '0'), hidden });
+  const planConfig = { pools: config.pools, maxTotalRunners: 8, disableCleanup: false, pauseOnStopped: false, vmidCooldownMs: timings.vmidCooldownMs, hiddenVmidWindowMs: timings.cloneTimeoutMs };
+  const queued = Array.from({ length: 10 }, () => job(ULABELS));
+  const count = () => [...proxmox.vms.values(), ...proxmox.hidden.values()].filter((v) => !v.template && v.vmid >= 200 && v.vmid <= 209).length;
+  const notes = new Set<string>();
+  const tick = async () => {
+    const p = plan(planConfig, { ...(await observer.observe(clock.now(), ex.inFlight())), jobs: queued });
+    for (const x of p.notes) notes.add(x);
+    ex.submit(p.actions);
+    await ex.drain();
+    clock.t += 15_000;
+    return p;
+  };
+  return { calls, proxmox, tick, count, cloneEnds, notes, lines };
+}
+
+describe('a restart mid-clone, with a token that cannot see the clones', () => {
+  it('counts them until they show up, then adopts them; never more VMs than max_runners', async () => {
+    const w = world();
+    let peak = 0;
+    for (let i = 0; i < 8; i++) {
+      if (i === 4) w.cloneEnds();
+      await w.tick();
+      peak = Math.max(peak, w.count());
+    }
+    expect(peak).toBeLessThanOrEqual(4);
+    expect(w.calls.filter((c) => /^pve config 20[0-3] tags$/.test(c)).length).toBe(4); // adopted
+    expect(w.calls.some((c) => c.startsWith('pve clone'))).toBe(true); // and work went on once they were removed
+    // the first sweep asked about each VMID once; later ticks only about the hidden ones
+    const nextids = w.calls.filter((c) => c.startsWith('pve nextid'));
+    expect(nextids.slice(0, 10).sort()).toEqual([200, 201, 202, 203, 204, 205, 206, 207, 208, 209].map((id) => `pve nextid ${id}`));
+  });
+
+  it('past the clone timeout a VMID still hidden is someone else\'s: no longer counted, never used, said once', async () => {
+    const w = world();
+    const ticks = defaultTimings(15_000).cloneTimeoutMs / 15_000;
+    for (let i = 0; i < ticks; i++) expect((await w.tick()).actions.filter((a) => a.kind === 'create')).toEqual([]);
+    const p = await w.tick();
+    expect(p.actions.filter((a) => a.kind === 'create').map((a) => a.vmid)).toEqual([204, 205, 206, 207]);
+    expect([...w.notes].filter((x) => x.startsWith('VMID 200 '))).toHaveLength(2); // counted, then someone else's
+    expect(w.calls.some((c) => /^pve (clone \d+->20[0-3]|config 20[0-3]|destroy 20[0-3])/.test(c))).toBe(false);
+  });
+});
