@@ -45,7 +45,7 @@ describe('check: VMIDs the token cannot see', () => {
 
   it('says nothing of them when the token sees every VM, and says so when Proxmox cannot be asked', async () => {
     const clean = await check(() => {});
-    expect(clean.lines.filter((l) => l.includes('cannot see'))).toEqual([]);
+    expect(clean.lines.filter((l) => l.includes('VMIDs the token cannot see'))).toEqual([]);
     expect(clean.lines).toContain('✓ pool ubuntu: VMID range 200-205 (holds no VM that is not ours)');
     const unasked = await check((px) => px.failNext.set('nextid', [pveError(500, 'proxy loop detected')]));
     expect(unasked.lines).toContainEqual(expect.stringMatching(/^! VMIDs the token cannot see: cannot ask Proxmox which VMIDs of the ranges are taken/));
