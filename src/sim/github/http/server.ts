@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SimContext } from '../../contracts.js';
+import type { GithubAccess } from '../../scenario.js';
 import { Faults } from '../../faults.js';
 import type { Rng } from '../../rng.js';
 import type { Authenticator, Caller } from './auth.js';
@@ -140,6 +141,12 @@ export class GithubHttp {
       }
     }
     if (!matched) return fail(404, 'Not Found', counted, {}, {}, DOCS);
+    const needs = matched.route.needs;
+    if (needs && caller.kind !== 'app' && !grants(this.ctx.scenario.github.permissions[needs.permission], needs.access)) {
+      // GitHub's answer to a fine-grained token or App installation lacking the endpoint's permission.
+      const by = caller.kind === 'installation' ? 'integration' : 'personal access token';
+      return fail(403, `Resource not accessible by ${by}`, counted, {}, { 'x-accepted-github-permissions': `${needs.permission}=${needs.access}` });
+    }
 
     let body: unknown = {};
     if (raw.trim() !== '') {
@@ -170,6 +177,10 @@ export class GithubHttp {
     }
     return { status: result.status, body: result.body, counted, headers };
   }
+}
+
+function grants(granted: GithubAccess, needed: 'read' | 'write'): boolean {
+  return granted === 'write' || (granted === 'read' && needed === 'read');
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
