@@ -26,6 +26,10 @@ export interface Timings {
    * about every 10 s): a VM this process just started counts as still being created for this long
    */
   statusLagMs: number;
+  /** a scope whose registrations GitHub refused for a missing permission gets no new VM for this long */
+  permissionRetryMs: number;
+  /** a registration this process deleted is not acted on again for this long (GitHub lists deleted runners for a while) */
+  deletedRunnerMemoryMs: number;
   /** longest wait after repeated failed ticks */
   maxBackoffMs: number;
   /** how long a graceful stop waits for in-flight actions */
@@ -51,6 +55,8 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     lockRetries: 4,
     vmidCooldownMs: 60_000,
     statusLagMs: 30_000,
+    permissionRetryMs: 10 * 60_000,
+    deletedRunnerMemoryMs: 5 * 60_000,
     maxBackoffMs: 5 * 60_000,
     shutdownGraceMs: 5 * 60_000,
     scale: 1,

@@ -13,6 +13,7 @@ import { DirSnippetStore, type SnippetStore } from '../snippets/store.js';
 import { Daemon } from './daemon.js';
 import { Executor } from './execute.js';
 import { Observer } from './observe.js';
+import { PermissionLog } from './permission-log.js';
 import { defaultTimings, scaled, type Timings } from './timings.js';
 
 export interface Wiring {
@@ -77,7 +78,8 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   });
   const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
   const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
-  const observer = new Observer({ config, github, proxmox, snippets, log: o.log });
+  const permissions = new PermissionLog(o.log, env.github.auth.kind);
+  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, permissions });
   const executor = new Executor({
     config,
     github,
@@ -90,6 +92,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     timings,
     suffix: () => Array.from({ length: 4 }, () => SUFFIX_CHARS[randomInt(SUFFIX_CHARS.length)]).join(''),
     onSecret: (s) => o.redactor.add(s),
+    permissions,
   });
   const planConfig: PlanConfig = {
     pools: config.pools,

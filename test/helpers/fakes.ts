@@ -101,7 +101,7 @@ export class FakeGithub implements GithubApi {
   async listRuns(): Promise<Listing<WorkflowRunRef>> {
     return { items: [], changed: false };
   }
-  async listRunJobs(): Promise<Listing<QueuedJob & { status: string }>> {
+  async listRunJobs(): Promise<Listing<QueuedJob & { status: string; runnerName: string | null }>> {
     return { items: [], changed: false };
   }
   async listOrgRepos(): Promise<Listing<string>> {
