@@ -25,7 +25,7 @@ export class PermissionLog {
       return true;
     }
     this.said.add(key);
-    this.log.error(`${text}; fix: ${permissionFix(missing.accepted, this.auth, where)}. Until then this is not retried noisily: pve-runners keeps running and logs it again only at debug level`);
+    this.log.error(`${text}; fix: ${permissionFix(missing.accepted, this.auth, where)} (said once; repeats are logged at debug level)`);
     return true;
   }
 }

@@ -60,9 +60,23 @@ export function describePermission(accepted: string): string {
   return text || `the permission GitHub names as "${accepted}"`;
 }
 
+/*
+ * What pve-runners needs of each permission it uses (README, "GitHub permissions"): the fix asks for
+ * that, not merely for what the refused endpoint accepts (listing runners accepts Administration:
+ * read, but registering them needs write).
+ */
+const NEEDED: Record<string, string> = { administration: 'write', organization_self_hosted_runners: 'write', actions: 'read', metadata: 'read' };
+const RANK: Record<string, number> = { read: 1, write: 2, admin: 3 };
+
+function asNeeded(accepted: string): string {
+  return alternatives(accepted)
+    .map((alt) => alt.map(({ name, access }) => `${name}=${(RANK[NEEDED[name] ?? ''] ?? 0) > (RANK[access] ?? 0) ? NEEDED[name] : access}`).join(','))
+    .join('; ');
+}
+
 /** What to do about it, for a fine-grained token or a GitHub App, on `where` (a repository or organisation). */
 export function permissionFix(accepted: string, auth: 'token' | 'app', where: string): string {
-  const what = describePermission(accepted);
+  const what = describePermission(asNeeded(accepted));
   return auth === 'token'
     ? `grant the fine-grained token the ${what} on ${where} (GitHub → Settings → Developer settings → Fine-grained tokens → edit), or use a classic token with scope repo (and admin:org for organisations)`
     : `give the GitHub App the ${what} (App settings → Permissions & events), then approve the new permissions on its installation covering ${where}`;
