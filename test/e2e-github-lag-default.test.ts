@@ -7,6 +7,8 @@
  * - no more VMs than jobs served: each VM serves exactly one job, so any VM made for a job already
  *   taken (a stale `queued`) would show as one more;
  * - every job served, 0 leaks, no registration deleted twice.
+ * The races themselves (a runner listed idle that just took a job; a job listed queued after its
+ * runner is listed busy) are made to happen, with longer lags, in e2e-github-lag.test.ts.
  */
 import { parseScenario } from '../src/sim/scenario.js';
 import { runE2e, zeroLeaks } from './helpers/e2e.js';
