@@ -77,6 +77,8 @@ describe('GitHub permissions the credential lacks', () => {
 
     // Administration: read is enough to list runners, not to mint a JIT config.
     expect((await pat.listRunners(scope)).items).toEqual([]);
+    const ok = await fetch(`${e.url}/repos/acme/app/actions/runners`, { headers: { authorization: `token ${e.token}` } });
+    expect(ok.headers.get('x-accepted-github-permissions')).toBe('administration=read'); // on every answer, as GitHub sends it
     const jit = await failure(pat.generateJitConfig(scope, { name: 'ubuntu-2404-200-abcd', labels: ['self-hosted'], runnerGroupId: 1 }));
     expect(missingPermission(jit)).toEqual({ accepted: 'administration=write', message: 'Resource not accessible by personal access token' });
     const runs = await failure(pat.listRuns('acme', 'app', 'queued'));

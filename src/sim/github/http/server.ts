@@ -165,6 +165,8 @@ export class GithubHttp {
     }
     const headers: Record<string, string> = {};
     if (result.link) headers.link = result.link;
+    // GitHub names what an endpoint accepts on every answer to a token or an installation, not only on 403s.
+    if (needs && caller.kind !== 'app') headers['x-accepted-github-permissions'] = `${needs.permission}=${needs.access}`;
     if (method === 'GET' && result.status === 200) {
       const etag = `W/"${createHash('sha256').update(caller.credential).update('\0').update(JSON.stringify(result.body)).digest('hex')}"`;
       headers.etag = etag;
