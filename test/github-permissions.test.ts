@@ -142,4 +142,16 @@ describe('GitHub permissions the credential lacks', () => {
       '✗ repository acme/app: cannot list its queued workflow runs: 403 Resource not accessible by personal access token (GitHub says this needs: actions=read): the token lacks the repository permission "Actions: Read-only" — fix: grant the fine-grained token the repository permission "Actions: Read-only" on acme/app (GitHub → Settings → Developer settings → Fine-grained tokens → edit), or use a classic token with scope repo (and admin:org for organisations)',
     ]);
   });
+
+  it('check reads what an App installation was granted, so a missing write shows before any registration is refused', async () => {
+    const sim = await startSim(scenario('{administration: read}', '  app: {id: 77, installation_id: 5}'));
+    const lines: string[] = [];
+    const code = await checkCommand({ env: daemonEnv(sim.endpoints, poolsFile(), SPEED), cwd: ROOT, out: (l) => lines.push(l), write: () => {} });
+    expect(code).toBe(1);
+    expect(lines.filter((l) => l.includes('GitHub App installation permissions'))).toEqual([
+      '✗ GitHub App installation permissions: actions=read, administration=read, organization_self_hosted_runners=write, metadata=read: lacks the repository permission "Administration: Read and write" — fix: give the GitHub App the repository permission "Administration: Read and write" (App settings → Permissions & events), then approve the new permissions on its installation covering acme/app',
+    ]);
+    // Listing runners needs only read: the repository probe itself passes.
+    expect(lines.filter((l) => l.startsWith('✓ repository acme/app'))).toHaveLength(1);
+  });
 });

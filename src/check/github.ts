@@ -119,6 +119,30 @@ async function orgLines(d: GithubProbeDeps, org: Config['github']['orgs'][number
   return lines;
 }
 
+/*
+ * An App installation's token says what it was granted, so a missing *write* shows here, before
+ * the first registration GitHub would refuse (a personal token's grants cannot be read).
+ */
+async function appPermissionLines(d: GithubProbeDeps): Promise<CheckLine[]> {
+  const what = 'GitHub App installation permissions';
+  let granted: Record<string, string> | undefined;
+  try {
+    granted = await d.github.installationPermissions();
+  } catch (e) {
+    return [warn(what, `cannot read them: ${describe(e).text}`, 'none needed if the repository and organisation probes below pass')];
+  }
+  if (!granted) return [];
+  const needed: Array<[string, 'read' | 'write']> = [];
+  if (d.config.github.repos.length) needed.push(['administration', 'write'], ['actions', 'read']);
+  if (d.config.github.orgs.length) needed.push(['organization_self_hosted_runners', 'write'], ['actions', 'read']);
+  const rank = (a: string | undefined) => (a === 'write' || a === 'admin' ? 2 : a === 'read' ? 1 : 0);
+  const missing = [...new Map(needed).entries()].filter(([p, a]) => rank(granted[p]) < rank(a)).map(([p, a]) => `${p}=${a}`);
+  const shown = Object.entries(granted).map(([p, a]) => `${p}=${a}`).join(', ') || 'none';
+  if (missing.length === 0) return [ok(what, shown)];
+  const where = [...d.config.github.repos, ...d.config.github.orgs.map((o) => `organisation ${o.name}`)].join(', ');
+  return [fail(what, `${shown}: lacks the ${describePermission(missing.join(','))}`, permissionFix(missing.join(','), 'app', where))];
+}
+
 export async function probeGithub(d: GithubProbeDeps): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const what = `GitHub credentials (${d.auth === 'token' ? 'GITHUB_TOKEN' : `GitHub App installation`}) at ${d.apiUrl}`;
@@ -133,6 +157,7 @@ export async function probeGithub(d: GithubProbeDeps): Promise<CheckLine[]> {
     if (p.status === 401) return [fail(what, `rejected: ${p.text}`, credentialsFix(d))];
     return [fail(what, `cannot reach ${d.apiUrl}: ${p.text}`, `check GITHUB_API_URL and that this host can reach it; ${credentialsFix(d)}`)];
   }
+  if (d.auth === 'app') lines.push(...(await appPermissionLines(d)));
   for (const r of d.config.github.repos) lines.push(...(await repoLines(d, r)));
   for (const o of d.config.github.orgs) lines.push(...(await orgLines(d, o)));
   return lines;

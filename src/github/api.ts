@@ -74,6 +74,8 @@ export interface GithubApi {
   rateLimit(): Promise<RateBudget>;
   /** GET /repos/{owner}/{repo}: whether the credentials administer it (undefined when GitHub does not say, as for App installation tokens). */
   repoAccess(owner: string, repo: string): Promise<{ fullName: string; admin: boolean | undefined }>;
+  /** What a GitHub App installation was granted (from its access token), undefined for a personal token, which GitHub does not tell. */
+  installationPermissions(): Promise<Record<string, string> | undefined>;
   /** Every runner group of an organisation. */
   listRunnerGroups(org: string): Promise<Array<{ id: number; name: string }>>;
 }

@@ -155,6 +155,15 @@ export class OctokitGithubApi implements GithubApi {
     return { fullName: data.full_name, admin: data.permissions?.admin };
   }
 
+  async installationPermissions(): Promise<Record<string, string> | undefined> {
+    // @octokit/auth-app answers `{type: 'installation'}` with the token and what it was granted; a
+    // plain token's auth ignores the argument and has no permissions to say.
+    const auth: unknown = await this.octokit.auth({ type: 'installation' });
+    const permissions = typeof auth === 'object' && auth !== null && 'permissions' in auth ? auth.permissions : undefined;
+    if (typeof permissions !== 'object' || permissions === null) return undefined;
+    return Object.fromEntries(Object.entries(permissions).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  }
+
   async listRunnerGroups(org: string): Promise<Array<{ id: number; name: string }>> {
     const { items } = await this.collect('GET /orgs/{org}/actions/runner-groups', { org }, (groups: Array<{ id: number; name: string }>) => groups.map((g) => ({ id: g.id, name: g.name })));
     return items;

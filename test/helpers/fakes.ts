@@ -144,6 +144,9 @@ export class FakeGithub implements GithubApi {
   async rateLimit() {
     return { limit: 5000, remaining: 5000, resetAt: 0 };
   }
+  async installationPermissions() {
+    return undefined;
+  }
   async repoAccess(owner: string, repo: string) {
     return { fullName: `${owner}/${repo}`, admin: true };
   }
