@@ -124,13 +124,14 @@ export class Observer {
     const tasks: Array<Promise<void>> = [];
     for (const scope of this.scopes()) {
       const key = scopeKey(scope);
-      const where = describeScope(scope);
+      const where = scope.kind === 'repo' ? describeScope(scope) : `organisation ${scope.org}`;
       tasks.push(this.queue.add(() => guard(`list runners of ${key}`, where, async () => {
         const { items } = await this.d.github.listRunners(scope);
         for (const r of items) runners.push({ id: r.id, name: r.name, scope: key, status: r.status, busy: r.busy });
         runnerScopes.push(key);
       }, () => {})));
-      tasks.push(guard(`list jobs of ${key}`, where, async () => {
+      // Jobs are read per repository: for an organisation, Actions is needed on its repositories.
+      tasks.push(guard(`list jobs of ${key}`, scope.kind === 'repo' ? where : `the repositories of organisation ${scope.org}`, async () => {
         const repos = scope.kind === 'repo' ? [`${scope.owner}/${scope.repo}`] : (await this.reposOf(scope.org)).filter((r) => !explicit.has(r.toLowerCase()));
         const failed: unknown[] = [];
         await Promise.all(repos.map((repo) => this.queue.add(async () => {
