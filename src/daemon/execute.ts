@@ -348,11 +348,23 @@ export class Executor {
       return await this.d.github.generateJitConfig(scope, req);
     } catch (e) {
       if ((e as { status?: number }).status !== 409) throw e;
-      const stale = await this.d.github.findRunner(scope, req.name);
+      const stale = await this.findListed(scope, req.name);
       if (!stale || stale.busy || stale.status === 'online') throw e;
       log(`a registration named ${req.name} already exists (an earlier attempt whose answer was lost): replacing it`);
       await this.d.github.deleteRunner(scope, stale.id);
       return this.d.github.generateJitConfig(scope, req);
+    }
+  }
+
+  /*
+   * GitHub lists a new registration some seconds late: the one a lost answer made may not be
+   * listed yet when its 409 arrives. Asked again a few times before giving up.
+   */
+  private async findListed(scope: Scope, name: string) {
+    for (let attempt = 0; ; attempt++) {
+      const found = await this.d.github.findRunner(scope, name);
+      if (found || attempt >= 3) return found;
+      await this.d.clock.sleep(this.d.timings.listingLagRetryMs);
     }
   }
 

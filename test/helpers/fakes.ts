@@ -114,8 +114,14 @@ export class FakeGithub implements GithubApi {
   async latestRunnerVersion(): Promise<string | undefined> {
     return '2.336.0';
   }
+  /** how many more finds answer nothing (GitHub listing a new registration late) */
+  notListedFor = 0;
   async findRunner(_scope: Scope, name: string): Promise<RunnerRegistration | undefined> {
     this.log.push(`gh find ${name}`);
+    if (this.notListedFor > 0) {
+      this.notListedFor--;
+      return undefined;
+    }
     return this.found;
   }
   /** errors the next JIT requests throw, in order */
