@@ -21,9 +21,14 @@ describe('pve-runners sim --scenario FILE', () => {
     const u = new URL(info.proxmox.url);
     const px = proxmoxApi({ host: u.hostname, port: Number(u.port), schema: 'http', tokenID: info.proxmox.token_id, tokenSecret: info.proxmox.token_secret });
     expect((await px.version.$get()).version).toBe('9.1.3');
-    const gh = await fetch(`${info.github.url}/repos/acme/app/actions/runs?status=queued`, { headers: { authorization: `token ${info.github.token}` } });
-    expect(gh.status).toBe(200);
-    expect(((await gh.json()) as { total_count: number }).total_count).toBeGreaterThanOrEqual(1);
+    // The first run is queued at 0 s; GitHub lists it only after its listing lag (3 s, 0.3 s here).
+    let queued = 0;
+    for (const end = Date.now() + 20_000; queued === 0 && Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      const gh = await fetch(`${info.github.url}/repos/acme/app/actions/runs?status=queued`, { headers: { authorization: `token ${info.github.token}` } });
+      expect(gh.status).toBe(200);
+      queued = ((await gh.json()) as { total_count: number }).total_count;
+    }
+    expect(queued).toBeGreaterThanOrEqual(1);
 
     const code = await new Promise<number | null>((resolve) => {
       child.once('exit', resolve);

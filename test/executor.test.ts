@@ -77,6 +77,18 @@ describe('executor: create', () => {
     ]);
   });
 
+  it('asks again for a leftover registration GitHub does not list yet (its listings lag), then replaces it', async () => {
+    const { calls, run, github, clock } = setup();
+    github.jitFailures.push(Object.assign(new Error('Already exists - A runner with the name ubuntu-200-ab12 already exists.'), { status: 409 }));
+    github.found = { id: 41, name: 'ubuntu-200-ab12', status: 'offline', busy: false, labels: [] };
+    github.notListedFor = 2;
+    const t0 = clock.now();
+    expect((await run(create()))[0]).toMatchObject({ ok: true });
+    expect(calls.filter((c) => c.startsWith('gh find'))).toHaveLength(3);
+    expect(calls.filter((c) => c.startsWith('gh delete'))).toEqual(['gh delete 41 → deleted']);
+    expect(clock.now() - t0).toBeGreaterThanOrEqual(2 * 2_000);
+  });
+
   it('retries a clone into another VMID when the chosen one was taken meanwhile', async () => {
     const { calls, run, proxmox } = setup();
     proxmox.vms.set(201, { kind: 'qemu', vmid: 201, node: 'pve2', name: 'someone', status: 'running', template: false, tags: [], maxmem: 0, uptime: 0 });

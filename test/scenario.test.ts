@@ -87,6 +87,17 @@ describe('scenario loading', () => {
     expect(() => parseScenario(minimal.replace('  timings: {clone', '  token: {privileges: [VM.Audit]}\n  access: {}\n  timings: {clone'), 'b.yaml')).toThrow(/either token\.privileges .* or access/);
   });
 
+  it('gives GitHub a few seconds of listing lag and every permission unless the scenario says otherwise', () => {
+    const s = parseScenario(minimal, 'demo.yaml');
+    expect(s.github.lag).toEqual({ jobsMs: 3_000, runnersMs: 5_000, runnerDeletionMs: 10_000 });
+    expect(s.github.permissions).toEqual({ actions: 'read', administration: 'write', organization_self_hosted_runners: 'write', metadata: 'read' });
+    const set = parseScenario(minimal.replace('  repos: [acme/app]', '  repos: [acme/app]\n  lag: {jobs: 20s}\n  permissions: {administration: read, actions: none}'), 'x.yaml');
+    expect(set.github.lag).toEqual({ jobsMs: 20_000, runnersMs: 5_000, runnerDeletionMs: 10_000 });
+    expect(set.github.permissions).toMatchObject({ administration: 'read', actions: 'none', metadata: 'read' });
+    expect(() => parseScenario(minimal.replace('  repos: [acme/app]', '  repos: [acme/app]\n  permissions: {administration: admin}'), 'x.yaml')).toThrow(/github\.permissions\.administration/);
+    expect(() => parseScenario(minimal.replace('  repos: [acme/app]', '  repos: [acme/app]\n  lag: {webhooks: 1s}'), 'x.yaml')).toThrow(/github\.lag\.webhooks: unknown key/);
+  });
+
   it('rejects a bad duration with the accepted forms', () => {
     expect(() => parseScenario(minimal.replace('clone: 2s', 'clone: soon'), 'x.yaml')).toThrow(/proxmox\.timings\.clone: a number of seconds, or a number with a unit/);
   });

@@ -7,7 +7,7 @@ import { createGithubClient } from '../src/github/octokit.js';
 import { OctokitGithubApi } from '../src/github/octokit-api.js';
 import { memoryLogger } from '../src/log.js';
 import { GithubSim } from '../src/sim/github/index.js';
-import { githubContext, until } from './helpers/github-sim.js';
+import { githubContext, NO_LAG, until } from './helpers/github-sim.js';
 
 const ACCESS_TOKENS = 'github POST /app/installations/{installation_id}/access_tokens';
 const SPEED = 50;
@@ -17,6 +17,7 @@ github:
   repos: [acme/app]
   orgs: [{name: bigco, repos: [web], runner_groups: [Default, ci]}]
   app: {id: 4242, installation_id: 99}
+${NO_LAG}
 `;
 
 describe('the daemon\'s GitHub client authenticated as the App', () => {

@@ -3,7 +3,7 @@
  * against GitHub's published OpenAPI response schemas; bad request bodies are refused as GitHub does.
  */
 import { OpenApiResponses } from './helpers/github-openapi.js';
-import { startGithub, until, type RunningGithub } from './helpers/github-sim.js';
+import { NO_LAG, startGithub, until, type RunningGithub } from './helpers/github-sim.js';
 
 const spec = new OpenApiResponses();
 
@@ -14,6 +14,7 @@ github:
   foreign_runners:
     - {repo: acme/app, name: laptop, labels: [self-hosted, linux], status: online}
     - {org: bigco, name: spare, labels: [self-hosted, linux, arm64], status: offline}
+${NO_LAG}
 `;
 
 let gh: RunningGithub;
@@ -152,7 +153,7 @@ describe('simulated GitHub: responses match the OpenAPI description', () => {
     await valid('DELETE', '/repos/{owner}/{repo}/actions/runners/{runner_id}', `/repos/acme/app/actions/runners/${id}`, 404);
     const laptop = (await call('GET', '/repos/acme/app/actions/runners?name=laptop')).body.runners[0];
     const busy = await valid('DELETE', '/repos/{owner}/{repo}/actions/runners/{runner_id}', `/repos/acme/app/actions/runners/${laptop.id}`, 422);
-    expect(busy.body.message).toBe('Bad request - Runner "laptop" is still running a job"');
+    expect(busy.body.message).toBe('Bad request - Runner laptop is currently running a job and cannot be deleted.');
     expect(gh.ctx.recorder.foreignTouches).toEqual([]);
     const spare = (await call('GET', '/orgs/bigco/actions/runners?name=spare')).body.runners[0];
     await valid('DELETE', '/orgs/{org}/actions/runners/{runner_id}', `/orgs/bigco/actions/runners/${spare.id}`, 204);

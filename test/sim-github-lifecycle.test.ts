@@ -5,7 +5,7 @@
  */
 import type { Octokit } from '@octokit/rest';
 import type { RunnerExit } from '../src/sim/contracts.js';
-import { plainOctokit, startGithub, until, type RunningGithub } from './helpers/github-sim.js';
+import { NO_LAG, plainOctokit, startGithub, until, type RunningGithub } from './helpers/github-sim.js';
 
 const owner = 'acme';
 const repo = 'app';
@@ -15,7 +15,7 @@ let gh: RunningGithub;
 let octokit: Octokit;
 
 async function start(extra = '', opts = {}): Promise<void> {
-  gh = await startGithub(`github:\n  repos: [acme/app]\n  orgs: [{name: bigco, repos: [web]}]\n${extra}`, undefined, opts);
+  gh = await startGithub(`github:\n  repos: [acme/app]\n  orgs: [{name: bigco, repos: [web]}]\n${NO_LAG}\n${extra}`, undefined, opts);
   octokit = plainOctokit(gh.url, gh.token);
 }
 

@@ -5,7 +5,7 @@
  */
 import { RequestError } from '@octokit/request-error';
 import { OpenApiResponses } from './helpers/github-openapi.js';
-import { octokitFor, startGithub, until, type RunningGithub } from './helpers/github-sim.js';
+import { NO_LAG, octokitFor, startGithub, until, type RunningGithub } from './helpers/github-sim.js';
 
 const spec = new OpenApiResponses();
 const owner = 'acme';
@@ -31,6 +31,7 @@ describe('octokit against the simulated GitHub', () => {
     gh = await startGithub(`
 github:
   repos: [acme/app]
+${NO_LAG}
   foreign_runners: [{repo: acme/app, name: laptop, labels: [self-hosted, linux], status: online}]
 `);
   });
@@ -74,7 +75,7 @@ github:
     expect(laptop.busy).toBe(true);
     const busy = await failure(octokit.actions.deleteSelfHostedRunnerFromRepo({ owner, repo, runner_id: laptop.id }));
     expect(busy.status).toBe(422);
-    expect(busy.message).toContain('is still running a job');
+    expect(busy.message).toContain('is currently running a job and cannot be deleted');
     expect(gh.sim.leaks().registrations).toEqual([]);
   });
 

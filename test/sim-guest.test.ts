@@ -21,6 +21,7 @@ proxmox:
 github:
   repos: [acme/app]
   timings: {runner_connect: 1s}
+  lag: {jobs: 0s, runners: 0s, runner_deletion: 0s}  # these tests read right after what they cause
 workload:
   - {at: 0s, repo: acme/app, jobs: 2, labels: [self-hosted, linux], duration: 5s}
   - {at: 0s, repo: acme/app, jobs: 1, labels: [self-hosted, gpu], duration: 5s}

@@ -43,7 +43,8 @@ async function statusJson(): Promise<StatusReport> {
 
 /** Until every workload entry of demo.yaml (the last at 60s) has been queued. */
 async function allQueued(): Promise<void> {
-  while (sim.clock.nowMs() < 61_000) await new Promise((r) => setTimeout(r, 50));
+  // The last entry is queued at 60 s, and GitHub lists a job 3 s late (the default listing lag).
+  while (sim.clock.nowMs() < 64_000) await new Promise((r) => setTimeout(r, 50));
 }
 
 function expectNoSecrets(lines: readonly string[]): void {
@@ -103,6 +104,10 @@ describe('status on the demo scenario', () => {
       await new Promise((r) => setTimeout(r, 200));
       s = await statusJson();
     }
+    // GitHub lists a deleted registration, and a new job, some scenario seconds late (the default
+    // listing lag: runner_deletion 10 s, jobs 3 s): let that much scenario time pass, then read.
+    await new Promise((r) => setTimeout(r, (10_000 + 3_000) / SPEED + 100));
+    s = await statusJson();
     expect(s.pools.map((p) => [p.pool, p.queued, p.vms, p.runners])).toEqual([
       ['ubuntu-2404', 2, { creating: 0, booting: 0, idle: 0, busy: 0, stopped: 4, other: 0, total: 4 }, { idle: 0, busy: 0, offline: 0 }],
       // the chain's second job is queued once its first is done

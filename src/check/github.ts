@@ -8,6 +8,7 @@
  */
 import { runnerGroupFor, type Config } from '../config/index.js';
 import type { GithubApi, RateBudget } from '../github/api.js';
+import { describePermission, missingPermission, permissionFix } from '../github/permissions.js';
 import { fail, ok, warn, type CheckLine } from './result.js';
 
 export interface GithubProbeDeps {
@@ -35,6 +36,14 @@ function describe(e: unknown): { status: number; text: string } {
   return { status, text: `${status ? `${status} ` : ''}${message}${needs ? ` (GitHub says this needs: ${needs})` : ''}` };
 }
 
+/** A failed probe: for a missing permission, which one and how to grant it; else `fallbackFix`. */
+function failed(d: GithubProbeDeps, what: string, doing: string, e: unknown, where: string, fallbackFix: string): CheckLine {
+  const p = describe(e);
+  const missing = missingPermission(e);
+  if (!missing) return fail(what, `${doing}: ${p.text}`, fallbackFix);
+  return fail(what, `${doing}: ${p.text}: the ${d.auth === 'token' ? 'token' : 'GitHub App'} lacks the ${describePermission(missing.accepted)}`, permissionFix(missing.accepted, d.auth, where));
+}
+
 function credentialsFix(d: GithubProbeDeps): string {
   return d.auth === 'token'
     ? `set GITHUB_TOKEN to a valid, unexpired token for ${d.apiUrl} (classic: scopes repo and, for organisations, admin:org; fine-grained: Administration read/write and Actions read on the repositories, Self-hosted runners read/write on organisations)`
@@ -59,20 +68,23 @@ async function repoLines(d: GithubProbeDeps, full: string): Promise<CheckLine[]>
   } catch (e) {
     const p = describe(e);
     if (p.status === 404) return [fail(what, `not found with these credentials (${p.text}): it does not exist or the token cannot see it`, `check github.repos in pools.yaml (and REPO_OWNER/REPO_NAME); ${permsFix}`)];
-    return [fail(what, `cannot read it: ${p.text}`, permsFix)];
+    return [failed(d, what, 'cannot read it', e, full, permsFix)];
   }
   if (admin === false) return [fail(what, 'the credentials do not administer it, and managing self-hosted runners needs admin rights', permsFix)];
   const reads: Array<[string, () => Promise<unknown>]> = [
     ['its self-hosted runners', () => d.github.listRunners({ kind: 'repo', owner, repo })],
     ['its queued workflow runs', () => d.github.listRuns(owner, repo, 'queued')],
   ];
+  // Every read is tried, so one run of `check` names every missing permission.
+  const problems: CheckLine[] = [];
   for (const [label, call] of reads) {
     try {
       await call();
     } catch (e) {
-      return [fail(what, `cannot list ${label}: ${describe(e).text}`, permsFix)];
+      problems.push(failed(d, what, `cannot list ${label}`, e, full, permsFix));
     }
   }
+  if (problems.length) return problems;
   // App installation tokens carry no `permissions` in the answer; listing runners already needed Administration.
   return [ok(what, `${admin ? 'admin' : 'runners readable'}; runners and queued runs listed`)];
 }
@@ -90,7 +102,7 @@ async function orgLines(d: GithubProbeDeps, org: Config['github']['orgs'][number
     repos = (await d.github.listOrgRepos(org.name)).items;
   } catch (e) {
     const p = describe(e);
-    return [fail(what, `cannot read its runners, runner groups or repositories: ${p.text}`, p.status === 404 ? `check github.orgs in pools.yaml; ${permsFix}` : permsFix)];
+    return [failed(d, what, 'cannot read its runners, runner groups or repositories', e, `organisation ${org.name}`, p.status === 404 ? `check github.orgs in pools.yaml; ${permsFix}` : permsFix)];
   }
   const lines: CheckLine[] = [];
   const needed = new Map<string, string[]>();
@@ -107,6 +119,30 @@ async function orgLines(d: GithubProbeDeps, org: Config['github']['orgs'][number
   return lines;
 }
 
+/*
+ * An App installation's token says what it was granted, so a missing *write* shows here, before
+ * the first registration GitHub would refuse (a personal token's grants cannot be read).
+ */
+async function appPermissionLines(d: GithubProbeDeps): Promise<CheckLine[]> {
+  const what = 'GitHub App installation permissions';
+  let granted: Record<string, string> | undefined;
+  try {
+    granted = await d.github.installationPermissions();
+  } catch (e) {
+    return [warn(what, `cannot read them: ${describe(e).text}`, 'none needed if the repository and organisation probes below pass')];
+  }
+  if (!granted) return [];
+  const needed: Array<[string, 'read' | 'write']> = [];
+  if (d.config.github.repos.length) needed.push(['administration', 'write'], ['actions', 'read']);
+  if (d.config.github.orgs.length) needed.push(['organization_self_hosted_runners', 'write'], ['actions', 'read']);
+  const rank = (a: string | undefined) => (a === 'write' || a === 'admin' ? 2 : a === 'read' ? 1 : 0);
+  const missing = [...new Map(needed).entries()].filter(([p, a]) => rank(granted[p]) < rank(a)).map(([p, a]) => `${p}=${a}`);
+  const shown = Object.entries(granted).map(([p, a]) => `${p}=${a}`).join(', ') || 'none';
+  if (missing.length === 0) return [ok(what, shown)];
+  const where = [...d.config.github.repos, ...d.config.github.orgs.map((o) => `organisation ${o.name}`)].join(', ');
+  return [fail(what, `${shown}: lacks the ${describePermission(missing.join(','))}`, permissionFix(missing.join(','), 'app', where))];
+}
+
 export async function probeGithub(d: GithubProbeDeps): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const what = `GitHub credentials (${d.auth === 'token' ? 'GITHUB_TOKEN' : `GitHub App installation`}) at ${d.apiUrl}`;
@@ -121,6 +157,7 @@ export async function probeGithub(d: GithubProbeDeps): Promise<CheckLine[]> {
     if (p.status === 401) return [fail(what, `rejected: ${p.text}`, credentialsFix(d))];
     return [fail(what, `cannot reach ${d.apiUrl}: ${p.text}`, `check GITHUB_API_URL and that this host can reach it; ${credentialsFix(d)}`)];
   }
+  if (d.auth === 'app') lines.push(...(await appPermissionLines(d)));
   for (const r of d.config.github.repos) lines.push(...(await repoLines(d, r)));
   for (const o of d.config.github.orgs) lines.push(...(await orgLines(d, o)));
   return lines;

@@ -12,10 +12,12 @@ import type { ProxmoxApi } from '../proxmox/api.js';
 import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
 import { awaitTask } from '../proxmox/tasks.js';
 import { formatVmDescription } from '../proxmox/vm-meta.js';
+import { missingPermission } from '../github/permissions.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { HiddenVmids } from './hidden-vmids.js';
 import { whyNotOurs } from './ownership.js';
 import { cloneIntoFreeVmid } from './vmid-claim.js';
+import type { PermissionLog } from './permission-log.js';
 import type { Timings } from './timings.js';
 
 export interface ExecutorDeps {
@@ -38,7 +40,12 @@ export interface ExecutorDeps {
   hidden?: HiddenVmids;
   /** Called with each registration secret as soon as it exists, so the logger can redact it. */
   onSecret?: (secret: string) => void;
+  /** says once what GitHub permission a refused call lacks */
+  permissions?: PermissionLog;
 }
+
+/** An action not attempted, for a reason already reported; it fails quietly. */
+class Skipped extends Error {}
 
 export interface ActionOutcome {
   action: Action;
@@ -61,6 +68,10 @@ export class Executor {
   private readonly finished: Array<{ entry: InFlight['creating'][number]; at: number }> = [];
   private readonly busyVmids = new Set<number>();
   private readonly deletingRunners = new Set<number>();
+  /** registrations this process deleted (epoch ms): GitHub may still list them for a while */
+  private readonly deletedRunners = new Map<number, number>();
+  /** scope key → until when (epoch ms) registrations are not tried: GitHub refused them for a missing permission */
+  private readonly cannotRegister = new Map<string, number>();
   private readonly recentlyFreed = new Map<number, number>();
   private readonly seenOnline = new Set<string>();
   /** VMs a person took over (our marks removed): never changed again, while they exist */
@@ -81,6 +92,7 @@ export class Executor {
   inFlight(since?: number): InFlight {
     const now = this.d.clock.now();
     for (const [vmid, at] of this.recentlyFreed) if (now - at > this.d.timings.vmidCooldownMs) this.recentlyFreed.delete(vmid);
+    for (const [id, at] of this.deletedRunners) if (now - at > this.d.timings.deletedRunnerMemoryMs) this.deletedRunners.delete(id);
     while (this.finished.length && now - this.finished[0]!.at > Math.max(FINISHED_KEPT_MS, this.d.timings.statusLagMs)) this.finished.shift();
     // Ended creations stay visible while Proxmox's resource list may still show the old state, and
     // to a tick that began observing before they ended.
@@ -89,7 +101,8 @@ export class Executor {
     return {
       creating: [...this.creating.values(), ...ended],
       busyVmids: new Set(this.busyVmids),
-      deletingRunners: new Set(this.deletingRunners),
+      // A registration deleted a moment ago may still be listed: acting on it again would only repeat the DELETE.
+      deletingRunners: new Set([...this.deletingRunners, ...this.deletedRunners.keys()]),
       recentlyFreed: new Map(this.recentlyFreed),
       seenOnline: new Set(this.seenOnline),
       disowned: new Set(this.disowned),
@@ -181,7 +194,10 @@ export class Executor {
     } catch (e) {
       const detail = (e as Error).message;
       this.outcomes.push({ action: a, ok: false, detail });
-      this.d.log.warn(`${a.kind} failed; the next tick will see what is left: ${detail}`, this.meta(a));
+      if (e instanceof Skipped) this.d.log.debug(`${a.kind} skipped: ${detail}`, this.meta(a));
+      else if (!this.d.permissions?.report(e, `${a.kind} (${a.reason})`, this.where(a))) {
+        this.d.log.warn(`${a.kind} failed; the next tick will see what is left: ${detail}`, this.meta(a));
+      }
     } finally {
       if (a.kind === 'create') {
         const entry = this.creating.get(a.vmid);
@@ -206,6 +222,12 @@ export class Executor {
     if (a.kind === 'create') m.job = a.forJob;
     if (a.kind === 'delete-snippet') m.file = a.file;
     return m;
+  }
+
+  /** The repository or organisation an action's GitHub calls are about. */
+  private where(a: Action): string {
+    const key = a.kind === 'create' || a.kind === 'delete-runner' ? a.scope : a.kind === 'remove-vm' ? (a.runner?.scope ?? a.scope) : undefined;
+    return key ? describeScope(parseScopeKey(key)) : 'GitHub';
   }
 
   private pool(name: string): PoolConfig {
@@ -248,6 +270,11 @@ export class Executor {
     let name = this.creating.get(a.vmid)?.runnerName ?? runnerName(pool, vmid, this.d.suffix());
     const log = (msg: string, extra: Record<string, string | number | undefined> = {}) =>
       this.d.log.info(msg, { pool: pool.name, vmid, runner: name, node: a.node, job: a.forJob, ...extra });
+    const refusedUntil = this.cannotRegister.get(a.scope);
+    if (refusedUntil !== undefined && this.d.clock.now() < refusedUntil) {
+      // Cloning a VM GitHub will not let us register would only make a VM to destroy again.
+      throw new Skipped(`GitHub refused registrations in ${describeScope(scope)} for a missing permission; tried again from ${new Date(refusedUntil).toISOString()}`);
+    }
     log(`creating runner VM: ${a.reason}`);
 
     // 1. Clone. The clone call already carries our name and description; the tags follow at once.
@@ -271,6 +298,25 @@ export class Executor {
 
     // 2. Registration: minted only once the VM exists, so a failed clone leaves no registration behind.
     let registration: Registration;
+    try {
+      registration = await this.register(pool, scope, name, log);
+    } catch (e) {
+      if (missingPermission(e)) this.cannotRegister.set(a.scope, this.d.clock.now() + this.d.timings.permissionRetryMs);
+      throw e;
+    }
+    this.cannotRegister.delete(a.scope);
+
+    // 3. Snippet, start, and the snippet goes once the start task has built the cloud-init drive.
+    const userData = renderUserData(pool.userData.text, { runnerName: name, vmid, pool: pool.name, node: a.node, registration }, pool.userData.path);
+    await this.d.snippets.write(a.node, file, userData);
+    const startUpid = await this.d.proxmox.start(a.node, vmid);
+    await this.wait(startUpid, `start ${vmid}`, this.d.timings.startTimeoutMs);
+    await this.d.snippets.remove(a.node, file);
+    log('runner VM started');
+  }
+
+  private async register(pool: PoolConfig, scope: Scope, name: string, log: (msg: string) => void): Promise<Registration> {
+    let registration: Registration;
     if (pool.registration === 'jit') {
       const groupId = scope.kind === 'repo' ? 1 : await this.d.github.runnerGroupId(scope.org, runnerGroupFor(pool, this.d.config.github.orgs.find((o) => o.name === scope.org)!));
       const jit = await this.mintJit(scope, { name, labels: [...pool.labels], runnerGroupId: groupId }, log);
@@ -282,14 +328,7 @@ export class Executor {
       this.d.onSecret?.(tok.token);
       registration = { kind: 'token', url: runnerUrl(this.d.githubApiUrl, scope), token: tok.token, labels: [...pool.labels] };
     }
-
-    // 3. Snippet, start, and the snippet goes once the start task has built the cloud-init drive.
-    const userData = renderUserData(pool.userData.text, { runnerName: name, vmid, pool: pool.name, node: a.node, registration }, pool.userData.path);
-    await this.d.snippets.write(a.node, file, userData);
-    const startUpid = await this.d.proxmox.start(a.node, vmid);
-    await this.wait(startUpid, `start ${vmid}`, this.d.timings.startTimeoutMs);
-    await this.d.snippets.remove(a.node, file);
-    log('runner VM started');
+    return registration;
   }
 
   /**
@@ -302,7 +341,7 @@ export class Executor {
       return await this.d.github.generateJitConfig(scope, req);
     } catch (e) {
       if ((e as { status?: number }).status !== 409) throw e;
-      const stale = await this.d.github.findRunner(scope, req.name);
+      const stale = await this.findListed(scope, req.name);
       if (!stale || stale.busy || stale.status === 'online') throw e;
       log(`a registration named ${req.name} already exists (an earlier attempt whose answer was lost): replacing it`);
       await this.d.github.deleteRunner(scope, stale.id);
@@ -328,6 +367,18 @@ export class Executor {
     );
   }
 
+  /*
+   * GitHub lists a new registration some seconds late: the one a lost answer made may not be
+   * listed yet when its 409 arrives. Asked again a few times before giving up.
+   */
+  private async findListed(scope: Scope, name: string) {
+    for (let attempt = 0; ; attempt++) {
+      const found = await this.d.github.findRunner(scope, name);
+      if (found || attempt >= 3) return found;
+      await this.d.clock.sleep(this.d.timings.listingLagRetryMs);
+    }
+  }
+
   private async removeVm(a: RemoveVmAction): Promise<void> {
     const meta = this.meta(a);
     if (!(await this.stillOurs(a, false))) return;
@@ -349,6 +400,7 @@ export class Executor {
         this.d.log.info('runner took a job meanwhile (GitHub answered 422): VM kept', meta);
         return;
       }
+      this.deletedRunners.set(runner.id, this.d.clock.now());
     }
     if (a.running) {
       const upid = await this.withLockRetry(`stop ${a.vmid}`, () => this.d.proxmox.stop(a.node, a.vmid), meta);
@@ -387,6 +439,7 @@ export class Executor {
 
   private async deleteRunner(a: DeleteRunnerAction): Promise<void> {
     const result = await this.d.github.deleteRunner(parseScopeKey(a.scope), a.runnerId);
+    if (result !== 'busy') this.deletedRunners.set(a.runnerId, this.d.clock.now());
     this.d.log.info(`runner registration ${result === 'busy' ? 'is busy, kept' : result === 'gone' ? 'was already gone' : 'deleted'}: ${a.reason}`, this.meta(a));
   }
 

@@ -1,13 +1,15 @@
 import PQueue from 'p-queue';
 import type { Config, PoolConfig } from '../config/types.js';
 import type { GithubApi, QueuedJob } from '../github/api.js';
-import { scopeKey, type Scope } from '../github/scope.js';
+import { describeScope, scopeKey, type Scope } from '../github/scope.js';
 import type { Logger } from '../log.js';
 import type { InFlight, Observation, ObservedJob, ObservedRunner, ObservedVm, VmMeta } from '../planner/observation.js';
 import type { ProxmoxApi, PveVm } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { HiddenVmids } from './hidden-vmids.js';
+import { LagGuard } from './lag-guard.js';
+import type { PermissionLog } from './permission-log.js';
 import { asRateLimited, type RateLimitedError } from './rate-limit.js';
 
 export interface ObserverDeps {
@@ -20,6 +22,8 @@ export interface ObserverDeps {
   hidden?: HiddenVmids;
   /** concurrent GitHub reads */
   concurrency?: number;
+  /** says once what GitHub permission a refused listing lacks */
+  permissions?: PermissionLog;
 }
 
 /**
@@ -30,9 +34,11 @@ export class Observer {
   private readonly metaCache = new Map<string, VmMeta | null>();
   private orgRepos = new Map<string, string[]>();
   private readonly queue: PQueue;
+  private readonly lagGuard: LagGuard;
 
   constructor(private readonly d: ObserverDeps) {
     this.queue = new PQueue({ concurrency: d.concurrency ?? 8 });
+    this.lagGuard = new LagGuard(d.config.pools);
   }
 
   /** Scopes whose jobs are served: each configured repo, and each org (covering all its repos). */
@@ -53,9 +59,13 @@ export class Observer {
       this.d.log.warn(`cannot list snippets: ${(e as Error).message}; snippet cleanup skipped this tick`);
       return undefined;
     }), this.d.hidden?.refresh(listed, busy, now)]);
+    const guarded = this.lagGuard.apply(gh);
+    for (const { job, runner } of guarded.leftOut) {
+      this.d.log.debug(`job ${job.id} (${job.repo}) is still listed queued, but our runner ${runner} is busy and no listed job names it: taken to be running it (GitHub's job listing lags), not counted as demand`, { job: job.id, runner });
+    }
     return {
       now,
-      jobs: gh.jobs,
+      jobs: guarded.jobs,
       jobScopesFailed: gh.jobScopesFailed,
       runners: gh.runners,
       runnerScopes: gh.runnerScopes,
@@ -108,13 +118,14 @@ export class Observer {
     for (const k of this.metaCache.keys()) if (k.startsWith(`${vmid}/`)) this.metaCache.delete(k);
   }
 
-  private async observeGithub(now: number): Promise<{ jobs: ObservedJob[]; jobScopesFailed: string[]; runners: ObservedRunner[]; runnerScopes: string[] }> {
+  private async observeGithub(now: number): Promise<{ jobs: ObservedJob[]; jobScopesFailed: string[]; runners: ObservedRunner[]; runnerScopes: string[]; namedByJobs: Set<string> }> {
     const jobs: ObservedJob[] = [];
+    const namedByJobs = new Set<string>();
     const jobScopesFailed: string[] = [];
     const runners: ObservedRunner[] = [];
     const runnerScopes: string[] = [];
     let limited: RateLimitedError | undefined;
-    const guard = async (what: string, f: () => Promise<void>, onFail: () => void) => {
+    const guard = async (what: string, where: string, f: () => Promise<void>, onFail: () => void) => {
       if (limited) return onFail();
       try {
         await f();
@@ -122,24 +133,28 @@ export class Observer {
         onFail();
         const rl = asRateLimited(e, now);
         if (rl) limited ??= rl;
-        else this.d.log.warn(`github: ${what} failed: ${(e as Error).message}`);
+        else if (!this.d.permissions?.report(e, what, where)) this.d.log.warn(`github: ${what} failed: ${(e as Error).message}`);
       }
     };
     const explicit = new Set(this.d.config.github.repos.map((r) => r.toLowerCase()));
     const tasks: Array<Promise<void>> = [];
     for (const scope of this.scopes()) {
       const key = scopeKey(scope);
-      tasks.push(this.queue.add(() => guard(`list runners of ${key}`, async () => {
+      const where = scope.kind === 'repo' ? describeScope(scope) : `organisation ${scope.org}`;
+      tasks.push(this.queue.add(() => guard(`list runners of ${key}`, where, async () => {
         const { items } = await this.d.github.listRunners(scope);
         for (const r of items) runners.push({ id: r.id, name: r.name, scope: key, status: r.status, busy: r.busy });
         runnerScopes.push(key);
       }, () => {})));
-      tasks.push(guard(`list jobs of ${key}`, async () => {
+      // Jobs are read per repository: for an organisation, Actions is needed on its repositories.
+      tasks.push(guard(`list jobs of ${key}`, scope.kind === 'repo' ? where : `the repositories of organisation ${scope.org}`, async () => {
         const repos = scope.kind === 'repo' ? [`${scope.owner}/${scope.repo}`] : (await this.reposOf(scope.org)).filter((r) => !explicit.has(r.toLowerCase()));
         const failed: unknown[] = [];
         await Promise.all(repos.map((repo) => this.queue.add(async () => {
           try {
-            for (const j of await this.queuedJobs(repo)) jobs.push({ ...j, scope: key });
+            const listed = await this.runJobs(repo);
+            for (const j of listed) if (j.status !== 'queued' && j.runnerName) namedByJobs.add(j.runnerName);
+            for (const j of listed) if (j.status === 'queued') jobs.push({ id: j.id, runId: j.runId, repo: j.repo, name: j.name, labels: j.labels, createdAt: j.createdAt, scope: key });
           } catch (e) {
             failed.push(e);
           }
@@ -149,7 +164,7 @@ export class Observer {
     }
     await Promise.all(tasks);
     if (limited) throw limited;
-    return { jobs, jobScopesFailed, runners, runnerScopes };
+    return { jobs, jobScopesFailed, runners, runnerScopes, namedByJobs };
   }
 
   private async reposOf(org: string): Promise<string[]> {
@@ -159,17 +174,17 @@ export class Observer {
   }
 
   /**
-   * Queued jobs of a repository: from runs that are queued and runs in progress (a `needs:` chain
+   * Jobs of a repository: from runs that are queued and runs in progress (a `needs:` chain
    * queues jobs inside a running run). Each run's jobs are read again every tick: the request is
    * conditional, so an unchanged list costs no rate limit, and a run's `updated_at` (whole seconds,
    * and not documented to move with its jobs) cannot tell whether a job changed.
    */
-  private async queuedJobs(fullName: string): Promise<QueuedJob[]> {
+  private async runJobs(fullName: string): Promise<Array<QueuedJob & { status: string; runnerName: string | null }>> {
     const [owner, repo] = fullName.split('/') as [string, string];
     const [queued, inProgress] = await Promise.all([this.d.github.listRuns(owner, repo, 'queued'), this.d.github.listRuns(owner, repo, 'in_progress')]);
     const runs = [...queued.items, ...inProgress.items];
     const lists = await Promise.all(runs.map((run) => this.d.github.listRunJobs(owner, repo, run.id)));
-    return lists.flatMap((l) => l.items.filter((j) => j.status === 'queued'));
+    return lists.flatMap((l) => l.items);
   }
 }
 

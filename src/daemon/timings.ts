@@ -31,6 +31,12 @@ export interface Timings {
    * ours (the clone timeout), is asked about again this rarely: only to learn it became free
    */
   hiddenReprobeMs: number;
+  /** a scope whose registrations GitHub refused for a missing permission gets no new VM for this long */
+  permissionRetryMs: number;
+  /** how long to wait before asking GitHub's listing again for something it lists late (a registration just made) */
+  listingLagRetryMs: number;
+  /** a registration this process deleted is not acted on again for this long (GitHub lists deleted runners for a while) */
+  deletedRunnerMemoryMs: number;
   /** longest wait after repeated failed ticks */
   maxBackoffMs: number;
   /** how long a graceful stop waits for in-flight actions */
@@ -57,6 +63,9 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     vmidCooldownMs: 60_000,
     statusLagMs: 30_000,
     hiddenReprobeMs: 5 * 60_000,
+    permissionRetryMs: 10 * 60_000,
+    deletedRunnerMemoryMs: 5 * 60_000,
+    listingLagRetryMs: 2_000,
     maxBackoffMs: 5 * 60_000,
     shutdownGraceMs: 5 * 60_000,
     scale: 1,

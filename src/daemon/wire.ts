@@ -14,6 +14,7 @@ import { Daemon } from './daemon.js';
 import { Executor } from './execute.js';
 import { HiddenVmids } from './hidden-vmids.js';
 import { Observer } from './observe.js';
+import { PermissionLog } from './permission-log.js';
 import { defaultTimings, scaled, type Timings } from './timings.js';
 
 export interface Wiring {
@@ -80,7 +81,8 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
   const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
   const hidden = new HiddenVmids({ proxmox, pools: config.pools, log: o.log, windowMs: timings.cloneTimeoutMs, staleProbeMs: timings.hiddenReprobeMs });
-  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden });
+  const permissions = new PermissionLog(o.log, env.github.auth.kind);
+  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden, permissions });
   const executor = new Executor({
     config,
     github,
@@ -94,6 +96,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     timings,
     suffix: () => Array.from({ length: 4 }, () => SUFFIX_CHARS[randomInt(SUFFIX_CHARS.length)]).join(''),
     onSecret: (s) => o.redactor.add(s),
+    permissions,
   });
   const planConfig: PlanConfig = {
     pools: config.pools,

@@ -55,8 +55,8 @@ export interface GithubApi {
    * the cache, and says `changed: false`.
    */
   listRuns(owner: string, repo: string, status: 'queued' | 'in_progress'): Promise<Listing<WorkflowRunRef>>;
-  /** Jobs of a run (filter=latest), every status. */
-  listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string }>>;
+  /** Jobs of a run (filter=latest), every status, with the runner that took each (null until one did). */
+  listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string; runnerName: string | null }>>;
   /** Every repository of an organisation, as owner/name. */
   listOrgRepos(org: string): Promise<Listing<string>>;
   listRunners(scope: Scope): Promise<Listing<RunnerRegistration>>;
@@ -74,6 +74,8 @@ export interface GithubApi {
   rateLimit(): Promise<RateBudget>;
   /** GET /repos/{owner}/{repo}: whether the credentials administer it (undefined when GitHub does not say, as for App installation tokens). */
   repoAccess(owner: string, repo: string): Promise<{ fullName: string; admin: boolean | undefined }>;
+  /** What a GitHub App installation was granted (from its access token), undefined for a personal token, which GitHub does not tell. */
+  installationPermissions(): Promise<Record<string, string> | undefined>;
   /** Every runner group of an organisation. */
   listRunnerGroups(org: string): Promise<Array<{ id: number; name: string }>>;
 }

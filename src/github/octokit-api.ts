@@ -62,12 +62,12 @@ export class OctokitGithubApi implements GithubApi {
     );
   }
 
-  listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string }>> {
+  listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string; runnerName: string | null }>> {
     return this.collect(
       'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs',
       { owner, repo, run_id: runId, filter: 'latest' },
-      (jobs: Array<{ id: number; run_id: number; name: string; labels: string[]; status: string; created_at: string }>) =>
-        jobs.map((j) => ({ id: j.id, runId: j.run_id, repo: `${owner}/${repo}`, name: j.name, labels: j.labels, status: j.status, createdAt: j.created_at })),
+      (jobs: Array<{ id: number; run_id: number; name: string; labels: string[]; status: string; created_at: string; runner_name: string | null }>) =>
+        jobs.map((j) => ({ id: j.id, runId: j.run_id, repo: `${owner}/${repo}`, name: j.name, labels: j.labels, status: j.status, createdAt: j.created_at, runnerName: j.runner_name ?? null })),
     );
   }
 
@@ -153,6 +153,15 @@ export class OctokitGithubApi implements GithubApi {
   async repoAccess(owner: string, repo: string): Promise<{ fullName: string; admin: boolean | undefined }> {
     const { data } = await this.octokit.rest.repos.get({ owner, repo });
     return { fullName: data.full_name, admin: data.permissions?.admin };
+  }
+
+  async installationPermissions(): Promise<Record<string, string> | undefined> {
+    // @octokit/auth-app answers `{type: 'installation'}` with the token and what it was granted; a
+    // plain token's auth ignores the argument and has no permissions to say.
+    const auth: unknown = await this.octokit.auth({ type: 'installation' });
+    const permissions = typeof auth === 'object' && auth !== null && 'permissions' in auth ? auth.permissions : undefined;
+    if (typeof permissions !== 'object' || permissions === null) return undefined;
+    return Object.fromEntries(Object.entries(permissions).filter((e): e is [string, string] => typeof e[1] === 'string'));
   }
 
   async listRunnerGroups(org: string): Promise<Array<{ id: number; name: string }>> {

@@ -55,6 +55,9 @@ export interface ScenarioAccess {
   pools: Array<{ name: string; vms: number[] }>;
 }
 export interface ScenarioOrg { name: string; repos: string[]; runnerGroups: string[] }
+export type GithubAccess = 'none' | 'read' | 'write';
+/** The fine-grained permissions of the scenario's credentials (static token and installation tokens alike). */
+export interface GithubPermissions { actions: GithubAccess; administration: GithubAccess; organization_self_hosted_runners: GithubAccess; metadata: GithubAccess }
 /** A GitHub App installed everywhere in the scenario; `tokenTtlMs` is real (wall-clock) time. */
 export interface ScenarioGithubApp { id: number; clientId?: string; installationId: number; tokenTtlMs: number }
 
@@ -100,6 +103,9 @@ export interface Scenario {
     minimumRunnerVersion: string;
     app?: ScenarioGithubApp;
     timings: { latencyMs: number; runnerConnectMs: number };
+    /** how late listings show changes (scenario ms) */
+    lag: { jobsMs: number; runnersMs: number; runnerDeletionMs: number };
+    permissions: GithubPermissions;
     faults: FaultRates;
     errorShapes: { httpErrorBodies: GithubErrorBody[]; secondaryStatuses: Array<403 | 429>; secondaryNoRetryAfterRate: number };
   };
@@ -168,6 +174,8 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
   const d = (key: string, dflt: string) => ms(t[key] ?? dflt);
   const rl = (gh.rate_limit ?? {}) as Raw;
   const gt = (gh.timings ?? {}) as Raw;
+  const lag = (gh.lag ?? {}) as Raw;
+  const perms = (gh.permissions ?? {}) as Raw;
   return {
     file,
     seed: raw.seed,
@@ -198,6 +206,11 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       minimumRunnerVersion: gh.minimum_runner_version,
       app: gh.app ? { id: gh.app.id, clientId: gh.app.client_id, installationId: gh.app.installation_id, tokenTtlMs: ms(gh.app.token_ttl) } : undefined,
       timings: { latencyMs: ms(gt.latency ?? '0s'), runnerConnectMs: ms(gt.runner_connect ?? '2s') },
+      lag: { jobsMs: ms(lag.jobs ?? '3s'), runnersMs: ms(lag.runners ?? '5s'), runnerDeletionMs: ms(lag.runner_deletion ?? '10s') },
+      permissions: {
+        actions: perms.actions ?? 'read', administration: perms.administration ?? 'write',
+        organization_self_hosted_runners: perms.organization_self_hosted_runners ?? 'write', metadata: perms.metadata ?? 'read',
+      },
       faults: faults(gh.faults),
       errorShapes: {
         httpErrorBodies: gh.faults?.http_error_bodies ?? ['json', 'html', 'empty'],

@@ -144,7 +144,7 @@ export class FakeGithub implements GithubApi {
   async listRuns(): Promise<Listing<WorkflowRunRef>> {
     return { items: [], changed: false };
   }
-  async listRunJobs(): Promise<Listing<QueuedJob & { status: string }>> {
+  async listRunJobs(): Promise<Listing<QueuedJob & { status: string; runnerName: string | null }>> {
     return { items: [], changed: false };
   }
   async listOrgRepos(): Promise<Listing<string>> {
@@ -157,8 +157,14 @@ export class FakeGithub implements GithubApi {
   async latestRunnerVersion(): Promise<string | undefined> {
     return '2.336.0';
   }
+  /** how many more finds answer nothing (GitHub listing a new registration late) */
+  notListedFor = 0;
   async findRunner(_scope: Scope, name: string): Promise<RunnerRegistration | undefined> {
     this.log.push(`gh find ${name}`);
+    if (this.notListedFor > 0) {
+      this.notListedFor--;
+      return undefined;
+    }
     return this.found;
   }
   /** errors the next JIT requests throw, in order */
@@ -186,6 +192,9 @@ export class FakeGithub implements GithubApi {
   }
   async rateLimit() {
     return { limit: 5000, remaining: 5000, resetAt: 0 };
+  }
+  async installationPermissions() {
+    return undefined;
   }
   async repoAccess(owner: string, repo: string) {
     return { fullName: `${owner}/${repo}`, admin: true };

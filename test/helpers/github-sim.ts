@@ -12,6 +12,12 @@ import { Recorder } from '../../src/sim/recorder.js';
 import { Rng } from '../../src/sim/rng.js';
 import { parseScenario } from '../../src/sim/scenario.js';
 
+/**
+ * A `github:` line for tests of something other than listing lag (the engine's states, the routes):
+ * they read what they just caused, so listings must show it at once.
+ */
+export const NO_LAG = '  lag: {jobs: 0s, runners: 0s, runner_deletion: 0s}';
+
 export interface SimOptions {
   /** scenario ms per real ms; default 50 */
   speed?: number;

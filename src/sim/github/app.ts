@@ -12,9 +12,6 @@ import type { ScenarioGithubApp } from '../scenario.js';
 import type { Ids } from './ids.js';
 import { jwtProblem } from './jwt.js';
 
-/** What the App was granted: what managing runners and reading runs needs, as the docs list it. */
-export const APP_PERMISSIONS = { actions: 'read', administration: 'write', metadata: 'read', organization_self_hosted_runners: 'write' } as const;
-
 export interface InstallationToken {
   token: string;
   /** real epoch ms */

@@ -44,6 +44,7 @@ export class Broker implements RunnerBroker {
       }
       runner.status = 'online';
       runner.onlineSinceMs = this.ctx.clock.nowMs();
+      this.world.lag.runnerChanged(runner);
       this.ctx.recorder.event(`runner ${runner.name} online`);
       this.engine.runnerIdle(runner);
     });
@@ -99,6 +100,7 @@ export class Broker implements RunnerBroker {
     const session = runner.session;
     runner.session = undefined;
     runner.status = 'offline';
+    this.world.lag.runnerChanged(runner);
     if (!session) return;
     session.cancelConnect?.();
     this.timers.after(0, () => session.onExit({ reason: 'rejected', message: 'The runner registration has been deleted from the server, please re-configure.' }));

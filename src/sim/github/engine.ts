@@ -11,6 +11,23 @@ import type { Job, JobConclusion, JobSpec, Run, Runner } from './model.js';
 import type { Timers } from './timers.js';
 import { DEFAULT_GROUP, type World } from './world.js';
 
+export interface RunState {
+  status: 'queued' | 'in_progress' | 'completed';
+  conclusion: string | null;
+}
+
+/** A run's status and conclusion from its jobs (`total`: how many it will have, chained ones included). */
+export function deriveRunState(jobs: readonly Pick<Job, 'status' | 'conclusion'>[], total: number): RunState {
+  const all = jobs.length === total && jobs.every((j) => j.status === 'completed');
+  if (all) {
+    const c = jobs.map((j) => j.conclusion);
+    const conclusion = c.includes('failure') ? 'failure' : c.includes('cancelled') ? 'cancelled' : 'success';
+    return { status: 'completed', conclusion };
+  }
+  const started = jobs.some((j) => j.status !== 'queued');
+  return { status: started ? 'in_progress' : 'queued', conclusion: null };
+}
+
 export class Engine {
   readonly runs = new Map<number, Run>();
   readonly jobs = new Map<number, Job>();
@@ -55,15 +72,8 @@ export class Engine {
   }
 
   /** The run's status and conclusion as GitHub derives them from its jobs. */
-  runState(run: Run): { status: 'queued' | 'in_progress' | 'completed'; conclusion: string | null } {
-    const all = run.jobs.length === run.specs.length && run.jobs.every((j) => j.status === 'completed');
-    if (all) {
-      const c = run.jobs.map((j) => j.conclusion);
-      const conclusion = c.includes('failure') ? 'failure' : c.includes('cancelled') ? 'cancelled' : 'success';
-      return { status: 'completed', conclusion };
-    }
-    const started = run.jobs.some((j) => j.status !== 'queued');
-    return { status: started ? 'in_progress' : 'queued', conclusion: null };
+  runState(run: Run): RunState {
+    return deriveRunState(run.jobs, run.specs.length);
   }
 
   /** The runner is online and idle: it takes the oldest queued job it serves and fits, if any. */
@@ -82,7 +92,12 @@ export class Engine {
     const job = runner.jobId !== undefined ? this.jobs.get(runner.jobId) : undefined;
     runner.busy = false;
     runner.jobId = undefined;
-    if (job && job.status === 'in_progress') this.finish(job, 'failure');
+    this.world.lag.runnerChanged(runner);
+    if (job && job.status === 'in_progress') {
+      // The runner's VM went away under a job it had taken: what the daemon must never cause.
+      this.ctx.recorder.event(`JOB KILLED: job ${job.id} lost its runner ${runner.name} (its VM stopped or vanished mid-job)`);
+      this.finish(job, 'failure');
+    }
   }
 
   private createJob(run: Run, index: number): Job {
@@ -95,6 +110,7 @@ export class Engine {
     run.jobs.push(job);
     run.updatedAtMs = now;
     this.jobs.set(job.id, job);
+    this.world.lag.jobChanged(job);
     this.queue.push(job);
     this.ctx.recorder.jobQueued(job.id, run.repo.fullName, spec.labels);
     if (spec.cancelAfterMs !== undefined) {
@@ -124,6 +140,7 @@ export class Engine {
   private start(job: Job, runner: Runner): void {
     runner.busy = true;
     runner.jobId = job.id;
+    this.world.lag.runnerChanged(runner);
     this.begin(job, { id: runner.id, name: runner.name, group: runner.group, registered: true }, runner.foreign);
   }
 
@@ -141,6 +158,7 @@ export class Engine {
     job.startedAtMs = now;
     job.runner = runner;
     job.run.updatedAtMs = now;
+    this.world.lag.jobChanged(job);
     this.ctx.recorder.jobTaken(job.id, runner.name, foreign);
     job.cancels.push(this.timers.after(job.spec.durationMs, () => this.finish(job, 'success')));
   }
@@ -156,6 +174,7 @@ export class Engine {
     job.completedAtMs = now;
     if (!job.startedAtMs) job.startedAtMs = now;
     job.run.updatedAtMs = now;
+    this.world.lag.jobChanged(job);
     if (conclusion === 'cancelled') this.ctx.recorder.jobCancelled(job.id);
     else this.ctx.recorder.jobCompleted(job.id, conclusion === 'failure' ? 'failure' : 'success');
     this.advanceChain(job, conclusion);
@@ -179,12 +198,14 @@ export class Engine {
       };
       run.jobs.push(skipped);
       this.jobs.set(skipped.id, skipped);
+      this.world.lag.jobChanged(skipped);
     }
   }
 
   private release(runner: Runner, job: Job, conclusion: JobConclusion): void {
     runner.busy = false;
     runner.jobId = undefined;
+    this.world.lag.runnerChanged(runner);
     if (!runner.ephemeral) {
       this.runnerIdle(runner);
       return;

@@ -12,6 +12,8 @@ import { PrimaryRateLimit } from './http/rate-limit.js';
 import { githubRoutes } from './http/routes.js';
 import { GithubHttp } from './http/server.js';
 import { Ids } from './ids.js';
+import { Lag } from './lag.js';
+import { Listings } from './listed.js';
 import type { JobSpec } from './model.js';
 import { Renderer } from './render.js';
 import { Timers } from './timers.js';
@@ -41,14 +43,15 @@ export class GithubSim implements RunnerBroker {
     const ids = new Ids(rng.fork('ids'));
     this.token = new Ids(rng.fork('token')).installationToken();
     this.timers = new Timers(ctx.clock);
-    this.world = new World(ctx.scenario, ids, ctx.recorder);
+    const lag = new Lag(ctx.scenario.github.lag, ctx.clock);
+    this.world = new World(ctx.scenario, ids, ctx.recorder, lag);
     const appCfg = ctx.scenario.github.app;
     this.app = appCfg ? new GithubApp(appCfg, new Ids(rng.fork('app')), ctx.clock, (s) => this.world.issuedSecrets.push(s)) : undefined;
     this.engine = new Engine(ctx, this.world, ids, this.timers);
     this.broker = new Broker(ctx, this.world, this.engine, this.timers);
     const primary = new PrimaryRateLimit(ctx.scenario.github.rateLimit, ctx.clock);
     const routes = githubRoutes({
-      ctx, world: this.world, engine: this.engine, broker: this.broker, ids,
+      ctx, world: this.world, engine: this.engine, broker: this.broker, ids, listings: new Listings(lag, () => ctx.clock.nowMs()),
       render: () => this.render(), base: () => this.http.url, rate: () => primary.state(), app: this.app,
     });
     const installationId = ids.account();
@@ -100,7 +103,7 @@ export class GithubSim implements RunnerBroker {
   }
 
   private render(): Renderer {
-    this.renderer ??= new Renderer(this.http.url, (ms) => epochAt(this.ctx.clock, ms), this.world, this.engine);
+    this.renderer ??= new Renderer(this.http.url, (ms) => epochAt(this.ctx.clock, ms), this.world);
     return this.renderer;
   }
 }

@@ -3,9 +3,9 @@
  * schemas in test/sim-github-contract.test.ts). API URLs point at the simulator so a client that
  * follows them stays on it; html URLs point at github.com as they would on the real thing.
  */
-import type { Engine } from './engine.js';
 import { labelType } from './labels.js';
-import type { Account, Job, Repo, Run, Runner, RunnerGroup } from './model.js';
+import type { ListedRun } from './listed.js';
+import type { Account, Job, Repo, Runner, RunnerGroup } from './model.js';
 import type { World } from './world.js';
 
 const HTML = 'https://github.com';
@@ -16,7 +16,7 @@ export function nodeId(type: string, id: number): string {
 }
 
 export class Renderer {
-  constructor(private readonly api: string, private readonly epochOf: (scenarioMs: number) => number, private readonly world: World, private readonly engine: Engine) {}
+  constructor(private readonly api: string, private readonly epochOf: (scenarioMs: number) => number, private readonly world: World) {}
 
   iso(scenarioMs: number): string {
     return new Date(this.epochOf(scenarioMs)).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -71,8 +71,9 @@ export class Renderer {
     };
   }
 
-  run(run: Run): Record<string, unknown> {
-    const { status, conclusion } = this.engine.runState(run);
+  /** A run as listed (status, conclusion and updated_at from its lagged jobs). */
+  run(listed: ListedRun): Record<string, unknown> {
+    const { run, status, conclusion } = listed;
     const u = `${this.api}/repos/${run.repo.fullName}/actions/runs/${run.id}`;
     const file = `${run.workflow.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'workflow'}.yml`;
     const actor = this.user(run.repo.owner);
@@ -82,7 +83,7 @@ export class Renderer {
       path: `.github/workflows/${file}`, display_title: `${run.workflow} #${run.runNumber}`, run_number: run.runNumber, event: 'push',
       status, conclusion, workflow_id: run.workflowId, check_suite_id: run.checkSuiteId, check_suite_node_id: nodeId('CheckSuite', run.checkSuiteId),
       url: u, html_url: `${HTML}/${run.repo.fullName}/actions/runs/${run.id}`, pull_requests: [],
-      created_at: this.iso(run.createdAtMs), updated_at: this.iso(run.updatedAtMs), actor, run_attempt: 1, referenced_workflows: [],
+      created_at: this.iso(run.createdAtMs), updated_at: this.iso(listed.updatedAtMs), actor, run_attempt: 1, referenced_workflows: [],
       run_started_at: this.iso(run.startedAtMs), triggering_actor: actor, jobs_url: `${u}/jobs`, logs_url: `${u}/logs`,
       check_suite_url: `${this.api}/repos/${run.repo.fullName}/check-suites/${run.checkSuiteId}`, artifacts_url: `${u}/artifacts`,
       cancel_url: `${u}/cancel`, rerun_url: `${u}/rerun`, previous_attempt_url: null,

@@ -7,6 +7,7 @@ import type { Recorder } from '../recorder.js';
 import type { Scenario, ScenarioForeignRunner } from '../scenario.js';
 import type { Ids } from './ids.js';
 import { osOf } from './labels.js';
+import type { Lag } from './lag.js';
 import type { Account, Org, RegistrationToken, Repo, Runner, RunnerGroup, Scope } from './model.js';
 
 export const RUNNER_VERSION = '2.330.0';
@@ -22,7 +23,7 @@ export class World {
   readonly issuedSecrets: string[] = [];
   private readonly labelIds = new Map<string, number>();
 
-  constructor(scenario: Scenario, private readonly ids: Ids, private readonly recorder: Recorder) {
+  constructor(scenario: Scenario, private readonly ids: Ids, private readonly recorder: Recorder, readonly lag: Lag) {
     for (const o of scenario.github.orgs) {
       const account = this.account(o.name, 'Organization');
       const groups = ['Default', ...o.runnerGroups.filter((g) => g !== 'Default')].map((name, i) => (i === 0 ? DEFAULT_GROUP : { id: i + 1, name, isDefault: false }));
@@ -65,6 +66,18 @@ export class World {
     return [...this.runners.values()].filter((r) => sameScope(r.scope, scope)).sort((a, b) => a.id - b.id);
   }
 
+  /** The scope's registrations as listings show them now (lagged, deleted ones still listed for a while). */
+  listedRunnersIn(scope: Scope): Runner[] {
+    const all = [...this.runners.values(), ...this.lag.stillListed()].filter((r) => sameScope(r.scope, scope));
+    return all.map((r) => this.lag.runner(r)).filter((r): r is Runner => r !== undefined).sort((a, b) => a.id - b.id);
+  }
+
+  /** One registration as GET /runners/{id} shows it now (lagged), or undefined. */
+  listedRunner(id: number): Runner | undefined {
+    const r = this.runners.get(id) ?? this.lag.stillListed().find((x) => x.id === id);
+    return r && this.lag.runner(r);
+  }
+
   runnerByName(scope: Scope, name: string): Runner | undefined {
     return this.runnersIn(scope).find((r) => r.name.toLowerCase() === name.toLowerCase());
   }
@@ -79,12 +92,14 @@ export class World {
   register(r: Omit<Runner, 'id' | 'os' | 'status' | 'busy' | 'version'>): Runner {
     const runner: Runner = { ...r, id: this.ids.runner(), os: osOf(r.labels), status: 'offline', busy: false, version: null };
     this.runners.set(runner.id, runner);
+    this.lag.runnerChanged(runner);
     this.recorder.event(`runner ${runner.name} registered (${runner.scope.key})`);
     return runner;
   }
 
   unregister(runner: Runner): void {
     this.runners.delete(runner.id);
+    this.lag.runnerDeleted(runner);
     this.recorder.event(`runner ${runner.name} unregistered`);
   }
 
@@ -138,6 +153,7 @@ export class World {
       runner.status = 'online';
       runner.onlineSinceMs = -1; // online since before the simulation began
     }
+    this.lag.runnerChanged(runner);
   }
 }
 

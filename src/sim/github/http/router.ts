@@ -2,7 +2,14 @@
  * Routes keyed by their OpenAPI template (`METHOD /path/{param}`): the same key names an endpoint in
  * the recorder and in the scenario's per-endpoint faults.
  */
+import type { GithubPermissions } from '../../scenario.js';
 import type { Caller } from './auth.js';
+
+/** The fine-grained permission an endpoint needs (GitHub's "Permissions required for fine-grained personal access tokens"). */
+export interface Needs {
+  permission: keyof GithubPermissions;
+  access: 'read' | 'write';
+}
 
 export interface ApiRequest {
   method: string;
@@ -24,6 +31,8 @@ export interface Route {
   docs: string;
   /** false for endpoints GitHub does not count against the primary limit (GET /rate_limit) */
   counted?: boolean;
+  /** what the credential must have been granted; none for /rate_limit and the App's own routes */
+  needs?: Needs;
   /** 'app': authenticated by the App's JWT only (GitHub's `/app/...` endpoints) */
   auth?: 'app';
   handle(req: ApiRequest): ApiResponse;

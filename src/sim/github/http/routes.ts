@@ -3,19 +3,22 @@
  * App's installation-token endpoint.
  */
 import type { SimContext } from '../../contracts.js';
-import { APP_PERMISSIONS, type GithubApp } from '../app.js';
+import type { GithubPermissions } from '../../scenario.js';
+import type { GithubApp } from '../app.js';
 import type { Broker } from '../broker.js';
 import type { Engine } from '../engine.js';
 import type { Ids } from '../ids.js';
 import { encodeJitConfig } from '../jit-config.js';
-import type { Run, Scope } from '../model.js';
+import type { Listings } from '../listed.js';
+import type { ListedRun } from '../listed.js';
+import type { Scope } from '../model.js';
 import type { Renderer } from '../render.js';
 import type { World } from '../world.js';
 import { parseJitConfigBody } from './body-schemas.js';
 import { ApiError, notFound } from './errors.js';
 import { paginate } from './paginate.js';
 import type { RateState } from './rate-limit.js';
-import type { ApiRequest, Route } from './router.js';
+import type { ApiRequest, Needs, Route } from './router.js';
 
 export interface RouteDeps {
   ctx: SimContext;
@@ -23,6 +26,8 @@ export interface RouteDeps {
   engine: Engine;
   broker: Broker;
   ids: Ids;
+  /** reads see runs, jobs and runners as listings show them (lagged); mutations see the live state */
+  listings: Listings;
   render: () => Renderer;
   base: () => string;
   rate: () => RateState;
@@ -30,9 +35,16 @@ export interface RouteDeps {
 }
 
 const D = 'https://docs.github.com/rest';
+const ACTIONS_READ: Needs = { permission: 'actions', access: 'read' };
+const METADATA_READ: Needs = { permission: 'metadata', access: 'read' };
 
 /* Which runs a `status` query selects: a status, or a conclusion of completed runs. */
 const RUN_STATUSES = new Set(['queued', 'in_progress', 'completed', 'requested', 'waiting', 'pending']);
+
+/** What an installation token's answer lists: the granted permissions (none left out). */
+function grantedPermissions(p: GithubPermissions): Record<string, string> {
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== 'none'));
+}
 
 function id(raw: string | undefined): number {
   const n = Number(raw);
@@ -51,25 +63,32 @@ export function githubRoutes(d: RouteDeps): Route[] {
     if (!org) throw notFound();
     return org;
   };
-  const runOf = (req: ApiRequest): Run => {
+  const runOf = (req: ApiRequest): ListedRun => {
     const repo = repoOf(req.params);
     const run = d.engine.runs.get(id(req.params.run_id));
-    if (!run || run.repo !== repo) throw notFound();
-    return run;
+    const listed = run && run.repo === repo ? d.listings.run(run) : undefined;
+    if (!listed) throw notFound();
+    return listed;
   };
 
   const runnerRoutes = (prefix: string, level: 'repository' | 'organization', scopeOf: (req: ApiRequest) => { scope: Scope; htmlPath: string }): Route[] => {
     const suffix = level === 'repository' ? 'for-a-repository' : 'for-an-organization';
-    const runnerOf = (req: ApiRequest) => {
+    // Repository runners need Administration, organisation runners Self-hosted runners.
+    const permission = level === 'repository' ? 'administration' : 'organization_self_hosted_runners';
+    const read: Needs = { permission, access: 'read' };
+    const write: Needs = { permission, access: 'write' };
+    /* `listed`: the registration as a GET shows it (lagged); otherwise the live one, for a mutation. */
+    const runnerOf = (req: ApiRequest, listed: boolean) => {
       const { scope } = scopeOf(req);
-      const runner = d.world.runners.get(id(req.params.runner_id));
+      const runnerId = id(req.params.runner_id);
+      const runner = listed ? d.world.listedRunner(runnerId) : d.world.runners.get(runnerId);
       if (!runner || runner.scope.kind !== scope.kind || runner.scope.key !== scope.key) throw notFound();
       return runner;
     };
     return [
       {
         // Listed before `{runner_id}`, which would otherwise claim the path.
-        method: 'GET', template: `${prefix}/actions/runners/downloads`, docs: `${D}/actions/self-hosted-runners#list-runner-applications-${suffix}`,
+        method: 'GET', template: `${prefix}/actions/runners/downloads`, needs: read, docs: `${D}/actions/self-hosted-runners#list-runner-applications-${suffix}`,
         handle: (req) => {
           scopeOf(req);
           const v = d.ctx.scenario.github.runnerVersion;
@@ -84,25 +103,26 @@ export function githubRoutes(d: RouteDeps): Route[] {
         },
       },
       {
-        method: 'GET', template: `${prefix}/actions/runners`, docs: `${D}/actions/self-hosted-runners#list-self-hosted-runners-${suffix}`,
+        method: 'GET', template: `${prefix}/actions/runners`, needs: read, docs: `${D}/actions/self-hosted-runners#list-self-hosted-runners-${suffix}`,
         handle: (req) => {
           const name = req.url.searchParams.get('name');
-          const all = d.world.runnersIn(scopeOf(req).scope).filter((r) => name === null || r.name.toLowerCase() === name.toLowerCase());
+          const all = d.world.listedRunnersIn(scopeOf(req).scope).filter((r) => name === null || r.name.toLowerCase() === name.toLowerCase());
           const page = paginate(all, req.url, d.base());
           return { status: 200, body: { total_count: all.length, runners: page.items.map((r) => d.render().runner(r)) }, link: page.link };
         },
       },
       {
-        method: 'GET', template: `${prefix}/actions/runners/{runner_id}`, docs: `${D}/actions/self-hosted-runners#get-a-self-hosted-runner-${suffix}`,
-        handle: (req) => ({ status: 200, body: d.render().runner(runnerOf(req)) }),
+        method: 'GET', template: `${prefix}/actions/runners/{runner_id}`, needs: read, docs: `${D}/actions/self-hosted-runners#get-a-self-hosted-runner-${suffix}`,
+        handle: (req) => ({ status: 200, body: d.render().runner(runnerOf(req, true)) }),
       },
       {
-        method: 'DELETE', template: `${prefix}/actions/runners/{runner_id}`,
+        method: 'DELETE', template: `${prefix}/actions/runners/{runner_id}`, needs: write,
         docs: `${D}/actions/self-hosted-runners#delete-a-self-hosted-runner-from-${level === 'repository' ? 'a-repository' : 'an-organization'}`,
         handle: (req) => {
-          const runner = runnerOf(req);
-          // Text as GitHub sends it (quoted in actions-runner-controller's runner_graceful_stop.go), stray quote included.
-          if (runner.busy) throw new ApiError(422, `Bad request - Runner "${runner.name}" is still running a job"`);
+          const runner = runnerOf(req, false);
+          // Decided on the live state, however late the listings are. Text as GitHub answered it in
+          // 2026 (terraform-aws-github-runner#5055); docs/simulator.md has the older variant.
+          if (runner.busy) throw new ApiError(422, `Bad request - Runner ${runner.name} is currently running a job and cannot be deleted.`);
           if (runner.foreign) d.ctx.recorder.foreignTouched(`github runner '${runner.name}' (${runner.scope.key}) deleted`);
           d.world.unregister(runner);
           d.broker.deregistered(runner);
@@ -110,7 +130,7 @@ export function githubRoutes(d: RouteDeps): Route[] {
         },
       },
       {
-        method: 'POST', template: `${prefix}/actions/runners/generate-jitconfig`,
+        method: 'POST', template: `${prefix}/actions/runners/generate-jitconfig`, needs: write,
         docs: `${D}/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-${suffix}`,
         handle: (req) => {
           const { scope, htmlPath } = scopeOf(req);
@@ -130,7 +150,7 @@ export function githubRoutes(d: RouteDeps): Route[] {
         },
       },
       {
-        method: 'POST', template: `${prefix}/actions/runners/registration-token`, docs: `${D}/actions/self-hosted-runners#create-a-registration-token-${suffix}`,
+        method: 'POST', template: `${prefix}/actions/runners/registration-token`, needs: write, docs: `${D}/actions/self-hosted-runners#create-a-registration-token-${suffix}`,
         handle: (req) => {
           const { scope } = scopeOf(req);
           const t = d.world.issueToken(scope, d.ctx.clock.nowMs() + d.ctx.scenario.github.registrationTokenTtlMs);
@@ -142,25 +162,25 @@ export function githubRoutes(d: RouteDeps): Route[] {
 
   return [
     {
-      method: 'GET', template: '/repos/{owner}/{repo}/actions/runs', docs: `${D}/actions/workflow-runs#list-workflow-runs-for-a-repository`,
+      method: 'GET', template: '/repos/{owner}/{repo}/actions/runs', needs: ACTIONS_READ, docs: `${D}/actions/workflow-runs#list-workflow-runs-for-a-repository`,
       handle: (req) => {
         const repo = repoOf(req.params);
         const status = req.url.searchParams.get('status');
-        const runs = [...d.engine.runs.values()].filter((r) => r.repo === repo).sort((a, b) => b.id - a.id).filter((r) => {
-          if (status === null || status === '') return true;
-          const s = d.engine.runState(r);
-          return RUN_STATUSES.has(status) ? s.status === status : s.conclusion === status;
-        });
+        const runs = [...d.engine.runs.values()].filter((r) => r.repo === repo).sort((a, b) => b.id - a.id)
+          .map((r) => d.listings.run(r)).filter((r): r is ListedRun => r !== undefined).filter((s) => {
+            if (status === null || status === '') return true;
+            return RUN_STATUSES.has(status) ? s.status === status : s.conclusion === status;
+          });
         const page = paginate(runs, req.url, d.base());
         return { status: 200, body: { total_count: runs.length, workflow_runs: page.items.map((r) => d.render().run(r)) }, link: page.link };
       },
     },
     {
-      method: 'GET', template: '/repos/{owner}/{repo}/actions/runs/{run_id}', docs: `${D}/actions/workflow-runs#get-a-workflow-run`,
+      method: 'GET', template: '/repos/{owner}/{repo}/actions/runs/{run_id}', needs: ACTIONS_READ, docs: `${D}/actions/workflow-runs#get-a-workflow-run`,
       handle: (req) => ({ status: 200, body: d.render().run(runOf(req)) }),
     },
     {
-      method: 'GET', template: '/repos/{owner}/{repo}/actions/runs/{run_id}/jobs', docs: `${D}/actions/workflow-jobs#list-jobs-for-a-workflow-run`,
+      method: 'GET', template: '/repos/{owner}/{repo}/actions/runs/{run_id}/jobs', needs: ACTIONS_READ, docs: `${D}/actions/workflow-jobs#list-jobs-for-a-workflow-run`,
       handle: (req) => {
         // Only attempt 1 exists here, so `filter=latest` and `filter=all` select the same jobs.
         const jobs = runOf(req).jobs;
@@ -169,11 +189,12 @@ export function githubRoutes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', template: '/repos/{owner}/{repo}/actions/jobs/{job_id}', docs: `${D}/actions/workflow-jobs#get-a-job-for-a-workflow-run`,
+      method: 'GET', template: '/repos/{owner}/{repo}/actions/jobs/{job_id}', needs: ACTIONS_READ, docs: `${D}/actions/workflow-jobs#get-a-job-for-a-workflow-run`,
       handle: (req) => {
         const repo = repoOf(req.params);
-        const job = d.engine.jobs.get(id(req.params.job_id));
-        if (!job || job.run.repo !== repo) throw notFound();
+        const live = d.engine.jobs.get(id(req.params.job_id));
+        const job = live && live.run.repo === repo ? d.listings.job(live) : undefined;
+        if (!job) throw notFound();
         return { status: 200, body: d.render().job(job) };
       },
     },
@@ -186,7 +207,7 @@ export function githubRoutes(d: RouteDeps): Route[] {
       return { scope: { kind: 'org', key: org.account.login.toLowerCase() }, htmlPath: org.account.login };
     }),
     {
-      method: 'GET', template: '/orgs/{org}/actions/runner-groups', docs: `${D}/actions/self-hosted-runner-groups#list-self-hosted-runner-groups-for-an-organization`,
+      method: 'GET', template: '/orgs/{org}/actions/runner-groups', needs: { permission: 'organization_self_hosted_runners', access: 'read' }, docs: `${D}/actions/self-hosted-runner-groups#list-self-hosted-runner-groups-for-an-organization`,
       handle: (req) => {
         const org = orgOf(req.params);
         const page = paginate(org.groups, req.url, d.base());
@@ -194,7 +215,7 @@ export function githubRoutes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', template: '/orgs/{org}/repos', docs: `${D}/repos/repos#list-organization-repositories`,
+      method: 'GET', template: '/orgs/{org}/repos', needs: METADATA_READ, docs: `${D}/repos/repos#list-organization-repositories`,
       handle: (req) => {
         const org = orgOf(req.params);
         const page = paginate(org.repos, req.url, d.base());
@@ -202,7 +223,7 @@ export function githubRoutes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', template: '/repos/{owner}/{repo}', docs: `${D}/repos/repos#get-a-repository`,
+      method: 'GET', template: '/repos/{owner}/{repo}', needs: METADATA_READ, docs: `${D}/repos/repos#get-a-repository`,
       handle: (req) => {
         const body = d.render().fullRepo(repoOf(req.params));
         // `permissions` describes a user's access; an installation token's answer has none.
@@ -223,7 +244,7 @@ export function githubRoutes(d: RouteDeps): Route[] {
         const t = app.mint();
         return {
           status: 201,
-          body: { token: t.token, expires_at: new Date(t.expiresAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'), permissions: { ...APP_PERMISSIONS }, repository_selection: 'all' },
+          body: { token: t.token, expires_at: new Date(t.expiresAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'), permissions: grantedPermissions(d.ctx.scenario.github.permissions), repository_selection: 'all' },
         };
       },
     },

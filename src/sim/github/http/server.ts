@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SimContext } from '../../contracts.js';
+import type { GithubAccess } from '../../scenario.js';
 import { Faults } from '../../faults.js';
 import type { Rng } from '../../rng.js';
 import type { Authenticator, Caller } from './auth.js';
@@ -155,6 +156,12 @@ export class GithubHttp {
       }
     }
     if (!matched) return fail(404, 'Not Found', counted, {}, {}, DOCS);
+    const needs = matched.route.needs;
+    if (needs && caller.kind !== 'app' && !grants(this.ctx.scenario.github.permissions[needs.permission], needs.access)) {
+      // GitHub's answer to a fine-grained token or App installation lacking the endpoint's permission.
+      const by = caller.kind === 'installation' ? 'integration' : 'personal access token';
+      return fail(403, `Resource not accessible by ${by}`, counted, {}, { 'x-accepted-github-permissions': `${needs.permission}=${needs.access}` });
+    }
 
     let body: unknown = {};
     if (raw.trim() !== '') {
@@ -173,6 +180,8 @@ export class GithubHttp {
     }
     const headers: Record<string, string> = {};
     if (result.link) headers.link = result.link;
+    // GitHub names what an endpoint accepts on every answer to a token or an installation, not only on 403s.
+    if (needs && caller.kind !== 'app') headers['x-accepted-github-permissions'] = `${needs.permission}=${needs.access}`;
     if (method === 'GET' && result.status === 200) {
       const etag = `W/"${createHash('sha256').update(caller.credential).update('\0').update(JSON.stringify(result.body)).digest('hex')}"`;
       headers.etag = etag;
@@ -185,6 +194,10 @@ export class GithubHttp {
     }
     return { status: result.status, body: result.body, counted, headers };
   }
+}
+
+function grants(granted: GithubAccess, needed: 'read' | 'write'): boolean {
+  return granted === 'write' || (granted === 'read' && needed === 'read');
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

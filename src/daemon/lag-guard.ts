@@ -1,0 +1,50 @@
+/**
+ * GitHub's job listing can lag its runner listing: a runner of ours is already listed busy while
+ * the job it took is still listed `queued`. Counted as demand, that job would get a second VM. So a
+ * busy runner of ours that no listed job has ever named is taken to be running one of the jobs still
+ * listed queued for its pool and scope (the oldest: GitHub hands out the oldest first), and that job
+ * is left out of the demand, until the job listing catches up and names the runner.
+ *
+ * When the runner's job is not listed at all yet (a brand-new run), the job left out is a real one
+ * waiting: it gets its VM a little later (the listing's lag), never a VM too many.
+ */
+import { selectPool } from '../config/labels.js';
+import type { PoolConfig } from '../config/types.js';
+import { parseRunnerName } from '../planner/names.js';
+import type { ObservedJob, ObservedRunner } from '../planner/observation.js';
+
+export interface LagGuardInput {
+  jobs: readonly ObservedJob[];
+  runners: readonly ObservedRunner[];
+  /** scopes whose runner listing loaded this tick */
+  runnerScopes: readonly string[];
+  /** runner names that listed jobs (in progress or done) name: their job is accounted for */
+  namedByJobs: ReadonlySet<string>;
+}
+
+export class LagGuard {
+  /** our runners some listed job has named: their job is visible, they explain no queued one */
+  private readonly named = new Set<string>();
+
+  constructor(private readonly pools: readonly PoolConfig[]) {}
+
+  /** The jobs to count as demand, and which were left out (with the runner that explains each). */
+  apply(i: LagGuardInput): { jobs: ObservedJob[]; leftOut: Array<{ job: ObservedJob; runner: string }> } {
+    for (const n of i.namedByJobs) this.named.add(n);
+    const loaded = new Set(i.runnerScopes);
+    const listed = new Set(i.runners.map((r) => r.name));
+    for (const n of this.named) if (!listed.has(n)) this.named.delete(n);
+    const jobs = [...i.jobs].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
+    const leftOut: Array<{ job: ObservedJob; runner: string }> = [];
+    for (const r of i.runners) {
+      if (!loaded.has(r.scope) || r.status !== 'online' || !r.busy || this.named.has(r.name)) continue;
+      const pool = parseRunnerName(this.pools, r.name)?.pool;
+      if (!pool) continue;
+      const idx = jobs.findIndex((j) => j.scope === r.scope && selectPool(this.pools, j.labels) === pool);
+      if (idx < 0) continue;
+      leftOut.push({ job: jobs[idx]!, runner: r.name });
+      jobs.splice(idx, 1);
+    }
+    return { jobs, leftOut };
+  }
+}
