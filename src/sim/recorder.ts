@@ -80,6 +80,12 @@ export class Recorder {
     this.event(`vm ${vmid} destroyed`);
   }
 
+  /** A person took the VM over: it no longer counts as pve-runners' (caps, leaks). */
+  vmDisowned(vmid: number): void {
+    this.live.delete(vmid);
+    this.event(`vm ${vmid} disowned by a person (marks stripped)`);
+  }
+
   foreignTouched(what: string): void {
     this.foreignTouches.push(`t=${this.now().toFixed(0)}ms ${what}`);
     this.event(`FOREIGN TOUCH ${what}`);

@@ -111,7 +111,12 @@ export interface Scenario {
   };
   workload: WorkloadEntry[];
   caps?: { total?: number; pools: Record<string, number> };
+  /** hand edits people make while the daemon runs */
+  people: PersonEdit[];
 }
+
+/** A person strips pve-runners' marks (tags, description) from one of its running VMs. */
+export interface PersonEdit { atMs: number; stripMarks: 'busy' | 'idle' | 'any' }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const validate = ajv.compile(scenarioSchema);
@@ -223,6 +228,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       cancelAfterMs: optMs(w.cancel_after), foreignAfterMs: optMs(w.foreign_after), workflow: w.workflow,
     })),
     caps: raw.caps ? { total: raw.caps.total, pools: raw.caps.pools ?? {} } : undefined,
+    people: ((raw.people ?? []) as Raw[]).map((e) => ({ atMs: ms(e.at), stripMarks: e.strip_marks })),
   };
 }
 

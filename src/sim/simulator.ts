@@ -9,7 +9,7 @@ import { PveSim } from './pve/index.js';
 import { Recorder, type JobTimes } from './recorder.js';
 import { buildReport, type Report } from './report.js';
 import { Rng } from './rng.js';
-import type { Scenario, WorkloadEntry } from './scenario.js';
+import type { PersonEdit, Scenario, WorkloadEntry } from './scenario.js';
 
 export interface SimulatorOptions {
   speed?: number;
@@ -38,6 +38,8 @@ export class Simulator {
   readonly github: GithubSim;
   private endpointsValue?: SimEndpoints;
   private scheduledEntries = 0;
+  /** VMs a person took over (scenario `people`), in the order it happened */
+  readonly disowned: number[] = [];
   private readonly cancels: Array<() => void> = [];
   private readonly ownsSnippetsRoot: boolean;
   private readonly snippetsRoot: string;
@@ -82,7 +84,19 @@ export class Simulator {
     for (const entry of this.scenario.workload) {
       this.cancels.push(this.ctx.clock.after(entry.atMs, () => this.queue(entry)));
     }
+    for (const edit of this.scenario.people) this.cancels.push(this.ctx.clock.after(edit.atMs, () => this.personEdit(edit)));
     return this.endpointsValue;
+  }
+
+  /** Done once, on the first VM that fits; until one does, tried again every scenario second. */
+  private personEdit(edit: PersonEdit): void {
+    const fits = ({ name }: { name: string }) => {
+      const busy = this.github.runnerBusy(name);
+      return busy !== undefined && (edit.stripMarks === 'any' || busy === (edit.stripMarks === 'busy'));
+    };
+    const vmid = this.pve.stripMarks(fits);
+    if (vmid === undefined) this.cancels.push(this.ctx.clock.after(1000, () => this.personEdit(edit)));
+    else this.disowned.push(vmid);
   }
 
   private queue(entry: WorkloadEntry): void {

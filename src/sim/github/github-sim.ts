@@ -87,6 +87,12 @@ export class GithubSim implements RunnerBroker {
     this.broker.lost(runnerId);
   }
 
+  /** Whether the registration of that name is running a job now (undefined: no such registration). */
+  runnerBusy(name: string): boolean | undefined {
+    const r = [...this.world.runners.values()].find((x) => x.name.toLowerCase() === name.toLowerCase());
+    return r === undefined ? undefined : r.busy;
+  }
+
   /** Every queued job has reached `completed` (success, failure or cancelled). */
   done(): boolean {
     return this.engine.done();

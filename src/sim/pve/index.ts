@@ -88,6 +88,24 @@ export class PveSim implements GuestPower {
       .map((v) => ({ vmid: v.vmid, node: v.node, status: v.status, lock: v.config.get('lock'), tags: (v.config.get('tags') ?? '').split(/[;,\s]+/).filter(Boolean) }));
   }
 
+  /**
+   * A person takes one of pve-runners' running VMs over by hand, as in the web UI: its tags and
+   * description are removed. From then on the VM is somebody else's — any change pve-runners makes
+   * to it is a foreign touch, and it is no leak. Picks the lowest VMID `want` accepts; returns it.
+   */
+  stripMarks(want: (vm: { vmid: number; name: string }) => boolean): number | undefined {
+    const vm = [...this.world.cluster.vms.values()]
+      .filter((v) => v.kind === 'ours' && v.status === 'running' && v.config.get('lock') === undefined && v.config.has('tags'))
+      .sort((a, b) => a.vmid - b.vmid)
+      .find((v) => want({ vmid: v.vmid, name: v.config.get('name') ?? '' }));
+    if (!vm) return undefined;
+    vm.config.delete('tags');
+    vm.config.delete('description');
+    vm.kind = 'foreign';
+    this.world.ctx.recorder.vmDisowned(vm.vmid);
+    return vm.vmid;
+  }
+
   /** What pve-runners left behind: its VMs (not templates or foreign ones) and snippet files. */
   leaks(): { vms: number[]; snippets: string[] } {
     const vms = [...this.world.cluster.vms.values()].filter((v) => v.kind === 'ours').map((v) => v.vmid).sort((a, b) => a - b);
