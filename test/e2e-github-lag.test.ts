@@ -52,7 +52,7 @@ pools:
     vmid_range: [200, 209]
     max_runners: 4
     node: pve1
-    idle_timeout: 1s
+    idle_timeout: 10s  # the least allowed; the runner is listed idle a minute later
     user_data: ${join(ROOT, 'cloud-init', 'ubuntu-2404.yaml')}
 `);
   const settings = loadSettings(daemonEnv(endpoints, pools, SPEED), { cwd: dir });

@@ -15,7 +15,7 @@ export interface E2eResult {
   progress: string[];
   /** every credential the simulator knows or handed out */
   secrets: string[];
-  sim: { jobsByRunner: Map<string, number[]>; events: Array<{ t: number; what: string }> };
+  sim: { jobsByRunner: Map<string, number[]>; events: Array<{ t: number; what: string }>; requests: Simulator['ctx']['recorder']['requests'] };
 }
 
 /** A scenario file: a path under scenarios/ or inline YAML (written to a temp file). */
@@ -34,6 +34,7 @@ export async function runE2e(scenario: string, opts: Partial<DemoOptions> = {}):
   let secrets: string[] = [];
   const jobsByRunner = new Map<string, number[]>();
   let events: Array<{ t: number; what: string }> = [];
+  let requests: Simulator['ctx']['recorder']['requests'] = new Map();
   const report = await runDemo({
     scenario: scenarioFile(scenario),
     pools: join(ROOT, 'pools.yaml'),
@@ -51,10 +52,11 @@ export async function runE2e(scenario: string, opts: Partial<DemoOptions> = {}):
         if (j.runnerName) jobsByRunner.set(j.runnerName, [...(jobsByRunner.get(j.runnerName) ?? []), j.id]);
       }
       events = [...sim.ctx.recorder.events];
+      requests = new Map(sim.ctx.recorder.requests);
       opts.inspect?.(sim);
     },
   });
-  return { report, logs, progress, secrets, sim: { jobsByRunner, events } };
+  return { report, logs, progress, secrets, sim: { jobsByRunner, events, requests } };
 }
 
 /** Lines of `text` that contain any secret (empty when none leaked). */

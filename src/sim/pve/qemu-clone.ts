@@ -55,6 +55,7 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
   const vm: Vm = { vmid: newid, node: target, kind: 'ours', config: placeholder, status: 'stopped', heldMb: 0, image: src.image ?? src.vmid };
   cluster.vms.set(newid, vm);
   w.ctx.recorder.vmCreated(newid);
+  w.ctx.recorder.event(`vm ${newid} cloning (${full ? 'full' : 'linked'} clone of ${vmid})`);
   noteTags(w, vm);
   const failure = w.faults.hit('task_failure_rate', endpoint)
     ? `clone failed: can't lock file '/var/lock/pve-manager/pve-storage-${diskStorage}' - got timeout`

@@ -69,6 +69,7 @@ export class PveHttp {
     }
     if (method !== 'GET' && answer.status === 200 && this.world.faults.hit('lost_answer_rate', endpoint)) {
       // Done, but the client never hears of it: the connection drops before the answer.
+      this.world.ctx.recorder.event(`answer lost: ${endpoint}`);
       res.destroy();
       return;
     }

@@ -114,6 +114,7 @@ export class GithubHttp {
     this.ctx.recorder.request({ side: 'github', endpoint, status: answer.status, countedAgainstRateLimit: answer.counted, notModified });
     if (method !== 'GET' && answer.status < 300 && this.faults.hit('lost_answer_rate', matched?.endpoint)) {
       // Done, but the client never hears of it: the connection drops before the answer.
+      this.ctx.recorder.event(`answer lost: ${endpoint}`);
       res.destroy();
       return;
     }
