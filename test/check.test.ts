@@ -204,6 +204,20 @@ describe('check fails with the fix', () => {
     expect(failed(r).filter((l) => l.includes('token grant'))).toHaveLength(1);
   });
 
+  it('the default grants: names the range VMIDs the token cannot see (nextid: taken), what run does with them and the fix', async () => {
+    const hidden = DEMO.replace('    - {vmid: 205, node: pve1, name: keep-me, status: stopped}', '    - {vmid: 205, node: pve1, name: keep-me, status: stopped}\n    - {vmid: 231, node: pve2, name: lab, status: running}');
+    const r = await check(hidden);
+    const seen = r.lines.filter((l) => l.includes('VMIDs the token cannot see'));
+    expect(seen).toEqual([
+      expect.stringMatching(/^! pool ubuntu-2404: VMIDs the token cannot see: 205\b.* — fix: .*pveum acl modify \/vms --roles PVEAuditor/),
+      expect.stringMatching(/^! pool ubuntu-2204: VMIDs the token cannot see: 231\b.* — fix: .*pveum acl modify \/vms --roles PVEAuditor/),
+    ]);
+    // nothing of them leaks through: the token never learns their names
+    expect(r.lines.some((l) => l.includes('keep-me') || l.includes('lab on'))).toBe(false);
+    expect(failed(r)).toEqual([]);
+    expectNoSecrets(r);
+  });
+
   it('without Sys.Audit on /nodes the nodes are listed without figures: placement is blind, and check says so', async () => {
     const r = await check(DEMO.replace('  timings: {clone', "  access: {revoke: [{path: /nodes}]}\n  timings: {clone"));
     expect(failed(r).map((l) => l.split(':')[0])).toEqual(['✗ node pve1', '✗ node pve2', '✗ token grant /nodes (PVERunnersObserver)']);
