@@ -30,6 +30,8 @@ export class Recorder {
   taskFailures = 0;
   readonly jobs = new Map<number, JobTimes>();
   readonly foreignTouches: string[] = [];
+  /** requests the official schemas refuse (PVE parameter verification, unserved methods, GitHub 422 "Invalid request") */
+  readonly invalidRequests: string[] = [];
   readonly capViolations: string[] = [];
   vmsCreated = 0;
   vmsDestroyed = 0;
@@ -84,6 +86,11 @@ export class Recorder {
   vmDisowned(vmid: number): void {
     this.live.delete(vmid);
     this.event(`vm ${vmid} disowned by a person (marks stripped)`);
+  }
+
+  invalidRequest(what: string): void {
+    this.invalidRequests.push(`t=${this.now().toFixed(0)}ms ${what}`);
+    this.event(`INVALID REQUEST ${what}`);
   }
 
   foreignTouched(what: string): void {

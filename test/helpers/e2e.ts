@@ -35,6 +35,7 @@ export async function runE2e(scenario: string, opts: Partial<DemoOptions> = {}):
   const jobsByRunner = new Map<string, number[]>();
   let events: Array<{ t: number; what: string }> = [];
   let requests: Simulator['ctx']['recorder']['requests'] = new Map();
+  let invalid: string[] = [];
   const report = await runDemo({
     scenario: scenarioFile(scenario),
     pools: join(ROOT, 'pools.yaml'),
@@ -53,9 +54,13 @@ export async function runE2e(scenario: string, opts: Partial<DemoOptions> = {}):
       }
       events = [...sim.ctx.recorder.events];
       requests = new Map(sim.ctx.recorder.requests);
+      invalid = [...sim.ctx.recorder.invalidRequests];
       opts.inspect?.(sim);
     },
   });
+  // Every request of every e2e run must be one the official schemas accept (PVE's parameter
+  // verification, the methods PVE serves, GitHub's request bodies).
+  expect(invalid).toEqual([]);
   return { report, logs, progress, secrets, sim: { jobsByRunner, events, requests } };
 }
 

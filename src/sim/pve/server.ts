@@ -98,6 +98,7 @@ export class PveHttp {
   private async answer(method: string, url: URL, body: string, auth: string | undefined): Promise<{ endpoint?: string; answer: Answer }> {
     const w = this.world;
     if ((method === 'GET' || method === 'DELETE') && body.length > 0) {
+      w.ctx.recorder.invalidRequest(`proxmox ${method} ${url.pathname}: a body on ${method}`);
       return { answer: { status: 501, reason: `Unexpected content for method '${method}'` } };
     }
     if (!url.pathname.startsWith(`${API_BASE}/`)) return { answer: { status: 404, reason: 'Not Found' } };
@@ -105,7 +106,10 @@ export class PveHttp {
     if (!this.authenticated(auth)) return { answer: { status: 401, reason: 'Authentication failed!' } };
     const rel = url.pathname.slice(API_BASE.length);
     const route = matchRoute(method, rel);
-    if (!route) throw new PveError(`Method '${method} ${rel}' not implemented`, 501);
+    if (!route) {
+      w.ctx.recorder.invalidRequest(`proxmox ${method} ${rel}: no such method in the simulator's schema`);
+      throw new PveError(`Method '${method} ${rel}' not implemented`, 501);
+    }
     const { endpoint, pathParams } = route;
     const schema = pveApi.endpoints[endpoint]!;
     const raw = collect(method === 'GET' || method === 'DELETE' ? url.searchParams : new URLSearchParams(body));
@@ -118,7 +122,12 @@ export class PveHttp {
         if (n.status !== 'online') throw new PveError('No route to host', 595);
       }
       if (schema.permissions?.check) w.privileges.check(schema.permissions.check, params);
-      validateParams(schema.parameters, params);
+      try {
+        validateParams(schema.parameters, params);
+      } catch (e) {
+        if (e instanceof PveParamError) w.ctx.recorder.invalidRequest(`proxmox ${endpoint}: ${JSON.stringify(e.errors)}`);
+        throw e;
+      }
       if (w.faults.hit('http_error_rate', endpoint)) {
         // The client talks to the first node's pveproxy; see transient.ts for who answers what.
         const t = transientFailure(schema, node, w.ctx.scenario.proxmox.nodes[0]!.name);

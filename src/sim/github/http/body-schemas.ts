@@ -49,10 +49,11 @@ function describe(e: ErrorObject): string {
   }
 }
 
-function check<T>(validate: ValidateFunction<T>, body: unknown): T {
+function check<T>(validate: ValidateFunction<T>, body: unknown, onInvalid?: (problems: string[]) => void): T {
   if (validate(body)) return body as T;
   const problems = [...new Set((validate.errors ?? []).map(describe))];
+  onInvalid?.(problems);
   throw new ApiError(422, `Invalid request.\n\n${problems.join('\n')}`, { errors: problems });
 }
 
-export const parseJitConfigBody = (body: unknown): JitConfigBody => check(jitConfigBody, body);
+export const parseJitConfigBody = (body: unknown, onInvalid?: (problems: string[]) => void): JitConfigBody => check(jitConfigBody, body, onInvalid);

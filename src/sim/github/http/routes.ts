@@ -134,7 +134,7 @@ export function githubRoutes(d: RouteDeps): Route[] {
         docs: `${D}/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-${suffix}`,
         handle: (req) => {
           const { scope, htmlPath } = scopeOf(req);
-          const body = parseJitConfigBody(req.body);
+          const body = parseJitConfigBody(req.body, (problems) => d.ctx.recorder.invalidRequest(`github POST ${htmlPath} generate-jitconfig: ${problems.join(' ')}`));
           const group = d.world.groups(scope).find((g) => g.id === body.runner_group_id);
           if (!group) throw new ApiError(404, 'Not Found');
           const existing = d.world.runnerByName(scope, body.name);
