@@ -153,6 +153,25 @@ describe('run-once.sh', () => {
     expectPoweredOffLast(o);
   });
 
+  it('token, organisation scope: config.sh joins the runner group runner.env names (RUNNER_GROUP), hostile or not', () => {
+    const group = 'ci $(touch pwned6) "x"';
+    const o = runOnce(formatRunnerEnv('ubuntu-2404-207-aa11', { kind: 'token', url: 'https://github.com/acme', token: TOKEN, labels: ['self-hosted', 'linux'], group }));
+    expect(o.status).toBe(0);
+    expect(runnerCalls(o)[0]).toEqual({
+      tool: 'config.sh',
+      args: [
+        '--unattended', '--ephemeral', '--replace', '--disableupdate', '--no-default-labels',
+        '--url', 'https://github.com/acme',
+        '--name', 'ubuntu-2404-207-aa11',
+        '--labels', 'self-hosted,linux',
+        '--runnergroup', group,
+        '--work', '_work',
+      ],
+    });
+    expect(existsSync(join(o.root, 'pwned6'))).toBe(false);
+    expectPoweredOffLast(o);
+  });
+
   it('a job that fails still powers the VM off, passing the runner status on', () => {
     const o = runOnce(formatRunnerEnv('ubuntu-2404-207-aaaa', { kind: 'jit', encodedJitConfig: JIT }), { FAKE_EXIT_RUN: '3' });
     expect(o.status).toBe(3);

@@ -78,12 +78,17 @@ for key in RUNNER_URL RUNNER_TOKEN RUNNER_NAME RUNNER_LABELS; do
   [[ -n ${ENV[$key]:-} ]] || { log "runner.env has neither RUNNER_JITCONFIG nor $key"; exit 1; }
 done
 
+# an organisation runner joins its runner group at registration (RUNNER_GROUP, org scopes only)
+group_args=()
+[[ -n ${ENV[RUNNER_GROUP]:-} ]] && group_args=(--runnergroup "${ENV[RUNNER_GROUP]}")
+
 log "registering ephemeral runner ${ENV[RUNNER_NAME]}"
 ACTIONS_RUNNER_INPUT_TOKEN=${ENV[RUNNER_TOKEN]} as_runner ./config.sh \
   --unattended --ephemeral --replace --disableupdate --no-default-labels \
   --url "${ENV[RUNNER_URL]}" \
   --name "${ENV[RUNNER_NAME]}" \
   --labels "${ENV[RUNNER_LABELS]}" \
+  "${group_args[@]}" \
   --work _work || exit $?
 
 as_runner ./run.sh

@@ -14,7 +14,8 @@ import { formatRunnerEnv } from './runner-env.js';
 
 export type Registration =
   | { kind: 'jit'; encodedJitConfig: string }
-  | { kind: 'token'; url: string; token: string; labels: string[] };
+  /** `group`: the organisation runner group config.sh joins (`--runnergroup`); absent for repositories */
+  | { kind: 'token'; url: string; token: string; labels: string[]; group?: string };
 
 export interface UserDataValues {
   runnerName: string;

@@ -10,7 +10,7 @@
  */
 import type { Registration } from './render.js';
 
-export const RUNNER_ENV_KEYS = ['RUNNER_NAME', 'RUNNER_JITCONFIG', 'RUNNER_URL', 'RUNNER_TOKEN', 'RUNNER_LABELS'] as const;
+export const RUNNER_ENV_KEYS = ['RUNNER_NAME', 'RUNNER_JITCONFIG', 'RUNNER_URL', 'RUNNER_TOKEN', 'RUNNER_LABELS', 'RUNNER_GROUP'] as const;
 
 const KEY_RE = /^[A-Z_][A-Z0-9_]*$/;
 const LINE_RE = /^([A-Z_][A-Z0-9_]*)="((?:[^"\\\x00-\x1f\x7f]|\\\\|\\x[0-7][0-9A-Fa-f])*)"$/;
@@ -69,6 +69,8 @@ export function formatRunnerEnv(runnerName: string, reg: Registration): string {
     ['RUNNER_URL', reg.url],
     ['RUNNER_TOKEN', reg.token],
     ['RUNNER_LABELS', reg.labels.join(',')],
+    // An organisation runner joins its group at config.sh time (a registration token carries none).
+    ...(reg.group !== undefined ? [['RUNNER_GROUP', reg.group] as const] : []),
   ]);
 }
 
@@ -102,5 +104,5 @@ export function parseRunnerRegistration(text: string): { runnerName: string; reg
   if (url === undefined || token === undefined || labels === undefined) {
     throw new RunnerEnvError('runner.env holds neither RUNNER_JITCONFIG nor all of RUNNER_URL, RUNNER_TOKEN, RUNNER_LABELS');
   }
-  return { runnerName, registration: { kind: 'token', url, token, labels: labels.split(',') } };
+  return { runnerName, registration: { kind: 'token', url, token, labels: labels.split(','), ...(env.RUNNER_GROUP !== undefined ? { group: env.RUNNER_GROUP } : {}) } };
 }

@@ -326,7 +326,9 @@ export class Executor {
     } else {
       const tok = await this.d.github.createRegistrationToken(scope);
       this.d.onSecret?.(tok.token);
-      registration = { kind: 'token', url: runnerUrl(this.d.githubApiUrl, scope), token: tok.token, labels: [...pool.labels] };
+      // A registration token carries no runner group: config.sh joins the pool's (org scopes only).
+      const group = scope.kind === 'org' ? runnerGroupFor(pool, this.d.config.github.orgs.find((o) => o.name === scope.org)!) : undefined;
+      registration = { kind: 'token', url: runnerUrl(this.d.githubApiUrl, scope), token: tok.token, labels: [...pool.labels], ...(group !== undefined ? { group } : {}) };
     }
     return registration;
   }

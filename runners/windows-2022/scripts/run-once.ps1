@@ -44,8 +44,11 @@ try {
             if (-not $envValues[$k]) { throw "runner.env has neither RUNNER_JITCONFIG nor $k" }
         }
         $env:ACTIONS_RUNNER_INPUT_TOKEN = $envValues['RUNNER_TOKEN']
+        # an organisation runner joins its runner group at registration (RUNNER_GROUP, org scopes only)
+        $groupArgs = @()
+        if ($envValues['RUNNER_GROUP']) { $groupArgs = @('--runnergroup', $envValues['RUNNER_GROUP']) }
         & "$RunnerDir\config.cmd" --unattended --ephemeral --replace --disableupdate --no-default-labels `
-            --url $envValues['RUNNER_URL'] --name $envValues['RUNNER_NAME'] --labels $envValues['RUNNER_LABELS'] --work _work
+            --url $envValues['RUNNER_URL'] --name $envValues['RUNNER_NAME'] --labels $envValues['RUNNER_LABELS'] @groupArgs --work _work
         if ($LASTEXITCODE -ne 0) { throw "config.cmd failed with exit code $LASTEXITCODE" }
         Remove-Item Env:\ACTIONS_RUNNER_INPUT_TOKEN
         & "$RunnerDir\run.cmd"

@@ -13,6 +13,9 @@ import type { ScenarioTemplate } from '../scenario.js';
 import type { Image, Machine, Proc, Program } from './machine.js';
 import { configSh, runSh } from './runner.js';
 
+/** run-once passes the organisation runner group only when runner.env names one. */
+const groupArgs = (env: Record<string, string>): string[] => (env.RUNNER_GROUP ? ['--runnergroup', env.RUNNER_GROUP] : []);
+
 const RUNNER_DIR = '/opt/actions-runner';
 
 /** runners/linux/run-once.sh, step by step, with its overrides RUNNER_ENV_FILE, RUNNER_USER, RUNNER_POWEROFF. */
@@ -42,7 +45,7 @@ const pveRunOnce: Program = async (_argv, proc, io, m) => {
     }
     log(`registering ephemeral runner ${env.RUNNER_NAME}`);
     const status = await asRunner(
-      ['./config.sh', '--unattended', '--ephemeral', '--replace', '--disableupdate', '--no-default-labels', '--url', env.RUNNER_URL!, '--name', env.RUNNER_NAME!, '--labels', env.RUNNER_LABELS!, '--work', '_work'],
+      ['./config.sh', '--unattended', '--ephemeral', '--replace', '--disableupdate', '--no-default-labels', '--url', env.RUNNER_URL!, '--name', env.RUNNER_NAME!, '--labels', env.RUNNER_LABELS!, ...groupArgs(env), '--work', '_work'],
       new Map([...proc.env, ['ACTIONS_RUNNER_INPUT_TOKEN', env.RUNNER_TOKEN!]]),
     );
     if (status !== 0) return status;
@@ -72,7 +75,7 @@ const pveRunOncePs1: Program = async (_argv, proc, io, m) => {
       exitCode = await m.exec([`${dir}\\run.cmd`], { ...proc, cwd, env: new Map([...proc.env, ['ACTIONS_RUNNER_INPUT_JITCONFIG', env.RUNNER_JITCONFIG]]) }, io);
     } else {
       for (const k of ['RUNNER_URL', 'RUNNER_TOKEN', 'RUNNER_NAME', 'RUNNER_LABELS']) if (!env[k]) throw new RunnerEnvError(`runner.env has neither RUNNER_JITCONFIG nor ${k}`);
-      const c = await m.exec([`${dir}\\config.cmd`, '--unattended', '--ephemeral', '--replace', '--disableupdate', '--no-default-labels', '--url', env.RUNNER_URL!, '--name', env.RUNNER_NAME!, '--labels', env.RUNNER_LABELS!, '--work', '_work'],
+      const c = await m.exec([`${dir}\\config.cmd`, '--unattended', '--ephemeral', '--replace', '--disableupdate', '--no-default-labels', '--url', env.RUNNER_URL!, '--name', env.RUNNER_NAME!, '--labels', env.RUNNER_LABELS!, ...groupArgs(env), '--work', '_work'],
         { ...proc, cwd, env: new Map([...proc.env, ['ACTIONS_RUNNER_INPUT_TOKEN', env.RUNNER_TOKEN!]]) }, io);
       if (c !== 0) throw new RunnerEnvError(`config.cmd failed with exit code ${c}`);
       exitCode = await m.exec([`${dir}\\run.cmd`], { ...proc, cwd, env: new Map(proc.env) }, io);
