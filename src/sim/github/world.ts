@@ -79,7 +79,7 @@ export class World {
   register(r: Omit<Runner, 'id' | 'os' | 'status' | 'busy' | 'version'>): Runner {
     const runner: Runner = { ...r, id: this.ids.runner(), os: osOf(r.labels), status: 'offline', busy: false, version: null };
     this.runners.set(runner.id, runner);
-    this.recorder.event(`runner ${runner.name} registered (${runner.scope.key})`);
+    this.recorder.event(`runner ${runner.name} registered (${runner.scope.key}, group ${runner.group.name})`);
     return runner;
   }
 
