@@ -34,7 +34,7 @@ export interface DemoOptions {
   maxSettleTicks?: number;
   /** replaces the scenario's time_limit */
   timeLimitMs?: number;
-  /** called with the simulator after the run, before it stops (tests read its records) */
+  /** called with the simulator after the run, before it stops (tests read its records, events included) */
   inspect?: (sim: Simulator) => void;
 }
 
@@ -81,7 +81,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
   const settings = loadPoolsOnly(o.pools);
   const caps = { total: settings.maxTotalRunners > 0 ? settings.maxTotalRunners : undefined, pools: Object.fromEntries(settings.pools.map((p) => [p.name, p.maxRunners])) };
   const isUnmatched = (j: JobTimes) => selectPool(settings.pools, j.labels) === undefined;
-  const sim = new Simulator(scenario, { speed: o.speed, caps, timeLimitMs: o.timeLimitMs });
+  const sim = new Simulator(scenario, { speed: o.speed, caps, timeLimitMs: o.timeLimitMs, keepEvents: o.inspect !== undefined });
   const endpoints = await sim.start();
   const env = { ...o.baseEnv, ...daemonEnv(endpoints, o.pools, o.speed), ...o.env };
   delete env.JOURNAL_STREAM;
