@@ -10,9 +10,12 @@ const run = promisify(execFile);
 
 describe('e2e: once --dry-run and once', () => {
   it('prints the plan with reasons, changes nothing, and never shows a secret; once then acts', async () => {
-    const sim = new Simulator(loadScenario(join(ROOT, 'scenarios', 'demo.yaml')), { speed: 20 });
+    // demo.yaml's workload held: the test queues its first entry (6 ubuntu-24.04 jobs) and nothing
+    // else arrives, however long the machine takes to get to each command
+    const sim = new Simulator(loadScenario(join(ROOT, 'scenarios', 'demo.yaml')), { speed: 20, holdWorkload: true });
     const endpoints = await sim.start();
     try {
+      sim.releaseWorkload(0);
       const env = { ...process.env, ...daemonEnv(endpoints, join(ROOT, 'pools.yaml'), 20) };
       const dry = await run(process.execPath, [CLI, 'once', '--dry-run'], { env });
       const plan = JSON.parse(dry.stdout) as { actions: Array<{ kind: string; pool: string; reason: string }>; notes: string[] };
@@ -24,8 +27,8 @@ describe('e2e: once --dry-run and once', () => {
       expect(sim.github.issuedSecrets()).toEqual([]);
 
       const real = await run(process.execPath, [CLI, 'once'], { env });
-      // (more of the scenario's workload may have been queued meanwhile; the first four are certain)
-      expect(sim.pve.ourVms().filter((v) => v.tags.includes('pvr-pool.ubuntu-2404'))).toHaveLength(4);
+      // exactly what the plan said: four VMs of pool ubuntu-2404 (its max_runners), nothing else
+      expect(sim.pve.ourVms().map((v) => v.tags.find((t) => t.startsWith('pvr-pool.')))).toEqual(Array(4).fill('pvr-pool.ubuntu-2404'));
       expect(sim.github.issuedSecrets().length).toBeGreaterThanOrEqual(4);
       const output = [...dry.stdout.split('\n'), ...dry.stderr.split('\n'), ...real.stdout.split('\n'), ...real.stderr.split('\n')];
       expect(leakedSecrets(output, sim.secrets())).toEqual([]);
