@@ -9,14 +9,10 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { MAX_SNIPPET_BYTES, renderUserData, UserDataError, type Registration, type UserDataValues } from '../src/cloudinit/render.js';
 import { parseRunnerRegistration } from '../src/cloudinit/runner-env.js';
+import { CLOUD_INIT, describeWithTools } from './helpers/tools.js';
 
 const TEMPLATE_DIR = join(process.cwd(), 'cloud-init');
 const templates = readdirSync(TEMPLATE_DIR).filter((f) => f.endsWith('.yaml')).sort();
-
-function requireTool(cmd: string, pkg: string): void {
-  const probe = spawnSync('sh', ['-c', `command -v ${cmd}`]);
-  if (probe.status !== 0) throw new Error(`${cmd} is not installed: install the Debian package '${pkg}' (apt-get install -y ${pkg}); .ci/run does this`);
-}
 
 const JIT = 'eyJydW5uZXIiOiJ7XCJhZ2VudElkXCI6MTIzfSIsIi5jcmVkZW50aWFscyI6ImV5SmhJam9pWWlKOSJ9';
 const TOKEN = 'AABF3JGZDX3P5PMEXLND6TS6FCWO6';
@@ -59,7 +55,6 @@ function runnerEnvEntry(doc: Record<string, unknown>): Record<string, unknown> {
 
 let work: string;
 beforeAll(() => {
-  requireTool('cloud-init', 'cloud-init');
   work = mkdtempSync(join(tmpdir(), 'pvr-cloudinit-'));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -69,36 +64,38 @@ describe('shipped cloud-init templates', () => {
     expect(templates).toEqual(['ubuntu-2204.yaml', 'ubuntu-2404.yaml', 'windows-2022.yaml']);
   });
 
-  describe.each(templates)('%s', (file) => {
-    const text = readFileSync(join(TEMPLATE_DIR, file), 'utf8');
-    const template = YAML.parse(text, { version: '1.1' }) as Record<string, unknown>;
+  describeWithTools([CLOUD_INIT], 'checked by cloud-init schema', () => {
+    describe.each(templates)('%s', (file) => {
+      const text = readFileSync(join(TEMPLATE_DIR, file), 'utf8');
+      const template = YAML.parse(text, { version: '1.1' }) as Record<string, unknown>;
 
-    it.each(Object.keys(registrations))('renders the %s variant into a valid cloud-config that reads back to the inputs', (variant) => {
-      const input = values(registrations[variant]!);
-      const rendered = renderUserData(text, input, file);
-      const out = join(work, `${file}.${variant.replace(/\W+/g, '_')}.yaml`);
-      writeFileSync(out, rendered);
+      it.each(Object.keys(registrations))('renders the %s variant into a valid cloud-config that reads back to the inputs', (variant) => {
+        const input = values(registrations[variant]!);
+        const rendered = renderUserData(text, input, file);
+        const out = join(work, `${file}.${variant.replace(/\W+/g, '_')}.yaml`);
+        writeFileSync(out, rendered);
 
-      const schema = spawnSync('cloud-init', ['schema', '--config-file', out], { encoding: 'utf8' });
-      expect({ status: schema.status, stdout: schema.stdout.trim(), stderr: schema.stderr.trim() }).toEqual({
-        status: 0,
-        stdout: `Valid cloud-config: ${out}`,
-        stderr: '',
+        const schema = spawnSync('cloud-init', ['schema', '--config-file', out], { encoding: 'utf8' });
+        expect({ status: schema.status, stdout: schema.stdout.trim(), stderr: schema.stderr.trim() }).toEqual({
+          status: 0,
+          stdout: `Valid cloud-config: ${out}`,
+          stderr: '',
+        });
+
+        for (const version of ['1.1', '1.2'] as const) {
+          const doc = YAML.parse(rendered, { version }) as Record<string, unknown>;
+          // Structure is the template's: same keys, same number of files and commands, same commands.
+          expect(Object.keys(doc).sort()).toEqual(Object.keys(template).sort());
+          expect(doc.runcmd).toEqual(template.runcmd);
+          expect((doc.write_files as unknown[]).length).toBe((template.write_files as unknown[]).length);
+          if ('hostname' in template) expect(doc.hostname).toBe(input.runnerName);
+
+          const entry = runnerEnvEntry(doc);
+          expect(entry.permissions).toBe('0600');
+          const content = entry.encoding === 'b64' ? Buffer.from(String(entry.content), 'base64').toString('utf8') : String(entry.content);
+          expect(parseRunnerRegistration(content)).toEqual({ runnerName: input.runnerName, registration: input.registration });
+        }
       });
-
-      for (const version of ['1.1', '1.2'] as const) {
-        const doc = YAML.parse(rendered, { version }) as Record<string, unknown>;
-        // Structure is the template's: same keys, same number of files and commands, same commands.
-        expect(Object.keys(doc).sort()).toEqual(Object.keys(template).sort());
-        expect(doc.runcmd).toEqual(template.runcmd);
-        expect((doc.write_files as unknown[]).length).toBe((template.write_files as unknown[]).length);
-        if ('hostname' in template) expect(doc.hostname).toBe(input.runnerName);
-
-        const entry = runnerEnvEntry(doc);
-        expect(entry.permissions).toBe('0600');
-        const content = entry.encoding === 'b64' ? Buffer.from(String(entry.content), 'base64').toString('utf8') : String(entry.content);
-        expect(parseRunnerRegistration(content)).toEqual({ runnerName: input.runnerName, registration: input.registration });
-      }
     });
   });
 });

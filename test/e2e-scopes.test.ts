@@ -56,9 +56,30 @@ workload:
   - {at: 10s, repo: solo/tool, jobs: 2, labels: [self-hosted, Linux], duration: 30s}
 `;
 
+type Registered = Map<string, { scope: string; group: string }>;
+const expectedHome = (scope: string) => (scope === 'acme' ? { scope: 'acme', group: 'ci' } : { scope: 'solo/tool', group: 'Default' });
+
 describe('e2e: organisation and repository scopes, JIT and registration tokens', () => {
-  it('serves org repos with org-level runners in the configured group, a repo with repo-level runners, and token pools via config.sh', async () => {
-    const { report, logs, secrets, sim } = await runE2e(scenario, { pools: poolsFile(), maxSettleTicks: 30 });
+  // every runner the simulated GitHub registered, with its scope and runner group; job → repo by runner
+  const registered: Registered = new Map();
+  const jobRepo = new Map<string, string>();
+  let run: Awaited<ReturnType<typeof runE2e>>;
+  beforeAll(async () => {
+    run = await runE2e(scenario, {
+      pools: poolsFile(),
+      maxSettleTicks: 30,
+      inspect: (s) => {
+        for (const e of s.ctx.recorder.events) {
+          const m = /^runner (\S+) registered \((\S+), group (.+)\)$/.exec(e.what);
+          if (m) registered.set(m[1]!, { scope: m[2]!, group: m[3]! });
+        }
+        for (const j of s.ctx.recorder.jobs.values()) if (j.runnerName) jobRepo.set(j.runnerName, j.repo);
+      },
+    });
+  }, 240_000);
+
+  it('serves org repos with org-level JIT runners in the configured group, a repo with repo-level runners, and token pools via config.sh', () => {
+    const { report, logs, secrets, sim } = run;
     expect(report.finished).toBe(true);
     expect(report.jobs.total).toBe(7);
     expect(report.jobs.completed).toBe(7);
@@ -71,5 +92,21 @@ describe('e2e: organisation and repository scopes, JIT and registration tokens',
     expect(logs.some((l) => l.includes('registered runner in org acme (JIT'))).toBe(true);
     for (const [runner, jobs] of sim.jobsByRunner) expect([runner, jobs.length]).toEqual([runner, 1]);
     expect(leakedSecrets(logs, secrets)).toEqual([]);
-  }, 240_000);
+    // Each JIT runner registered in the organisation joined group ci; solo/tool's are repository
+    // runners, which GitHub keeps in group Default.
+    const jit = [...registered].filter(([name]) => name.startsWith('linux-'));
+    for (const [name, r] of jit) expect([name, r]).toEqual([name, expectedHome(r.scope)]);
+    expect(jit.filter(([, r]) => r.scope === 'acme').length).toBeGreaterThanOrEqual(3);
+    expect(jit.filter(([, r]) => r.scope === 'solo/tool').length).toBeGreaterThanOrEqual(2);
+    expect(jobRepo.size).toBe(7);
+    for (const [runner, repo] of jobRepo) if (runner.startsWith('linux-')) expect([runner, registered.get(runner)]).toEqual([runner, expectedHome(repo.startsWith('acme/') ? 'acme' : 'solo/tool')]);
+  });
+
+  // Found by this test (issue 8): a registration token carries no runner group, so runner.env names
+  // it (RUNNER_GROUP) and run-once passes config.sh --runnergroup.
+  it('token-registered (config.sh) runners in the organisation join group ci too', () => {
+    const legacy = [...registered].filter(([name]) => name.startsWith('legacy-'));
+    expect(legacy.length).toBeGreaterThanOrEqual(2);
+    for (const [name, r] of legacy) expect([name, r]).toEqual([name, { scope: 'acme', group: 'ci' }]);
+  });
 });

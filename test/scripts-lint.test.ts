@@ -7,15 +7,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { CREDENTIAL_NAMES } from '../src/config/env.js';
+import { describeWithTools, SHELLCHECK, SYSTEMD_ANALYZE } from './helpers/tools.js';
 
 const REPO = process.cwd();
 const UNIT = join(REPO, 'systemd/pve-runners.service');
-
-function requireTool(cmd: string, pkg: string): void {
-  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
-    throw new Error(`${cmd} is not installed: install the Debian package '${pkg}' (apt-get install -y ${pkg}); .ci/run does this`);
-  }
-}
+const unitText = () => readFileSync(UNIT, 'utf8');
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -34,8 +30,6 @@ function shellScripts(): string[] {
 }
 
 describe('shell scripts', () => {
-  beforeAll(() => requireTool('shellcheck', 'shellcheck'));
-
   it('include the ones the product depends on', () => {
     const names = shellScripts().map((f) => relative(REPO, f));
     expect(names).toEqual(expect.arrayContaining([
@@ -47,12 +41,14 @@ describe('shell scripts', () => {
     ]));
   });
 
-  it('pass shellcheck with no findings at all', () => {
-    const files = shellScripts();
-    // -x follows sourced files; --severity=style reports everything shellcheck knows.
-    const r = spawnSync('shellcheck', ['-x', '--severity=style', ...files], { cwd: REPO, encoding: 'utf8' });
-    expect(r.stdout + r.stderr).toBe('');
-    expect(r.status).toBe(0);
+  describeWithTools([SHELLCHECK], 'shellcheck', () => {
+    it('pass shellcheck with no findings at all', () => {
+      const files = shellScripts();
+      // -x follows sourced files; --severity=style reports everything shellcheck knows.
+      const r = spawnSync('shellcheck', ['-x', '--severity=style', ...files], { cwd: REPO, encoding: 'utf8' });
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    });
   });
 
   it('are executable', () => {
@@ -63,14 +59,33 @@ describe('shell scripts', () => {
 });
 
 describe('systemd/pve-runners.service', () => {
+  it('has the contract settings: simple, unprivileged, restarts except on exit 78, credentials, env file', () => {
+    const directives = unitText().split('\n').filter((l) => /^[A-Za-z]+=/.test(l));
+    expect(directives).toEqual(expect.arrayContaining([
+      'Type=simple',
+      'User=pve-runners',
+      'Restart=on-failure',
+      'RestartPreventExitStatus=78',
+      'EnvironmentFile=/etc/pve-runners/pve-runners.env',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+    ]));
+    expect(directives.filter((d) => d.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/mnt/pve-snippets']);
+    // Exactly the credential names the daemon looks up in $CREDENTIALS_DIRECTORY.
+    expect(directives.filter((d) => d.startsWith('LoadCredential=')).sort()).toEqual(Object.values(CREDENTIAL_NAMES).map((n) => `LoadCredential=${n}`).sort());
+    expect(directives.filter((d) => /^Environment=.*(SECRET|TOKEN|KEY)/.test(d))).toEqual([]);
+  });
+});
+
+describeWithTools([SYSTEMD_ANALYZE], 'systemd/pve-runners.service checked by systemd-analyze', () => {
   let dir: string;
   beforeAll(() => {
-    requireTool('systemd-analyze', 'systemd');
     dir = mkdtempSync(join(tmpdir(), 'pvr-unit-'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const unitText = () => readFileSync(UNIT, 'utf8');
   /**
    * `verify` checks that ExecStart's binary exists. The unit names Debian's /usr/bin/node; where this
    * machine's node lives elsewhere, verify a copy that differs in that one path only.
@@ -89,25 +104,6 @@ describe('systemd/pve-runners.service', () => {
 
   it('verify is strict enough to catch a mistake (a misspelled directive)', () => {
     expect(verify(unitText().replace('ProtectHome=yes', 'ProtectHomes=yes')).output).toMatch(/Unknown key 'ProtectHomes'/);
-  });
-
-  it('has the contract settings: simple, unprivileged, restarts except on exit 78, credentials, env file', () => {
-    const directives = unitText().split('\n').filter((l) => /^[A-Za-z]+=/.test(l));
-    expect(directives).toEqual(expect.arrayContaining([
-      'Type=simple',
-      'User=pve-runners',
-      'Restart=on-failure',
-      'RestartPreventExitStatus=78',
-      'EnvironmentFile=/etc/pve-runners/pve-runners.env',
-      'NoNewPrivileges=yes',
-      'ProtectSystem=strict',
-      'ProtectHome=yes',
-      'PrivateTmp=yes',
-    ]));
-    expect(directives.filter((d) => d.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/mnt/pve-snippets']);
-    // Exactly the credential names the daemon looks up in $CREDENTIALS_DIRECTORY.
-    expect(directives.filter((d) => d.startsWith('LoadCredential=')).sort()).toEqual(Object.values(CREDENTIAL_NAMES).map((n) => `LoadCredential=${n}`).sort());
-    expect(directives.filter((d) => /^Environment=.*(SECRET|TOKEN|KEY)/.test(d))).toEqual([]);
   });
 
   it('is rated well by systemd-analyze security', () => {

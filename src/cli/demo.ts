@@ -34,7 +34,7 @@ export interface DemoOptions {
   maxSettleTicks?: number;
   /** replaces the scenario's time_limit */
   timeLimitMs?: number;
-  /** called with the simulator after the run, before it stops (tests read its records) */
+  /** called with the simulator after the run, before it stops (tests read its records, events included) */
   inspect?: (sim: Simulator) => void;
 }
 

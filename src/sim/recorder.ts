@@ -71,6 +71,7 @@ export class Recorder {
   vmPooled(vmid: number, pool: string): void {
     if (!this.live.has(vmid) || this.live.get(vmid) === pool) return;
     this.live.set(vmid, pool);
+    this.event(`vm ${vmid} pooled ${pool}`);
     const inPool = [...this.live.values()].filter((p) => p === pool).length;
     this.peakByPool.set(pool, Math.max(this.peakByPool.get(pool) ?? 0, inPool));
     const cap = this.caps?.pools[pool];

@@ -20,6 +20,11 @@ export interface SimulatorOptions {
   keepEvents?: boolean;
   /** replaces the scenario's time_limit (tests on a loaded machine give it more room) */
   timeLimitMs?: number;
+  /**
+   * Queue no workload entry at its `at` time: each waits for `releaseWorkload`. A test that must
+   * see (or not see) a job then does not depend on how fast the machine got there.
+   */
+  holdWorkload?: boolean;
 }
 
 /** What `pve-runners sim` prints: enough for any client to reach both APIs. */
@@ -40,6 +45,7 @@ export class Simulator {
   private scheduledEntries = 0;
   /** VMs a person took over (scenario `people`), in the order it happened */
   readonly disowned: number[] = [];
+  private readonly released = new Set<number>();
   private readonly cancels: Array<() => void> = [];
   private readonly ownsSnippetsRoot: boolean;
   private readonly snippetsRoot: string;
@@ -81,8 +87,10 @@ export class Simulator {
       },
       github: gh,
     };
-    for (const entry of this.scenario.workload) {
-      this.cancels.push(this.ctx.clock.after(entry.atMs, () => this.queue(entry)));
+    if (!this.opts.holdWorkload) {
+      for (const entry of this.scenario.workload) {
+        this.cancels.push(this.ctx.clock.after(entry.atMs, () => this.queue(entry)));
+      }
     }
     for (const edit of this.scenario.people) this.cancels.push(this.ctx.clock.after(edit.atMs, () => this.personEdit(edit)));
     return this.endpointsValue;
@@ -97,6 +105,16 @@ export class Simulator {
     const vmid = this.pve.stripMarks(fits);
     if (vmid === undefined) this.cancels.push(this.ctx.clock.after(1000, () => this.personEdit(edit)));
     else this.disowned.push(vmid);
+  }
+
+  /** With `holdWorkload`: queues the scenario's workload entry `index` (0-based) now, once. */
+  releaseWorkload(index: number): void {
+    if (!this.opts.holdWorkload) throw new Error('releaseWorkload needs the holdWorkload option');
+    const entry = this.scenario.workload[index];
+    if (!entry) throw new Error(`the scenario has no workload entry ${index}`);
+    if (this.released.has(index)) throw new Error(`workload entry ${index} was already released`);
+    this.released.add(index);
+    this.queue(entry);
   }
 
   private queue(entry: WorkloadEntry): void {

@@ -93,7 +93,7 @@ export class World {
     const runner: Runner = { ...r, id: this.ids.runner(), os: osOf(r.labels), status: 'offline', busy: false, version: null };
     this.runners.set(runner.id, runner);
     this.lag.runnerChanged(runner);
-    this.recorder.event(`runner ${runner.name} registered (${runner.scope.key})`);
+    this.recorder.event(`runner ${runner.name} registered (${runner.scope.key}, group ${runner.group.name})`);
     return runner;
   }
 

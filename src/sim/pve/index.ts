@@ -81,6 +81,15 @@ export class PveSim implements GuestPower {
     if (vm) markStopped(this.world, vm);
   }
 
+  /** Tasks of this type (e.g. `qmclone`) do not end until `releaseTasks`: see Tasks.hold. */
+  holdTasks(type: string): void {
+    this.world.tasks.hold(type);
+  }
+
+  releaseTasks(type: string): void {
+    this.world.tasks.release(type);
+  }
+
   /** pve-runners' VMs as they are now (for scenario-driven checks such as killing the daemon mid-clone). */
   ourVms(): Array<{ vmid: number; node: string; status: 'running' | 'stopped'; lock: string | undefined; tags: string[] }> {
     return [...this.world.cluster.vms.values()]

@@ -34,6 +34,9 @@ export class Tasks {
   private readonly tasks = new Map<string, TaskInfo>();
   private readonly rng: Rng;
   private pstart: number;
+  /** task types whose workers may not end yet, and the ends waiting for that (tests only) */
+  private readonly held = new Set<string>();
+  private parked: Array<{ type: string; end: () => void }> = [];
 
   constructor(private readonly ctx: SimContext) {
     this.rng = ctx.rng.fork('pve-tasks');
@@ -65,7 +68,7 @@ export class Tasks {
       this.ctx.clock.after(0, () => this.end(task, reason));
       return upid;
     }
-    this.ctx.clock.after(opts.durationMs, () => {
+    this.ctx.clock.after(opts.durationMs, () => this.unlessHeld(opts.type, () => {
       try {
         const done = opts.finish();
         if (done && done.warnings.length > 0) {
@@ -75,8 +78,29 @@ export class Tasks {
       } catch (e) {
         this.end(task, (e as Error).message);
       }
-    });
+    }));
     return upid;
+  }
+
+  /**
+   * Workers of `type` that reach their end stay `running` (their VM locked) until `release`:
+   * a test that must meet a task in progress makes it so rather than racing its duration.
+   */
+  hold(type: string): void {
+    this.held.add(type);
+  }
+
+  /** Ends, in order, every worker of `type` held past its duration; later ones end on time. */
+  release(type: string): void {
+    this.held.delete(type);
+    const due = this.parked.filter((p) => p.type === type);
+    this.parked = this.parked.filter((p) => p.type !== type);
+    for (const p of due) p.end();
+  }
+
+  private unlessHeld(type: string, end: () => void): void {
+    if (this.held.has(type)) this.parked.push({ type, end });
+    else end();
   }
 
   private end(task: TaskInfo, error: string | undefined, warnings = 0): void {
