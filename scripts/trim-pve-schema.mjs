@@ -31,6 +31,7 @@ export const ENDPOINTS = [
   'POST /nodes/{node}/qemu/{vmid}/status/start',
   'POST /nodes/{node}/qemu/{vmid}/status/stop',
   'POST /nodes/{node}/qemu/{vmid}/status/shutdown',
+  'GET /nodes/{node}/tasks',
   'GET /nodes/{node}/tasks/{upid}/status',
   'GET /nodes/{node}/tasks/{upid}/log',
   'GET /nodes/{node}/storage',

@@ -63,6 +63,40 @@ describe('planner: VMIDs taken by VMs the token cannot see', () => {
   });
 });
 
+describe('planner: hidden VMIDs, with the clone tasks read (unexplainedClones)', () => {
+  const hiddenVmids = new Map([[200, NOW - MIN], [201, NOW - MIN], [202, NOW], [300, NOW]]);
+
+  it('counts at most as many hidden VMIDs as the pool has unexplained clones of ours; the rest are someone else\'s at once', () => {
+    const p = plan(config(), observation({ jobs: jobs(6), hiddenVmids, unexplainedClones: new Map([['ubuntu', 1], ['gpu', 0]]) }));
+    // ubuntu: one of 200-202 counts (max_runners 4 → 3 new, in 203-205); gpu: 300 is someone else's
+    expect(creates(p.actions).map((c) => c.vmid)).toEqual([203, 204, 205]);
+    expect(p.pools.find((s) => s.pool === 'ubuntu')).toMatchObject({ vms: 1, create: 3 });
+    expect(p.pools.find((s) => s.pool === 'gpu')).toMatchObject({ vms: 0 });
+    const notes = p.notes.join('\n');
+    expect(notes).toMatch(/VMID 200 in pool ubuntu's range .*counted against the pool as a clone of ours in progress/);
+    expect(notes).toMatch(/VMID 201 in pool ubuntu's range .*no clone of ours is unaccounted for: someone else's, VMID skipped, not counted/);
+    expect(notes).toMatch(/VMID 300 in pool gpu's range .*no clone of ours is unaccounted for/);
+  });
+
+  it('with no unexplained clone, a hidden VMID costs no slot (a pool missing from the map has none)', () => {
+    const p = plan(config(), observation({ jobs: jobs(6), hiddenVmids, unexplainedClones: new Map() }));
+    expect(creates(p.actions).map((c) => c.vmid)).toEqual([203, 204, 205, 206]);
+    expect(p.notes.filter((n) => n.includes('cannot see'))).toHaveLength(4);
+  });
+
+  it('more unexplained clones than hidden VMIDs count only the hidden ones; past the window none counts', () => {
+    const p = plan(config(), observation({ jobs: jobs(6), hiddenVmids: new Map([[200, NOW], [201, NOW - 15 * MIN]]), unexplainedClones: new Map([['ubuntu', 3]]) }));
+    expect(creates(p.actions).map((c) => c.vmid)).toEqual([202, 203, 204]);
+    expect(p.notes.join('\n')).toMatch(/VMID 201 .*for longer than a clone of ours takes/);
+  });
+
+  it('task lists unread (undefined): the window rule, every hidden VMID in it counted', () => {
+    const p = plan(config(), observation({ jobs: jobs(6), hiddenVmids, unexplainedClones: undefined }));
+    expect(creates(p.actions).map((c) => c.vmid)).toEqual([203]);
+    expect(p.notes.join('\n')).toMatch(/VMID 202 .*counted against the pool while it may be a clone of ours in progress \(the clone tasks could not be listed\)/);
+  });
+});
+
 describe('planner: VMs a person took over', () => {
   it('a VM the executor found without our marks is never acted on, nor counted', () => {
     const vm = ourVm(ubuntu, 200, { status: 'stopped' });

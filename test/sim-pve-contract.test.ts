@@ -81,6 +81,8 @@ describe('PveSim responses validate against the official schema', () => {
     await px.nodes.$('pve1').qemu.$(150).status.current.$get();
     await px.nodes.$('pve1').tasks.$(clone).log.$get();
     expect(await h.waitTask('pve1', clone)).toBe('OK');
+    // (the active list's shape is checked in sim-pve-tasks.test.ts, where the clock stands still)
+    expect(await px.nodes.$('pve1').tasks.$get({ source: 'all', limit: 5 })).toEqual(expect.arrayContaining([expect.objectContaining({ upid: clone, status: 'OK', user: 'pve-runners@pve', tokenid: 'daemon' })]));
     await px.nodes.$('pve1').storage.$('local-lvm').content.$get({ vmid: 150 });
     expect(await px.nodes.$('pve1').qemu.$(150).config.$put({ cicustom: 'user=local:snippets/r.yaml', tags: 'pve-runners;pvr-pool.a' })).toBeNull();
     const cfg = await px.nodes.$('pve1').qemu.$(150).config.$post({ cores: 2, memory: '1024' });

@@ -80,6 +80,24 @@ describe('executor: VMIDs taken by VMs the token cannot see', () => {
   });
 });
 
+describe('executor: the clone tasks it accounts for', () => {
+  it('knows a clone\'s UPID while it awaits the task, and forgets it when the creation ends', async () => {
+    const { proxmox, ex, create } = setup();
+    const seen: string[][] = [];
+    const status = proxmox.taskStatus.bind(proxmox);
+    proxmox.taskStatus = async (node, upid) => {
+      if (upid.includes(':qmclone:')) seen.push([upid, ...ex.cloneTasks()]);
+      return status(node, upid);
+    };
+    expect(await create()).toMatchObject({ ok: true });
+    expect(seen).toHaveLength(1);
+    // the UPID polled is the one it knows; a qmclone task's id is the template
+    expect(seen[0]![1]).toBe(seen[0]![0]);
+    expect(seen[0]![0]).toMatch(/:qmclone:9000:/);
+    expect([...ex.cloneTasks()]).toEqual([]);
+  });
+});
+
 describe('HiddenVmids: what the observer learns, and what it costs', () => {
   const probes = (calls: Call[]) => calls.filter((c) => c.startsWith('pve nextid')).map((c) => Number(c.split(' ')[2]));
 

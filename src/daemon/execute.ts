@@ -76,6 +76,8 @@ export class Executor {
   private readonly seenOnline = new Set<string>();
   /** VMs a person took over (our marks removed): never changed again, while they exist */
   private readonly disowned = new Set<number>();
+  /** UPIDs of the clone tasks this process is awaiting */
+  private readonly cloneUpids = new Set<string>();
   private readonly outcomes: ActionOutcome[] = [];
   private readonly freedListeners: Array<() => void> = [];
   private accepting = true;
@@ -118,6 +120,11 @@ export class Executor {
   noteOnline(names: Iterable<string>, liveVmNames: ReadonlySet<string>): void {
     for (const n of names) this.seenOnline.add(n);
     for (const n of this.seenOnline) if (!liveVmNames.has(n)) this.seenOnline.delete(n);
+  }
+
+  /** The clone tasks this process started and is awaiting: a running clone task not among them is unexplained. */
+  cloneTasks(): ReadonlySet<string> {
+    return new Set(this.cloneUpids);
   }
 
   /** `cb` runs whenever a VM has been destroyed: capacity for waiting jobs may be free now. */
@@ -365,7 +372,16 @@ export class Executor {
         ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
       });
     await this.cloneQueue(a.node).add(() =>
-      this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => this.wait(await clone(), `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs), { pool: pool.name, vmid, runner: name }),
+      this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => {
+        const upid = await clone();
+        // Known while awaited: once given up on (timeout), a clone still running is unexplained.
+        this.cloneUpids.add(upid);
+        try {
+          await this.wait(upid, `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs);
+        } finally {
+          this.cloneUpids.delete(upid);
+        }
+      }, { pool: pool.name, vmid, runner: name }),
     );
   }
 

@@ -4,9 +4,10 @@ import type { GithubApi, QueuedJob } from '../github/api.js';
 import { describeScope, scopeKey, type Scope } from '../github/scope.js';
 import type { Logger } from '../log.js';
 import type { InFlight, Observation, ObservedJob, ObservedRunner, ObservedVm, VmMeta } from '../planner/observation.js';
-import type { ProxmoxApi, PveVm } from '../proxmox/api.js';
+import type { ProxmoxApi, PveNode, PveVm } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
+import type { CloneTasks } from './clone-tasks.js';
 import type { HiddenVmids } from './hidden-vmids.js';
 import { LagGuard } from './lag-guard.js';
 import type { PermissionLog } from './permission-log.js';
@@ -20,6 +21,8 @@ export interface ObserverDeps {
   log: Logger;
   /** VMIDs taken by VMs the token cannot see; without it none are looked for */
   hidden?: HiddenVmids;
+  /** our clone tasks, read only while there are hidden VMIDs; without it, hidden VMIDs count for the whole window */
+  cloneTasks?: CloneTasks;
   /** concurrent GitHub reads */
   concurrency?: number;
   /** says once what GitHub permission a refused listing lacks */
@@ -55,10 +58,10 @@ export class Observer {
     const [pveVms, pveNodes] = await Promise.all([this.d.proxmox.listVms(), this.d.proxmox.listNodes()]);
     const listed = new Set(pveVms.map((v) => v.vmid));
     const busy = new Set(inFlight.creating.map((c) => c.vmid));
-    const [vms, gh, snippets] = await Promise.all([this.withMeta(pveVms), this.observeGithub(now), this.d.snippets.list().catch((e: unknown) => {
+    const [vms, gh, snippets, unexplainedClones] = await Promise.all([this.withMeta(pveVms), this.observeGithub(now), this.d.snippets.list().catch((e: unknown) => {
       this.d.log.warn(`cannot list snippets: ${(e as Error).message}; snippet cleanup skipped this tick`);
       return undefined;
-    }), this.d.hidden?.refresh(listed, busy, now)]);
+    }), this.hiddenAndClones(listed, busy, now, pveVms, pveNodes)]);
     const guarded = this.lagGuard.apply(gh);
     for (const { job, runner } of guarded.leftOut) {
       this.d.log.debug(`job ${job.id} (${job.repo}) is still listed queued, but our runner ${runner} is busy and no listed job names it: taken to be running it (GitHub's job listing lags), not counted as demand`, { job: job.id, runner });
@@ -71,10 +74,22 @@ export class Observer {
       runnerScopes: gh.runnerScopes,
       vms,
       hiddenVmids: this.d.hidden?.snapshot() ?? new Map(),
+      unexplainedClones,
       nodes: pveNodes.map((n) => ({ name: n.node, online: n.online, maxmemBytes: n.maxmem, memBytes: n.mem })),
       snippets,
       inFlight,
     };
+  }
+
+  /**
+   * Brings the hidden VMIDs up to date, then — only if there are any, so a cluster the token fully
+   * sees pays nothing — lists the clone tasks that may explain them.
+   */
+  private async hiddenAndClones(listed: ReadonlySet<number>, busy: ReadonlySet<number>, now: number, vms: PveVm[], nodes: PveNode[]): Promise<ReadonlyMap<string, number> | undefined> {
+    if (!this.d.hidden) return undefined;
+    await this.d.hidden.refresh(listed, busy, now);
+    if (this.d.hidden.snapshot().size === 0) return new Map();
+    return this.d.cloneTasks?.unexplained(nodes, vms);
   }
 
   /**

@@ -10,6 +10,7 @@ import type { PlanConfig } from '../planner/plan.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import { createProxmoxClient } from '../proxmox/client.js';
 import { DirSnippetStore, type SnippetStore } from '../snippets/store.js';
+import { CloneTasks } from './clone-tasks.js';
 import { Daemon } from './daemon.js';
 import { Executor } from './execute.js';
 import { HiddenVmids } from './hidden-vmids.js';
@@ -82,7 +83,9 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
   const hidden = new HiddenVmids({ proxmox, pools: config.pools, log: o.log, windowMs: timings.cloneTimeoutMs, staleProbeMs: timings.hiddenReprobeMs });
   const permissions = new PermissionLog(o.log, env.github.auth.kind);
-  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden, permissions });
+  // asked only while observing, once the executor below exists
+  const cloneTasks = new CloneTasks({ proxmox, pools: config.pools, log: o.log, tokenId: env.proxmox.tokenId, known: () => executor.cloneTasks() });
+  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden, cloneTasks, permissions });
   const executor = new Executor({
     config,
     github,

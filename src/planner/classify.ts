@@ -82,22 +82,33 @@ function unidentified(vm: ObservedVm, pool: PoolConfig, notes: string[], why: st
 
 /**
  * VMIDs taken by VMs the token cannot see. qemu-server adds a clone to its resource pool only when
- * the task ends, so a clone of ours from before a restart is one of them until then: each counts
- * against its range's pool for the window after it was first found (no clone of ours outlives the
- * clone timeout without the executor giving up on it), then is someone else's. Never picked.
+ * the task ends, so a clone of ours from before a restart is one of them until then. With the
+ * clone tasks read (`unexplainedClones`), a pool counts at most as many of its hidden VMIDs as it
+ * has running clones of our token that this process does not account for; the others are
+ * someone else's at once. Without them, each counts for the window after it was first found (no
+ * clone of ours outlives the clone timeout without the executor giving up on it). Never picked.
  */
 function hiddenInWindow(ctx: PlanContext, notes: string[]): OwnedVm[] {
   const { obs, cfg } = ctx;
   const listed = new Set(obs.vms.map((v) => v.vmid));
+  const budget = obs.unexplainedClones ? new Map(ctx.pools.map((p) => [p.name, obs.unexplainedClones!.get(p.name) ?? 0])) : undefined;
   const out: OwnedVm[] = [];
   for (const [vmid, since] of [...obs.hiddenVmids].sort(([a], [b]) => a - b)) {
     const pool = ctx.pools.find((p) => inRange(p, vmid));
     if (!pool || listed.has(vmid) || ctx.creatingByVmid.has(vmid)) continue;
+    const hidden = `VMID ${vmid} in pool ${pool.name}'s range is taken by a VM this token cannot see`;
     if (obs.now - since >= cfg.hiddenVmidWindowMs) {
-      notes.push(`VMID ${vmid} in pool ${pool.name}'s range is taken by a VM this token cannot see, for longer than a clone of ours takes: someone else's, VMID skipped, not counted (grant VM.Audit on /vms to see it)`);
+      notes.push(`${hidden}, for longer than a clone of ours takes: someone else's, VMID skipped, not counted (grant VM.Audit on /vms to see it)`);
       continue;
     }
-    notes.push(`VMID ${vmid} in pool ${pool.name}'s range is taken by a VM this token cannot see: VMID skipped, and counted against the pool while it may be a clone of ours in progress`);
+    const left = budget?.get(pool.name);
+    if (left === 0) {
+      notes.push(`${hidden}, and no clone of ours is unaccounted for: someone else's, VMID skipped, not counted (grant VM.Audit on /vms to see it)`);
+      continue;
+    }
+    if (left !== undefined) budget!.set(pool.name, left - 1);
+    const why = left === undefined ? 'while it may be a clone of ours in progress (the clone tasks could not be listed)' : 'as a clone of ours in progress (a running clone task of our token that this process is not awaiting)';
+    notes.push(`${hidden}: VMID skipped, and counted against the pool ${why}`);
     const vm: ObservedVm = { kind: 'qemu', vmid, node: '', name: '', status: 'unknown', template: false, tags: [], maxmemBytes: 0, uptimeS: 0 };
     out.push({ vm, pool, scope: undefined, role: 'unidentified', ageMs: undefined });
   }

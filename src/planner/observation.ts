@@ -90,6 +90,12 @@ export interface Observation {
    * see them), with the time (epoch ms) each was first found so: maybe a clone of ours in progress.
    */
   hiddenVmids: ReadonlyMap<number, number>;
+  /**
+   * Per pool name, running clone tasks of our token that this process is not awaiting (from before
+   * a restart, or whose answer was lost): how many of the pool's hidden VMIDs may be clones of ours.
+   * Empty when nothing is hidden; undefined when the task lists could not be read.
+   */
+  unexplainedClones?: ReadonlyMap<string, number>;
   nodes: readonly ObservedNode[];
   /** undefined when the snippet directories could not be listed */
   snippets: readonly ObservedSnippet[] | undefined;

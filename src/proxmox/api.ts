@@ -34,6 +34,20 @@ export interface CloneRequest {
 
 export type VmConfigValue = string | number;
 
+/** A task as a node's task list shows it, read from its UPID. */
+export interface PveTask {
+  upid: string;
+  node: string;
+  /** e.g. `qmclone` */
+  type: string;
+  /** the task's object: for a qmclone, the VMID cloned *from* */
+  id: string;
+  /** who started it, as the UPID carries it: `user@realm`, or a token's `user@realm!name` */
+  user: string;
+  /** not ended yet (an active-list entry that has ended carries an end time) */
+  running: boolean;
+}
+
 /**
  * The Proxmox VE calls pve-runners makes, and no others. Calls that start a task return its UPID;
  * awaiting it is tasks.ts's job.
@@ -55,6 +69,11 @@ export interface ProxmoxApi {
   stop(node: string, vmid: number): Promise<string>;
   destroy(node: string, vmid: number): Promise<string>;
   taskStatus(node: string, upid: string): Promise<{ status: string; exitstatus?: string }>;
+  /**
+   * A node's active tasks of one type (GET /nodes/{node}/tasks?source=active): any token sees its
+   * own; others' only with Sys.Audit on /nodes/<node>. Throws when the list may be cut short.
+   */
+  activeTasks(node: string, type: string): Promise<PveTask[]>;
   version(): Promise<{ version: string; release: string }>;
   /** The token's effective privileges: path → privilege → 1. */
   permissions(): Promise<Record<string, Record<string, number>>>;
@@ -66,4 +85,14 @@ export interface ProxmoxApi {
 /** `upid` names its node (UPID:<node>:…); tasks must be read on that node. */
 export function upidNode(upid: string): string | undefined {
   return /^UPID:([^:]+):/.exec(upid)?.[1];
+}
+
+/**
+ * The parts of a UPID (pve-common PVE/UPID.pm):
+ * `UPID:<node>:<pid 8hex>:<pstart 8-9hex>:<starttime 8hex>:<type>:<id>:<user>:`, where a token's
+ * user is `user@realm!name` (unlike the task list's archived entries, which split it).
+ */
+export function parseUpid(upid: string): { node: string; type: string; id: string; user: string } | undefined {
+  const m = /^UPID:([a-zA-Z0-9][a-zA-Z0-9.-]*):[0-9A-Fa-f]{8}:[0-9A-Fa-f]{8,9}:[0-9A-Fa-f]{8}:([^:\s]+):([^:\s]*):([^:\s]+):$/.exec(upid);
+  return m ? { node: m[1]!, type: m[2]!, id: m[3]!, user: m[4]! } : undefined;
 }

@@ -1,6 +1,6 @@
 import proxmoxApi from 'proxmox-api';
 import { Agent, fetch as undiciFetch, Response, type RequestInit } from 'undici';
-import type { CloneRequest, ProxmoxApi, PveNode, PveVm, VmConfigValue } from './api.js';
+import { parseUpid, type CloneRequest, type ProxmoxApi, type PveNode, type PveTask, type PveVm, type VmConfigValue } from './api.js';
 import { ProxmoxError, toProxmoxError } from './errors.js';
 
 export interface ProxmoxClientOptions {
@@ -14,6 +14,9 @@ export interface ProxmoxClientOptions {
   /** Per-request timeout; clones answer with a UPID quickly, so this bounds a hung connection. */
   queryTimeoutMs?: number;
 }
+
+/** Asked for at once; a node running this many clones at a time is not expected. */
+const TASK_LIST_LIMIT = 500;
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
 const bool = (v: unknown): boolean => v === 1 || v === true || v === '1';
@@ -134,6 +137,21 @@ export function createProxmoxClient(o: ProxmoxClientOptions): ProxmoxApi {
     async taskStatus(node, upid) {
       const s = await call(`read task ${upid}`, () => px.nodes.$(node).tasks.$(upid).status.$get());
       return { status: str(s.status), exitstatus: s.exitstatus === undefined ? undefined : str(s.exitstatus) };
+    },
+    async activeTasks(node, type) {
+      const operation = `list active ${type} tasks on ${node}`;
+      const items = (await call(operation, () => px.nodes.$(node).tasks.$get({ source: 'active', typefilter: type, limit: TASK_LIST_LIMIT }))) as Array<Record<string, unknown>>;
+      // A full page may leave some out: better no answer than a short one.
+      if (items.length >= TASK_LIST_LIMIT) throw new ProxmoxError(0, `more than ${TASK_LIST_LIMIT - 1} active ${type} tasks`, operation);
+      const out: PveTask[] = [];
+      for (const r of items) {
+        // Read from the UPID: it always carries the whole token id (the entry's `user` is split
+        // into `user` and `tokenid` once a task is archived, pve-manager API2/Tasks.pm).
+        const u = parseUpid(str(r.upid));
+        if (!u) throw new ProxmoxError(0, `unexpected task id ${JSON.stringify(r.upid)}`, operation);
+        out.push({ upid: str(r.upid), ...u, running: r.endtime === undefined && (r.status === undefined || r.status === 'RUNNING') });
+      }
+      return out;
     },
     async version() {
       const v = await call('read version', () => px.version.$get());

@@ -1,7 +1,7 @@
 import type { Clock } from '../../src/clock.js';
 import type { DeleteRunnerResult, GithubApi, JitConfig, Listing, QueuedJob, RunnerRegistration, WorkflowRunRef } from '../../src/github/api.js';
 import type { Scope } from '../../src/github/scope.js';
-import type { CloneRequest, ProxmoxApi, PveNode, PveVm, VmConfigValue } from '../../src/proxmox/api.js';
+import { parseUpid, type CloneRequest, type ProxmoxApi, type PveNode, type PveTask, type PveVm, type VmConfigValue } from '../../src/proxmox/api.js';
 import { ProxmoxError } from '../../src/proxmox/errors.js';
 import type { ObservedSnippet } from '../../src/planner/observation.js';
 import type { SnippetStore } from '../../src/snippets/store.js';
@@ -47,8 +47,20 @@ export class FakeProxmox implements ProxmoxApi {
     const e = errs?.shift();
     if (e) throw e;
   }
+  /** The token id in the UPIDs of the tasks this fake starts. */
+  readonly tokenId = 'pve-runners@pve!ci';
+  /**
+   * Running tasks besides the clones this fake is doing (a clone of a previous daemon run, someone
+   * else's): listed by activeTasks on their node.
+   */
+  readonly otherTasks: string[] = [];
   private upid(node: string, type: string, id: number): string {
-    return `UPID:${node}:0000${(++this.seq).toString(16).padStart(4, '0')}:00000001:6543210${this.seq}:${type}:${id}:pve-runners@pve!ci:`;
+    const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
+    return `UPID:${node}:${hex(++this.seq)}:00000001:${hex(0x65432100 + this.seq)}:${type}:${id}:${this.tokenId}:`;
+  }
+  /** A running task's UPID as Proxmox would make it (for otherTasks). */
+  taskId(node: string, type: string, id: number, user = this.tokenId): string {
+    return this.upid(node, type, id).replace(`:${this.tokenId}:`, `:${user}:`);
   }
   async listVms(): Promise<PveVm[]> {
     this.step('listVms');
@@ -75,7 +87,8 @@ export class FakeProxmox implements ProxmoxApi {
     this.step(`clone ${source}->${req.newid} name=${req.name}${req.pool ? ` pool=${req.pool}` : ''}`);
     const taken = this.vms.get(req.newid) ?? this.hidden.get(req.newid);
     if (taken?.node === node) throw pveError(500, `unable to create VM ${req.newid}: config file already exists`);
-    const upid = this.upid(node, 'qmclone', req.newid);
+    // a qmclone task's id is the VM cloned from (qemu-server clone_vm forks its worker with $vmid)
+    const upid = this.upid(node, 'qmclone', source);
     if (taken) {
       this.taskExitOnce.set('qmclone', [`close (rename) atomic file '/etc/pve/nodes/${taken.node}/qemu-server/${req.newid}.conf' failed: File exists`, ...(this.taskExitOnce.get('qmclone') ?? [])]);
       return upid;
@@ -120,6 +133,13 @@ export class FakeProxmox implements ProxmoxApi {
     }
     this.cloned.delete(upid);
     return { status: 'stopped', exitstatus };
+  }
+  /** Clones not yet awaited are running, and so are otherTasks. */
+  async activeTasks(node: string, type: string): Promise<PveTask[]> {
+    this.step(`tasks ${node} ${type}`);
+    return [...this.cloned.keys(), ...this.otherTasks]
+      .map((upid) => ({ upid, ...parseUpid(upid)!, running: true }))
+      .filter((t) => t.node === node && t.type === type);
   }
   async version() {
     return { version: '9.1.3', release: '9.1' };

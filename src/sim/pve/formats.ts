@@ -33,6 +33,7 @@ const named: Record<string, (v: string) => void> = {
   'pve-volume-id': (v) => void (VOLUME_ID_RE.test(v) || fail(`unable to parse volume ID '${v}'`)),
   'pve-tag': (v) => void (TAG_RE.test(v) || fail('invalid characters in tag')),
   'pve-storage-content': (v) => void (STORAGE_CONTENT.includes(v) || fail(`invalid content type '${v}'`)),
+  'pve-task-status-type': (v) => void (/^(ok|error|warning|unknown)$/i.test(v) || fail(`invalid status '${v}'`)),
 };
 
 /** qemu-server's cicustom format: each part names a volume. */

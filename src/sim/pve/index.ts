@@ -115,6 +115,24 @@ export class PveSim implements GuestPower {
     return vm.vmid;
   }
 
+  /**
+   * Someone else (`user`, e.g. `alice@pam`) clones `source` into `newid` as in the web UI: a
+   * placeholder config holding `lock: clone` at once, a `qmclone` task of theirs (its id is the
+   * source VMID) for `durationMs`, then the VM unlocked and named. Theirs, never pve-runners'.
+   * Returns the task's UPID.
+   */
+  personClones(o: { user: string; source: number; newid: number; name: string; durationMs: number }): string {
+    const src = this.world.cluster.vms.get(o.source);
+    if (!src) throw new Error(`personClones: no VM ${o.source}`);
+    if (this.world.cluster.vms.has(o.newid)) throw new Error(`personClones: VMID ${o.newid} is taken`);
+    const vm = { vmid: o.newid, node: src.node, kind: 'foreign' as const, config: new Map([['description', ' qmclone temporary file\n'], ['lock', 'clone']]), status: 'stopped' as const, heldMb: 0 };
+    this.world.cluster.vms.set(o.newid, vm);
+    return this.world.tasks.start({
+      node: src.node, type: 'qmclone', id: o.source, user: o.user, durationMs: o.durationMs,
+      finish: () => void (vm.config = new Map([...src.config].filter(([k]) => k !== 'template').concat([['name', o.name]]))),
+    });
+  }
+
   /** What pve-runners left behind: its VMs (not templates or foreign ones) and snippet files. */
   leaks(): { vms: number[]; snippets: string[] } {
     const vms = [...this.world.cluster.vms.values()].filter((v) => v.kind === 'ours').map((v) => v.vmid).sort((a, b) => a - b);

@@ -6,6 +6,7 @@ import { getConfig, postConfig, putConfig } from './qemu-config.js';
 import { cloneVm } from './qemu-clone.js';
 import { currentStatus, destroyVm, listVms, shutdownVm, startVm, stopVm } from './qemu-power.js';
 import { nextId, nodes, permissions, resources, taskLog, taskStatus, version } from './cluster-api.js';
+import { nodeTasks } from './task-list.js';
 import { nodeStorages, storageConfig, storageContent, storageStatus } from './storage-api.js';
 import { pveApi } from './schema.js';
 import type { Handler } from './world.js';
@@ -25,6 +26,7 @@ export const handlers: Record<string, Handler> = {
   'POST /nodes/{node}/qemu/{vmid}/status/start': startVm,
   'POST /nodes/{node}/qemu/{vmid}/status/stop': stopVm,
   'POST /nodes/{node}/qemu/{vmid}/status/shutdown': shutdownVm,
+  'GET /nodes/{node}/tasks': nodeTasks,
   'GET /nodes/{node}/tasks/{upid}/status': taskStatus,
   'GET /nodes/{node}/tasks/{upid}/log': taskLog,
   'GET /nodes/{node}/storage': nodeStorages,

@@ -18,6 +18,8 @@ export interface TaskInfo {
   user: string;
   status: 'running' | 'stopped';
   exitstatus?: string;
+  /** epoch seconds it ended */
+  endtime?: number;
   log: string[];
 }
 
@@ -45,6 +47,11 @@ export class Tasks {
 
   get(upid: string): TaskInfo | undefined {
     return this.tasks.get(upid);
+  }
+
+  /** Every task of `node`, newest first (the order of the task index, read backwards). */
+  onNode(node: string): TaskInfo[] {
+    return [...this.tasks.values()].filter((t) => t.node === node).reverse();
   }
 
   /** Number of tasks not yet ended (for shutdown/settling). */
@@ -105,6 +112,7 @@ export class Tasks {
 
   private end(task: TaskInfo, error: string | undefined, warnings = 0): void {
     task.status = 'stopped';
+    task.endtime = Math.floor(this.ctx.clock.epochMs() / 1000);
     // pve-common PVE/UPID.pm: the last log line is `TASK OK`, `TASK WARNINGS: <n>` or `TASK ERROR: <msg>`
     if (error !== undefined) {
       task.exitstatus = error;
