@@ -176,6 +176,18 @@ describe('executor: removals', () => {
     expect(calls).toEqual(['pve getConfig 201', 'gh delete 9 → busy']);
   });
 
+  it('removes a VM listed stopped only once Proxmox says it is stopped now: a lagging listing never costs a fresh runner its registration', async () => {
+    const stopped = { ...remove, running: false, reason: 'VM is stopped (its job is done or it powered off)' };
+    const lagging = setupOurs();
+    lagging.proxmox.liveStatus.set(201, 'running');
+    expect((await lagging.run(stopped))[0]).toMatchObject({ ok: true });
+    expect(lagging.calls).toEqual(['pve getConfig 201', 'pve vmStatus 201']);
+    const really = setupOurs();
+    really.proxmox.liveStatus.set(201, 'stopped');
+    await really.run(stopped);
+    expect(really.calls).toEqual(['pve getConfig 201', 'pve vmStatus 201', 'gh delete 9 → deleted', 'pve getConfig 201', 'pve destroy 201']);
+  });
+
   it('looks a runner missing from the listing up by name before stopping its VM, and keeps the VM if it is busy', async () => {
     const absent = { ...remove, runner: undefined, scope: 'repo:acme/app' };
     const none = setupOurs();

@@ -33,6 +33,7 @@ proxmox:
 github:
   repos: [acme/app]
   timings: {runner_connect: 1s}
+  lag: {jobs: 0s, runners: 0s, runner_deletion: 0s}   # these tests read what the guest just did (sim-github-lag covers the lag)
 workload:
   - {at: 0s, repo: acme/app, jobs: 2, labels: [self-hosted, Linux, X64, big], duration: 5s}
 `), { speed: SPEED, keepEvents: true });

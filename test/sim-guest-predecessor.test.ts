@@ -39,6 +39,7 @@ proxmox:
 github:
   repos: [NREL/EnergyPlus]
   timings: {runner_connect: 1s}
+  lag: {jobs: 0s, runners: 0s, runner_deletion: 0s}   # these tests read what the guest just did (sim-github-lag covers the lag)
 workload:
   - {at: 0s, repo: NREL/EnergyPlus, jobs: 1, labels: [self-hosted, Linux, X64, energyplus], duration: 20s}
 `);

@@ -400,6 +400,12 @@ export class Executor {
   private async removeVm(a: RemoveVmAction): Promise<void> {
     const meta = this.meta(a);
     if (!(await this.stillOurs(a, false))) return;
+    if (!a.running && (await this.d.proxmox.vmStatus(a.node, a.vmid)) === 'running') {
+      // The resource list reports pvestatd's last round: a VM started a moment ago may still read
+      // stopped there. Deregistering its runner now would kill the job it is about to take.
+      this.d.log.info('listed as stopped, but it is running: left for a later tick', meta);
+      return;
+    }
     this.d.log.info(`removing runner VM: ${a.reason}`, meta);
     let runner = a.runner;
     if (!runner && a.running && a.scope) {

@@ -62,6 +62,8 @@ export interface ProxmoxApi {
    */
   isVmidFree(vmid: number): Promise<boolean>;
   getConfig(node: string, vmid: number): Promise<Record<string, VmConfigValue>>;
+  /** The VM's power state now (GET …/status/current reads QEMU itself; /cluster/resources lags by pvestatd's round). */
+  vmStatus(node: string, vmid: number): Promise<'running' | 'stopped'>;
   clone(node: string, sourceVmid: number, req: CloneRequest): Promise<string>;
   /** POST config (asynchronous: a qmconfig task). */
   updateConfig(node: string, vmid: number, params: Record<string, VmConfigValue>): Promise<string | null>;

@@ -119,6 +119,11 @@ export function createProxmoxClient(o: ProxmoxClientOptions): ProxmoxApi {
     async getConfig(node, vmid) {
       return (await call(`read config of VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).config.$get())) as unknown as Record<string, VmConfigValue>;
     },
+    async vmStatus(node, vmid) {
+      const st = (await call(`read status of VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).status.current.$get())) as unknown as { status?: unknown };
+      if (st.status === 'running' || st.status === 'stopped') return st.status;
+      throw new ProxmoxError(0, `unexpected status ${JSON.stringify(st.status)}`, `read status of VM ${vmid}`);
+    },
     async clone(node, sourceVmid, req: CloneRequest) {
       return call(`clone ${sourceVmid} to ${req.newid}`, () => px.nodes.$(node).qemu.$(sourceVmid).clone.$post({ ...req }));
     },

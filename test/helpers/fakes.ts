@@ -82,6 +82,14 @@ export class FakeProxmox implements ProxmoxApi {
     if (!vm || vm.node !== node) throw pveError(500, `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`);
     return { name: vm.name, ...(vm.tags.length ? { tags: vm.tags.join(';') } : {}), ...(vm.lock ? { lock: vm.lock } : {}), ...cfg };
   }
+  async vmStatus(node: string, vmid: number): Promise<'running' | 'stopped'> {
+    this.step(`vmStatus ${vmid}`);
+    const vm = this.vms.get(vmid);
+    if (!vm || vm.node !== node) throw pveError(500, `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`);
+    return this.liveStatus.get(vmid) ?? (vm.status === 'running' ? 'running' : 'stopped');
+  }
+  /** The power state status/current answers where it differs from the (lagging) listing. */
+  readonly liveStatus = new Map<number, 'running' | 'stopped'>();
   /** Like qemu-server: a VMID taken on the same node fails at once, on another node inside the task (pmxcfs refuses the rename). */
   async clone(node: string, source: number, req: CloneRequest): Promise<string> {
     this.step(`clone ${source}->${req.newid} name=${req.name}${req.pool ? ` pool=${req.pool}` : ''}`);

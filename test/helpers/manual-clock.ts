@@ -9,6 +9,7 @@ export class ManualClock implements SimClock {
   private t = 0;
   private seq = 0;
   private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  private readonly startWall = Date.now();
 
   constructor(private readonly startEpoch = Date.UTC(2026, 0, 1)) {}
 
@@ -20,8 +21,9 @@ export class ManualClock implements SimClock {
     return this.startEpoch + this.t;
   }
 
+  /** The real-time frame, fixed when the clock was made: a test's own pace never moves it. */
   wallEpochAt(scenarioMs: number): number {
-    return Date.now() + (scenarioMs - this.t);
+    return this.startWall + scenarioMs;
   }
 
   after(scenarioMs: number, fn: () => void): () => void {
