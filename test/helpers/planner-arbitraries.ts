@@ -67,7 +67,7 @@ export const ourName = (p: PoolConfig, vmid: number, suffix: string) => `${p.pre
 function arbVm(pools: PoolConfig[], vmid: number, range: PoolConfig | undefined): fc.Arbitrary<ObservedVm> {
   const anyPool = fc.constantFrom(...pools);
   const tags = fc.oneof(
-    (range ? fc.constant(['pve-runners', range.tag]) : anyPool.map((p) => ['pve-runners', p.tag])), // both tags (in range or not)
+    { arbitrary: range ? fc.constant(['pve-runners', range.tag]) : anyPool.map((p) => ['pve-runners', p.tag]), weight: 5 }, // both tags (in range or not)
     anyPool.map((p) => ['pve-runners', p.tag]), // both tags, maybe another pool's
     fc.constant(['pve-runners']),
     anyPool.map((p) => [p.tag]),
@@ -76,7 +76,7 @@ function arbVm(pools: PoolConfig[], vmid: number, range: PoolConfig | undefined)
     fc.constant(['prod', 'db']),
   );
   const name = fc.oneof(
-    fc.constantFrom(...SUFFIXES).map((s) => ourName(range ?? pools[0]!, vmid, s)),
+    { arbitrary: fc.constantFrom(...SUFFIXES).map((s) => ourName(range ?? pools[0]!, vmid, s)), weight: 4 },
     fc.tuple(anyPool, fc.integer({ min: 100, max: 140 }), fc.constantFrom(...SUFFIXES)).map(([p, id, s]) => ourName(p, id, s)),
     fc.constant(`VM ${vmid}`),
     fc.constant(''),
@@ -182,15 +182,17 @@ export function arbWorld(): fc.Arbitrary<Generated> {
       const listedIds = vms.map((v) => v.vmid);
       const names = vms.map((v) => v.name).filter(Boolean);
       return fc.record({
-        runners: fc.array(arbRunner(names, pools), { maxLength: 8 }),
-        busyVmids: fc.subarray(listedIds),
+        // the runner of each VM, often; then registrations of any name
+        own: fc.tuple(...names.map(() => fc.option(fc.record({ scope: fc.constantFrom(...SCOPES), status: fc.constantFrom('online', 'offline'), busy: fc.boolean() }), { nil: undefined }))),
+        runners: fc.array(arbRunner(names, pools), { maxLength: 4 }),
+        busyVmids: fc.subarray(listedIds, { maxLength: Math.min(2, listedIds.length) }),
         disowned: fc.subarray(listedIds, { maxLength: Math.min(3, listedIds.length) }),
         seenOnline: fc.subarray(names),
         deletingIdx: fc.subarray([0, 1, 2, 3, 4, 5, 6, 7], { maxLength: 3 }),
         snippetNames: fc.subarray([...names, ourName(pools[0]!, pools[0]!.vmidRange.lo, 'zz77')]),
         tmpSnippet: fc.boolean(),
       }).map((x): Generated => {
-        const runners = x.runners.map((r, i) => ({ ...r, id: 500 + i }));
+        const runners = [...x.own.flatMap((r, i) => (r ? [{ ...r, name: names[i]! }] : [])), ...x.runners].map((r, i) => ({ ...r, id: 500 + i }));
         const creating = b.slots.flatMap(({ p, vmid, s }) => (s.kind === 'creating' ? [{ pool: p.name, scope: s.scope, vmid, node: p.nodes[0]!, runnerName: s.listed?.name || ourName(p, vmid, 'qq00'), memoryBytes: 4 * GiB }] : []));
         const inFlight: InFlight = {
           creating,
