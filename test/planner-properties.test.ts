@@ -164,6 +164,12 @@ describe(`planner properties (fast-check, seed ${SEED})`, () => {
       if (!cfg.pauseOnStopped) expect(creates(again)).toEqual([]);
       // Snippet deletions are not claimed by submit (repeating one is harmless); nothing else comes twice.
       expect(again.actions.filter((a) => a.kind !== 'delete-snippet' && a.kind !== 'create')).toEqual([]);
+      // Observed again mid-creation: the new registrations are listed (offline), their VMs and snippets not yet: all left alone.
+      const registered = inFlight.creating.slice(obs.inFlight.creating.length).map((c, i) => ({ id: 9000 + i, name: c.runnerName, scope: c.scope, status: 'offline', busy: false }));
+      const snippets = obs.snippets && [...obs.snippets, ...registered.map((r) => ({ node: '', file: `pvr-${r.name}.yaml` }))];
+      const midway = plan(cfg, { ...obs, inFlight, runners: [...obs.runners, ...registered], snippets });
+      expect(midway.actions.filter((a) => a.kind !== 'delete-snippet' && a.kind !== 'create')).toEqual([]);
+      expect(midway.actions.filter((a) => a.kind === 'delete-snippet' && registered.some((r) => a.file.includes(r.name)))).toEqual([]);
     });
   });
 
