@@ -113,4 +113,14 @@ describe('planner: VMs a person took over', () => {
     const stopped = { ...running, status: 'stopped' };
     expect(plan(config(), observation({ vms: [...observation().vms, stopped] })).actions.map((a) => a.kind)).toEqual(['adopt-vm']);
   });
+
+  it('nor is one paused or of unknown status: only a stopped one is the clone a crash left untagged (property 2 found it)', () => {
+    for (const status of ['paused', 'unknown']) {
+      const vm = { ...ourVm(ubuntu, 200, { status }), tags: ['pve-runners'] };
+      const p = plan(config(), observation({ vms: [...observation().vms, vm] }));
+      expect(p.actions).toEqual([]);
+      expect(p.pools.find((s) => s.pool === 'ubuntu')).toMatchObject({ vms: 1 }); // still counted
+      expect(p.notes.join('\n')).toMatch(new RegExp(`VM 200 .*may be ours .*${status} without our tags`));
+    }
+  });
 });

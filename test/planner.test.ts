@@ -244,6 +244,17 @@ describe('planner: removals', () => {
     expect(p.actions).toEqual([expect.objectContaining({ kind: 'stop-vm', vmid: 200, reason: expect.stringMatching(/max_job_duration 6h/) })]);
   });
 
+  it('never removes a running VM whose runner is listed busy though offline; past max_job_duration it is stopped (property 3 found it)', () => {
+    for (const ageMs of [11 * MIN, 3 * MIN]) {
+      const vm = ourVm(ubuntu, 200, { ageMs });
+      const runners = [runnerFor(vm, { status: 'offline', busy: true })];
+      expect(plan(config(), withVm(vm, { runners })).actions).toEqual([]);
+      expect(plan(config(), withVm(vm, { runners, inFlight: inFlight({ seenOnline: new Set([vm.name]) }) })).actions).toEqual([]);
+    }
+    const long = ourVm(ubuntu, 200, { ageMs: 361 * MIN });
+    expect(kinds(plan(config(), withVm(long, { runners: [runnerFor(long, { status: 'offline', busy: true })] })).actions)).toEqual(['stop-vm']);
+  });
+
   it('removes a VM whose runner was seen online and is now gone (job done, no power-off)', () => {
     const vm = ourVm(ubuntu, 200, { ageMs: 3 * MIN });
     const p = plan(config(), withVm(vm, { inFlight: inFlight({ seenOnline: new Set([vm.name]) }) }));

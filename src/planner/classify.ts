@@ -51,6 +51,10 @@ export function classifyVms(ctx: PlanContext): Classification {
       if (half && vm.status === 'running' && !vm.lock) {
         // We start a VM only once tagged: running without our tags, someone removed them.
         owned.push(unidentified(vm, rangePool, notes, 'our name and description, but running without our tags: did someone remove them?'));
+      } else if (half && vm.status !== 'stopped' && !vm.lock) {
+        // Paused, suspended, or 'unknown' (its node not answering): it may have been started, so it
+        // is not the clone a crash left stopped and untagged. Adopted only once seen stopped.
+        owned.push(unidentified(vm, rangePool, notes, `our name and description, but ${vm.status} without our tags, not stopped`));
       } else if (half) {
         // Ours in all but its tags: it counts against the caps (and, while cloning, as a runner on
         // its way) but is only changed once unlocked — by adding the tags it should have had.
@@ -128,6 +132,9 @@ function roleOf(ctx: PlanContext, vm: ObservedVm, pool: PoolConfig): OwnedVm {
   if (vm.status !== 'running') return { ...base, role: 'unknown' };
   const runner = ctx.ourRunners.get(vm.name);
   if (runner?.status === 'online') return { ...base, runner, role: runner.busy ? 'running-job' : 'idle' };
+  // Listed busy though offline: it lost its connection mid-job (or the listing lags), and GitHub
+  // still holds a job on it: running one, as far as anyone can tell — not gone, not late to boot.
+  if (runner?.busy) return { ...base, runner, role: 'running-job' };
   if (scope === undefined || !obs.runnerScopes.includes(scope)) return { ...base, runner, role: 'unknown' };
   if (obs.inFlight.seenOnline.has(vm.name)) return { ...base, runner, role: 'gone-runner' };
   if (ageMs !== undefined && ageMs > pool.bootTimeoutMs) return { ...base, runner, role: 'boot-timeout' };
