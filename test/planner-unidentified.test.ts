@@ -114,9 +114,18 @@ describe('planner: VMs a person took over', () => {
     expect(plan(config(), observation({ vms: [...observation().vms, stopped] })).actions.map((a) => a.kind)).toEqual(['adopt-vm']);
   });
 
+  it('a VM with our name and description but only one of our tags is a person\'s edit: never adopted, never counted, noted once', () => {
+    for (const tags of [['pve-runners'], ['pvr-pool.ubuntu']]) {
+      const vm = { ...ourVm(ubuntu, 200, { status: 'stopped' }), tags };
+      const p = plan(config(), observation({ vms: [...observation().vms, vm] }));
+      expect(p.actions.filter((a) => 'vmid' in a && a.vmid === 200 && a.kind !== 'create')).toEqual([]);
+      expect(p.notes.join('\n')).toMatch(/VM 200 .*only .* of our two tags: someone edited it/);
+    }
+  });
+
   it('nor is one paused or of unknown status: only a stopped one is the clone a crash left untagged (property 2 found it)', () => {
     for (const status of ['paused', 'unknown']) {
-      const vm = { ...ourVm(ubuntu, 200, { status }), tags: ['pve-runners'] };
+      const vm = { ...ourVm(ubuntu, 200, { status }), tags: [] };
       const p = plan(config(), observation({ vms: [...observation().vms, vm] }));
       expect(p.actions).toEqual([]);
       expect(p.pools.find((s) => s.pool === 'ubuntu')).toMatchObject({ vms: 1 }); // still counted

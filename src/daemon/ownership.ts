@@ -18,6 +18,10 @@ export function whyNotOurs(pools: readonly PoolConfig[], pool: PoolConfig, vmid:
     return missing.length ? `its tags (${tags.join(', ') || 'none'}) lack ${missing.join(' and ')}` : undefined;
   }
   if (cfg.lock !== undefined) return `it is locked (${String(cfg.lock)})`;
+  // Both tags are set in one call, so a crash leaves none: one of them means a person edited it.
+  const tags = String(cfg.tags ?? '').split(/[;,\s]+/).filter(Boolean).map((t) => t.toLowerCase());
+  const ours = tags.filter((t) => t === OWNER_TAG || t.startsWith('pvr-pool.'));
+  if (ours.length) return `it carries only ${ours.join(', ')} of our two tags: someone edited it`;
   const name = typeof cfg.name === 'string' ? cfg.name : '';
   const parsed = parseRunnerName(pools, name);
   if (parsed?.vmid !== vmid || parsed.pool !== pool) return `its name '${name}' is not one pve-runners gives VM ${vmid}`;

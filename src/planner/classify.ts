@@ -48,7 +48,11 @@ export function classifyVms(ctx: PlanContext): Classification {
     } else if (rangePool) {
       const parsed = parseRunnerName(pools, vm.name);
       const half = parsed?.vmid === vm.vmid && parsed.pool === rangePool && vm.meta?.pool === rangePool.name && vm.meta.runner === vm.name;
-      if (half && vm.status === 'running' && !vm.lock) {
+      // Both tags are set in one call, so a crash leaves none: one of them means a person edited it.
+      const someTag = tags.includes(OWNER_TAG) || poolTag !== undefined;
+      if (half && someTag && !vm.lock) {
+        notes.push(`VM ${vm.vmid} (${vm.name}) on ${vm.node} has our name and description but only ${tags.filter((t) => t === OWNER_TAG || t.startsWith(POOL_TAG)).join(', ')} of our two tags: someone edited it, so it is not ours — never touched, VMID skipped`);
+      } else if (half && vm.status === 'running' && !vm.lock) {
         // We start a VM only once tagged: running without our tags, someone removed them.
         owned.push(unidentified(vm, rangePool, notes, 'our name and description, but running without our tags: did someone remove them?'));
       } else if (half && vm.status !== 'stopped' && !vm.lock) {
