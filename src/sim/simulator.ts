@@ -102,9 +102,13 @@ export class Simulator {
       const busy = this.github.runnerBusy(name);
       return busy !== undefined && (edit.stripMarks === 'any' || busy === (edit.stripMarks === 'busy'));
     };
-    const vmid = this.pve.stripMarks(fits);
-    if (vmid === undefined) this.cancels.push(this.ctx.clock.after(1000, () => this.personEdit(edit)));
-    else this.disowned.push(vmid);
+    const vm = this.pve.stripMarks(fits);
+    if (vm === undefined) this.cancels.push(this.ctx.clock.after(1000, () => this.personEdit(edit)));
+    else {
+      // the runner inside goes with the VM: its registration is the person's now too
+      this.github.disownRunner(vm.name);
+      this.disowned.push(vm.vmid);
+    }
   }
 
   /** With `holdWorkload`: queues the scenario's workload entry `index` (0-based) now, once. */

@@ -93,6 +93,14 @@ export class GithubSim implements RunnerBroker {
     return r === undefined ? undefined : r.busy;
   }
 
+  /**
+   * A person took over the VM this registration's runner lives in: the registration goes with it.
+   * From then on deleting it is a foreign touch, and it is no leak.
+   */
+  disownRunner(name: string): void {
+    for (const r of this.world.runners.values()) if (r.name.toLowerCase() === name.toLowerCase()) r.foreign = true;
+  }
+
   /** Every queued job has reached `completed` (success, failure or cancelled). */
   done(): boolean {
     return this.engine.done();

@@ -102,7 +102,7 @@ export class PveSim implements GuestPower {
    * description are removed. From then on the VM is somebody else's — any change pve-runners makes
    * to it is a foreign touch, and it is no leak. Picks the lowest VMID `want` accepts; returns it.
    */
-  stripMarks(want: (vm: { vmid: number; name: string }) => boolean): number | undefined {
+  stripMarks(want: (vm: { vmid: number; name: string }) => boolean): { vmid: number; name: string } | undefined {
     const vm = [...this.world.cluster.vms.values()]
       .filter((v) => v.kind === 'ours' && v.status === 'running' && v.config.get('lock') === undefined && v.config.has('tags'))
       .sort((a, b) => a.vmid - b.vmid)
@@ -112,7 +112,7 @@ export class PveSim implements GuestPower {
     vm.config.delete('description');
     vm.kind = 'foreign';
     this.world.ctx.recorder.vmDisowned(vm.vmid);
-    return vm.vmid;
+    return { vmid: vm.vmid, name: vm.config.get('name') ?? '' };
   }
 
   /**
