@@ -128,11 +128,6 @@ export class Observer {
     );
   }
 
-  /** Forgets what was read of a VM's description: the executor found it changed. */
-  forget(vmid: number): void {
-    for (const k of this.metaCache.keys()) if (k.startsWith(`${vmid}/`)) this.metaCache.delete(k);
-  }
-
   private async observeGithub(now: number): Promise<{ jobs: ObservedJob[]; jobScopesFailed: string[]; runners: ObservedRunner[]; runnerScopes: string[]; namedByJobs: Set<string> }> {
     const jobs: ObservedJob[] = [];
     const namedByJobs = new Set<string>();
