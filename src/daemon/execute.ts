@@ -1,9 +1,9 @@
 import PQueue from 'p-queue';
 import { renderUserData, type Registration } from '../cloudinit/render.js';
 import type { Clock } from '../clock.js';
-import { runnerGroupFor, type Config, type PoolConfig } from '../config/types.js';
+import type { Config, PoolConfig } from '../config/types.js';
 import type { GithubApi } from '../github/api.js';
-import { describeScope, parseScopeKey, runnerUrl, type Scope } from '../github/scope.js';
+import { describeScope, parseScopeKey } from '../github/scope.js';
 import type { Logger } from '../log.js';
 import type { Action, AdoptVmAction, CreateAction, DeleteRunnerAction, DeleteSnippetAction, RemoveVmAction, StopVmAction } from '../planner/actions.js';
 import { OWNER_TAG, runnerName, snippetFile } from '../planner/names.js';
@@ -18,6 +18,7 @@ import type { HiddenVmids } from './hidden-vmids.js';
 import { whyNotOurs } from './ownership.js';
 import { cloneIntoFreeVmid } from './vmid-claim.js';
 import type { PermissionLog } from './permission-log.js';
+import { register } from './registration.js';
 import type { Timings } from './timings.js';
 
 export interface ExecutorDeps {
@@ -306,7 +307,7 @@ export class Executor {
     // 2. Registration: minted only once the VM exists, so a failed clone leaves no registration behind.
     let registration: Registration;
     try {
-      registration = await this.register(pool, scope, name, log);
+      registration = await register(this.d, pool, scope, name, log);
     } catch (e) {
       if (missingPermission(e)) this.cannotRegister.set(a.scope, this.d.clock.now() + this.d.timings.permissionRetryMs);
       throw e;
@@ -320,42 +321,6 @@ export class Executor {
     await this.wait(startUpid, `start ${vmid}`, this.d.timings.startTimeoutMs);
     await this.d.snippets.remove(a.node, file);
     log('runner VM started');
-  }
-
-  private async register(pool: PoolConfig, scope: Scope, name: string, log: (msg: string) => void): Promise<Registration> {
-    let registration: Registration;
-    if (pool.registration === 'jit') {
-      const groupId = scope.kind === 'repo' ? 1 : await this.d.github.runnerGroupId(scope.org, runnerGroupFor(pool, this.d.config.github.orgs.find((o) => o.name === scope.org)!));
-      const jit = await this.mintJit(scope, { name, labels: [...pool.labels], runnerGroupId: groupId }, log);
-      this.d.onSecret?.(jit.encodedJitConfig);
-      registration = { kind: 'jit', encodedJitConfig: jit.encodedJitConfig };
-      log(`registered runner in ${describeScope(scope)} (JIT, runner id ${jit.runnerId})`);
-    } else {
-      const tok = await this.d.github.createRegistrationToken(scope);
-      this.d.onSecret?.(tok.token);
-      // A registration token carries no runner group: config.sh joins the pool's (org scopes only).
-      const group = scope.kind === 'org' ? runnerGroupFor(pool, this.d.config.github.orgs.find((o) => o.name === scope.org)!) : undefined;
-      registration = { kind: 'token', url: runnerUrl(this.d.githubApiUrl, scope), token: tok.token, labels: [...pool.labels], ...(group !== undefined ? { group } : {}) };
-    }
-    return registration;
-  }
-
-  /**
-   * The name carries this creation's own random suffix, so "already exists" (409) can only mean an
-   * earlier attempt of ours got through and its answer was lost (Octokit retries a POST that met a
-   * 5xx). That registration was never handed to any VM: remove it and mint again, once.
-   */
-  private async mintJit(scope: Scope, req: { name: string; labels: string[]; runnerGroupId: number }, log: (msg: string) => void) {
-    try {
-      return await this.d.github.generateJitConfig(scope, req);
-    } catch (e) {
-      if ((e as { status?: number }).status !== 409) throw e;
-      const stale = await this.findListed(scope, req.name);
-      if (!stale || stale.busy || stale.status === 'online') throw e;
-      log(`a registration named ${req.name} already exists (an earlier attempt whose answer was lost): replacing it`);
-      await this.d.github.deleteRunner(scope, stale.id);
-      return this.d.github.generateJitConfig(scope, req);
-    }
   }
 
   /** The whole clone (request and task) holds a slot of the node's clone queue; a clone that failed on a lock is retried. */
@@ -383,18 +348,6 @@ export class Executor {
         }
       }, { pool: pool.name, vmid, runner: name }),
     );
-  }
-
-  /*
-   * GitHub lists a new registration some seconds late: the one a lost answer made may not be
-   * listed yet when its 409 arrives. Asked again a few times before giving up.
-   */
-  private async findListed(scope: Scope, name: string) {
-    for (let attempt = 0; ; attempt++) {
-      const found = await this.d.github.findRunner(scope, name);
-      if (found || attempt >= 3) return found;
-      await this.d.clock.sleep(this.d.timings.listingLagRetryMs);
-    }
   }
 
   private async removeVm(a: RemoveVmAction): Promise<void> {
