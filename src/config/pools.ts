@@ -238,6 +238,12 @@ class PoolBuilder {
       storage: clone === 'full' ? storage?.value : undefined,
       bootTimeoutMs,
       idleTimeoutMs,
+      // tiers are parsed by the next change; until then no pool keeps any
+      sizes: { hot: 0, warm: 0 },
+      hotScopes: [],
+      hotMaxAgeMs: 12 * 3_600_000,
+      schedule: [],
+      timezone: undefined,
       maxJobDurationMs,
       runnerGroup: this.setting(i, 'runner_group')?.value,
     };

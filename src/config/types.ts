@@ -15,6 +15,19 @@ export interface GithubScope {
   readonly orgs: readonly OrgScope[];
 }
 
+/** A rule of a pool's `schedule`: from each time `cron` fires, the sizes it names are in force. */
+export interface ScheduleRule {
+  readonly cron: string;
+  readonly hot?: number;
+  readonly warm?: number;
+}
+
+/** How many hot runners (booted, registered, idle) and warm VMs (stopped clones) a pool keeps. */
+export interface TierSizes {
+  readonly hot: number;
+  readonly warm: number;
+}
+
 export interface PoolConfig extends LabelledPool {
   /** Position in pools.yaml: the tie-break of label matching and the `pools[i]` of messages. */
   readonly index: number;
@@ -43,6 +56,19 @@ export interface PoolConfig extends LabelledPool {
   readonly maxJobDurationMs: number;
   /** Set only when pools.yaml names one; see runnerGroupFor. */
   readonly runnerGroup: string | undefined;
+  /** Sizes with no schedule rule in force (pools.yaml's `hot`/`warm`; 0 when unset). */
+  readonly sizes: TierSizes;
+  /**
+   * Scope keys (repo:owner/name | org:name) the hot runners register in, spread evenly: the one
+   * configured scope, or the `hot.scopes` named. Empty when the pool keeps no hot runners.
+   */
+  readonly hotScopes: readonly string[];
+  /** a hot runner older than this is replaced (default 12h) */
+  readonly hotMaxAgeMs: number;
+  /** in file order; empty when the pool has no schedule */
+  readonly schedule: readonly ScheduleRule[];
+  /** IANA time zone the schedule's cron expressions are read in; undefined: the host's */
+  readonly timezone: string | undefined;
 }
 
 export interface Config {

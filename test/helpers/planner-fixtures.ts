@@ -28,6 +28,11 @@ export function pool(over: Partial<PoolConfig> & { name: string }): PoolConfig {
     idleTimeoutMs: 15 * MIN,
     maxJobDurationMs: 360 * MIN,
     runnerGroup: undefined,
+    sizes: { hot: 0, warm: 0 },
+    hotScopes: [],
+    hotMaxAgeMs: 720 * MIN,
+    schedule: [],
+    timezone: undefined,
     ...over,
   };
 }
