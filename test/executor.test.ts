@@ -31,19 +31,20 @@ function setup(over: { pool?: Partial<PoolConfig>; proxmoxPool?: string } = {}) 
 }
 
 const create = (over: Partial<CreateAction> = {}): CreateAction => ({
-  kind: 'create', pool: 'ubuntu', scope: 'repo:acme/app', vmid: 200, node: 'pve1', templateVmid: 9000, memoryBytes: 4 << 30, forJob: 77, reason: 'job 77 waits', ...over,
+  kind: 'create', purpose: 'job', pool: 'ubuntu', scope: 'repo:acme/app', vmid: 200, node: 'pve1', templateVmid: 9000, memoryBytes: 4 << 30, forJob: 77, reason: 'job 77 waits', ...over,
 });
 
 describe('executor: create', () => {
-  it('clones, tags, mints the JIT config, writes the snippet, starts, then deletes the snippet', async () => {
+  it('mints the JIT config while it clones, tags, writes the snippet, starts, then deletes the snippet', async () => {
     const { calls, run, snippets, lines } = setup({ proxmoxPool: 'pve-runners' });
     const [outcome] = await run(create());
     expect(outcome).toMatchObject({ ok: true });
     expect(calls).toEqual([
+      // asked for before the clone is even requested: neither waits on the other
+      'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',
       'pve nextid 200',
       'pve clone 9000->200 name=ubuntu-200-ab12 pool=pve-runners',
       'pve config 200 cicustom,cores,memory,tags',
-      'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',
       'snippet write pve1/pvr-ubuntu-200-ab12.yaml',
       'pve start 200',
       'snippet remove pve1/pvr-ubuntu-200-ab12.yaml',
@@ -112,7 +113,8 @@ describe('executor: create', () => {
     const [outcome] = await bad.run(create());
     expect(outcome).toMatchObject({ ok: false, detail: expect.stringContaining('got timeout') });
     expect(bad.calls.filter((c) => c.startsWith('pve clone'))).toHaveLength(5);
-    expect(bad.calls.some((c) => c.startsWith('gh '))).toBe(false);
+    // the registration minted while it tried is deleted at once: no VM will use it
+    expect(bad.calls.filter((c) => c.startsWith('gh '))).toEqual(['gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo', 'gh delete 101 → deleted']);
   });
 
   it('retries a clone whose task failed on the storage lock', async () => {
@@ -122,12 +124,12 @@ describe('executor: create', () => {
     expect(calls.filter((c) => c.startsWith('pve clone'))).toHaveLength(2);
   });
 
-  it('mints no registration when the clone task fails', async () => {
+  it('deletes the registration it minted while cloning when the clone task fails', async () => {
     const { calls, run, proxmox } = setup();
     proxmox.taskExit.set('qmclone', 'clone failed: storage local-lvm is full');
     const [outcome] = await run(create());
     expect(outcome).toMatchObject({ ok: false, detail: expect.stringContaining('task failed: clone failed') });
-    expect(calls.some((c) => c.startsWith('gh '))).toBe(false);
+    expect(calls.filter((c) => c.startsWith('gh '))).toEqual(['gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo', 'gh delete 101 → deleted']);
   });
 
   it('keeps the snippet when the start fails, for the next tick to remove with the VM', async () => {

@@ -30,7 +30,7 @@ function setup() {
   const hidden = new HiddenVmids({ proxmox, pools: config.pools, log, windowMs: 15 * MIN, staleProbeMs: 5 * MIN });
   const ex = new Executor({ config, github: new FakeGithub(calls), githubApiUrl: 'https://api.github.com', proxmox, snippets: new FakeSnippets(calls), clock, log, timings: defaultTimings(15_000), suffix: () => 'ab12', hidden });
   const create = async (over: Partial<CreateAction> = {}) => {
-    ex.submit([{ kind: 'create', pool: 'ubuntu', scope: 'repo:acme/app', vmid: 200, node: 'pve1', templateVmid: 9000, memoryBytes: 4 << 30, forJob: 77, reason: 'job 77 waits', ...over }]);
+    ex.submit([{ kind: 'create', purpose: 'job', pool: 'ubuntu', scope: 'repo:acme/app', vmid: 200, node: 'pve1', templateVmid: 9000, memoryBytes: 4 << 30, forJob: 77, reason: 'job 77 waits', ...over }]);
     await ex.drain();
     return ex.drainOutcomes()[0]!;
   };

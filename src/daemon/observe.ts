@@ -101,11 +101,15 @@ export class Observer {
   private async withMeta(vms: PveVm[]): Promise<ObservedVm[]> {
     const pools = this.d.config.pools;
     const candidate = (v: PveVm) => v.kind === 'qemu' && !v.template && pools.some((p: PoolConfig) => v.vmid >= p.vmidRange.lo && v.vmid <= p.vmidRange.hi);
+    // Warm VMs are replaced when their template is rebuilt: the templates they come from are read too.
+    const warmPools = pools.filter((p) => p.sizes.warm > 0 || p.schedule.some((r) => (r.warm ?? 0) > 0));
+    const warmTemplate = (v: PveVm) => warmPools.some((p) => (p.template.kind === 'vmid' ? p.template.vmid === v.vmid : p.template.name === v.name) && p.nodes.includes(v.node));
     const live = new Set(vms.map((v) => `${v.vmid}/${v.name}`));
     for (const k of this.metaCache.keys()) if (!live.has(k)) this.metaCache.delete(k);
     return Promise.all(
       vms.map(async (v): Promise<ObservedVm> => {
         const base: ObservedVm = { kind: v.kind, vmid: v.vmid, node: v.node, name: v.name, status: v.status, template: v.template, tags: v.tags, lock: v.lock, maxmemBytes: v.maxmem, uptimeS: v.uptime };
+        if (v.template) return warmTemplate(v) ? { ...base, stamp: await this.templateStamp(v) } : base;
         if (!candidate(v)) return base;
         const k = `${v.vmid}/${v.name}`;
         let meta = v.lock ? undefined : this.metaCache.get(k);
@@ -113,7 +117,8 @@ export class Observer {
           try {
             const cfg = await this.d.proxmox.getConfig(v.node, v.vmid);
             meta = parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined) ?? null;
-            if (!v.lock) this.metaCache.set(k, meta);
+            // A warm VM's description is rewritten when it is started: read again every tick.
+            if (!v.lock && !meta?.warm) this.metaCache.set(k, meta);
           } catch (e) {
             this.d.log.debug(`cannot read config of VM ${v.vmid} yet: ${(e as Error).message}`, { vmid: v.vmid });
             return { ...base, configUnread: true };
@@ -126,6 +131,21 @@ export class Observer {
         return meta ? { ...base, name: placeholder ? meta.runner : base.name, meta } : base;
       }),
     );
+  }
+
+  /**
+   * What tells one build of a template from the next: Proxmox writes `meta: creation-qemu=…,ctime=…`
+   * when a VM is created, so a template built again (same VMID or not) has a new ctime. Undefined
+   * when it cannot be read: then only the VMID is compared.
+   */
+  private async templateStamp(v: PveVm): Promise<string | undefined> {
+    try {
+      const cfg = await this.d.proxmox.getConfig(v.node, v.vmid);
+      return typeof cfg.meta === 'string' ? /(?:^|,)ctime=(\d+)/.exec(cfg.meta)?.[1] : undefined;
+    } catch (e) {
+      this.d.log.debug(`cannot read config of template ${v.vmid}: ${(e as Error).message}`, { vmid: v.vmid });
+      return undefined;
+    }
   }
 
   private async observeGithub(now: number): Promise<{ jobs: ObservedJob[]; jobScopesFailed: string[]; runners: ObservedRunner[]; runnerScopes: string[]; namedByJobs: Set<string> }> {

@@ -1,6 +1,7 @@
 /**
  * A runner registration for a new VM: a JIT config (default) or a registration token, in the
- * pool's scope and runner group. Minted only once the VM exists, so a failed clone leaves none.
+ * pool's scope and runner group. Minted while the clone runs: a JIT registration whose VM never
+ * came is deleted by the executor, or else found offline without a VM by the next ticks.
  */
 import type { Registration } from '../cloudinit/render.js';
 import { runnerGroupFor, type PoolConfig } from '../config/types.js';
@@ -9,13 +10,21 @@ import type { ExecutorDeps } from './execute.js';
 
 type RegistrationDeps = Pick<ExecutorDeps, 'config' | 'github' | 'githubApiUrl' | 'clock' | 'timings' | 'onSecret'>;
 
-export async function register(d: RegistrationDeps, pool: PoolConfig, scope: Scope, name: string, log: (msg: string) => void): Promise<Registration> {
+export interface Registered {
+  registration: Registration;
+  /** the JIT registration's id, to delete it if its VM never comes */
+  runnerId?: number;
+}
+
+export async function register(d: RegistrationDeps, pool: PoolConfig, scope: Scope, name: string, log: (msg: string) => void): Promise<Registered> {
   let registration: Registration;
+  let runnerId: number | undefined;
   if (pool.registration === 'jit') {
     const groupId = scope.kind === 'repo' ? 1 : await d.github.runnerGroupId(scope.org, runnerGroupFor(pool, d.config.github.orgs.find((o) => o.name === scope.org)!));
     const jit = await mintJit(d, scope, { name, labels: [...pool.labels], runnerGroupId: groupId }, log);
     d.onSecret?.(jit.encodedJitConfig);
     registration = { kind: 'jit', encodedJitConfig: jit.encodedJitConfig };
+    runnerId = jit.runnerId;
     log(`registered runner in ${describeScope(scope)} (JIT, runner id ${jit.runnerId})`);
   } else {
     const tok = await d.github.createRegistrationToken(scope);
@@ -24,7 +33,7 @@ export async function register(d: RegistrationDeps, pool: PoolConfig, scope: Sco
     const group = scope.kind === 'org' ? runnerGroupFor(pool, d.config.github.orgs.find((o) => o.name === scope.org)!) : undefined;
     registration = { kind: 'token', url: runnerUrl(d.githubApiUrl, scope), token: tok.token, labels: [...pool.labels], ...(group !== undefined ? { group } : {}) };
   }
-  return registration;
+  return { registration, runnerId };
 }
 
 /**

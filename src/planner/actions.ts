@@ -1,16 +1,40 @@
 /** What the planner decides; the executor carries these out. Every action says why. */
 
+/**
+ * Why a VM is made or started: for a queued job, to keep a pool's hot runners (booted, registered,
+ * waiting), or as a warm VM (a stopped clone, no registration, no snippet, started when wanted).
+ */
+export type Purpose = 'job' | 'hot' | 'warm';
+
 export interface CreateAction {
   kind: 'create';
+  purpose: Purpose;
   pool: string;
+  /** scope key the runner registers in; '' for a warm VM, which serves whichever scope starts it */
   scope: string;
   vmid: number;
   node: string;
   /** VMID of the template copy on `node` */
   templateVmid: number;
+  /** its build (see ObservedVm.stamp), recorded on a warm VM to notice a rebuilt template */
+  templateStamp?: string;
   memoryBytes: number;
   /** the queued job this VM is for (the oldest unserved one), for the logs */
-  forJob: number;
+  forJob?: number;
+  reason: string;
+}
+
+/** A warm VM of ours, started for a job or a hot runner: registration, snippet, start — no clone. */
+export interface StartWarmAction {
+  kind: 'start-warm';
+  purpose: Exclude<Purpose, 'warm'>;
+  pool: string;
+  scope: string;
+  vmid: number;
+  node: string;
+  name: string;
+  memoryBytes: number;
+  forJob?: number;
   reason: string;
 }
 
@@ -63,7 +87,7 @@ export interface AdoptVmAction {
   reason: string;
 }
 
-export type Action = CreateAction | RemoveVmAction | StopVmAction | DeleteRunnerAction | DeleteSnippetAction | AdoptVmAction;
+export type Action = CreateAction | StartWarmAction | RemoveVmAction | StopVmAction | DeleteRunnerAction | DeleteSnippetAction | AdoptVmAction;
 
 /** Per pool, what the tick saw and decided: the INFO summary line and `status` are made of this. */
 export interface PoolSummary {
@@ -72,8 +96,14 @@ export interface PoolSummary {
   idle: number;
   busy: number;
   booting: number;
+  /** hot runners (idle, kept within the hot count) and warm VMs (stopped, ready), and the sizes in force */
+  hot: number;
+  warm: number;
+  sizes: { hot: number; warm: number };
   vms: number;
   create: number;
+  /** warm VMs started */
+  start: number;
   remove: number;
   /** why fewer VMs are created than jobs wait, if so */
   limitedBy?: string;

@@ -126,14 +126,18 @@ function hiddenInWindow(ctx: PlanContext, notes: string[]): OwnedVm[] {
 function roleOf(ctx: PlanContext, vm: ObservedVm, pool: PoolConfig): OwnedVm {
   const { obs } = ctx;
   const creating = ctx.creatingByVmid.get(vm.vmid);
-  const scope = creating?.scope ?? vm.meta?.scope;
+  // A warm VM serves no scope until it is started for one.
+  const scope = creating ? (creating.warm ? undefined : creating.scope) : vm.meta?.warm ? undefined : vm.meta?.scope;
   const ageMs = vm.meta ? obs.now - vm.meta.createdAt : vm.uptimeS > 0 ? vm.uptimeS * 1000 : undefined;
   const base = { vm, pool, scope, ageMs };
-  if (creating) return { ...base, role: 'creating' };
+  if (creating) return { ...base, role: creating.warm ? 'warming' : 'creating' };
   if (obs.inFlight.busyVmids.has(vm.vmid)) return { ...base, role: 'busy-op' };
   if (vm.lock) return { ...base, role: 'locked' };
-  if (vm.status === 'stopped') return { ...base, role: 'stopped', runner: ctx.ourRunners.get(vm.name) };
+  if (vm.status === 'stopped') return { ...base, role: vm.meta?.warm ? 'warm' : 'stopped', runner: ctx.ourRunners.get(vm.name) };
   if (vm.status !== 'running') return { ...base, role: 'unknown' };
+  // We start a warm VM only after rewriting its description: running while still described warm,
+  // someone else started it, without a registration. Removed once it could have registered.
+  if (vm.meta?.warm) return { ...base, role: ageMs !== undefined && ageMs > pool.bootTimeoutMs ? 'boot-timeout' : 'unknown' };
   const runner = ctx.ourRunners.get(vm.name);
   if (runner?.status === 'online') return { ...base, runner, role: runner.busy ? 'running-job' : 'idle' };
   // Listed busy though offline: it lost its connection mid-job (or the listing lags), and GitHub

@@ -1,4 +1,4 @@
-import type { PoolConfig } from '../config/types.js';
+import type { PoolConfig, TierSizes } from '../config/types.js';
 import { parseRunnerName } from './names.js';
 import type { InFlight, ObservedRunner, ObservedVm, Observation } from './observation.js';
 
@@ -24,7 +24,22 @@ export interface PlanConfig {
  * 'unidentified': possibly ours (a clone in progress, an unreadable config, a VMID the token cannot
  * see): counted against the caps, never acted on.
  */
-export type VmRole = 'unidentified' | 'creating' | 'busy-op' | 'locked' | 'stopped' | 'booting' | 'idle' | 'running-job' | 'gone-runner' | 'boot-timeout' | 'unknown';
+export type VmRole =
+  | 'unidentified'
+  | 'creating'
+  /** a warm VM being cloned by this process */
+  | 'warming'
+  /** a warm VM ready to start: stopped, never started, no registration */
+  | 'warm'
+  | 'busy-op'
+  | 'locked'
+  | 'stopped'
+  | 'booting'
+  | 'idle'
+  | 'running-job'
+  | 'gone-runner'
+  | 'boot-timeout'
+  | 'unknown';
 
 /** A VM counted as one of a pool's: every OwnedVm counts against that pool's caps. */
 export interface OwnedVm {
@@ -48,6 +63,11 @@ export interface PlanContext {
   /** our registrations, by name (the VM of a runner has the runner's name) */
   ourRunners: ReadonlyMap<string, ObservedRunner>;
   cleanup: boolean;
+}
+
+/** The hot and warm sizes of `pool` in force this tick. */
+export function sizesOf(ctx: PlanContext, pool: PoolConfig): TierSizes {
+  return ctx.obs.tierSizes?.get(pool.name) ?? pool.sizes;
 }
 
 export function planContext(cfg: PlanConfig, obs: Observation): PlanContext {

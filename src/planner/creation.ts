@@ -1,27 +1,32 @@
 import type { PoolConfig } from '../config/types.js';
-import type { CreateAction } from './actions.js';
-import { unlistedCreations, type OwnedVm, type PlanContext } from './context.js';
+import type { CreateAction, RemoveVmAction, StartWarmAction } from './actions.js';
+import { sizesOf, unlistedCreations, type OwnedVm, type PlanContext } from './context.js';
 import type { Want } from './demand.js';
 import type { ObservedVm, Observation } from './observation.js';
+import { removal, usableWarm } from './tiers.js';
 
 const MIB = 1024 * 1024;
 
 export interface Creation {
-  actions: CreateAction[];
-  /** per pool: why fewer VMs are created than jobs wait */
+  actions: Array<CreateAction | StartWarmAction>;
+  /** warm VMs beyond the size in force */
+  surplus: RemoveVmAction[];
+  /** per pool: why fewer runners are made than jobs wait */
   limitedBy: Map<string, string>;
+  /** queued jobs a cap kept from a runner, per pool and cap (the give-way phase makes room for them) */
+  capped: Array<{ want: Want; cap: 'pool' | 'total' }>;
   notes: string[];
 }
 
 /**
- * Phase: one new VM per uncovered job, oldest first, as far as the caps (max_total_runners, each
- * pool's max_runners), the free VMIDs of the pool's range and the nodes' free memory allow.
+ * Phase: a runner per want — jobs oldest first, then hot runners to top up — started from a warm
+ * VM of the pool when one fits its node, else cloned, as far as the caps (max_total_runners, each
+ * pool's max_runners), the free VMIDs of the pool's range and the nodes' free memory allow. Then
+ * each pool's warm VMs are brought to the size in force, with what capacity is left.
  */
-export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: readonly Want[]): Creation {
+export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: readonly Want[], removing: ReadonlySet<number>): Creation {
   const { cfg, obs } = ctx;
-  const actions: CreateAction[] = [];
-  const notes: string[] = [];
-  const limitedBy = new Map<string, string>();
+  const out: Creation = { actions: [], surplus: [], limitedBy: new Map(), capped: [], notes: [] };
   const pending = unlistedCreations(ctx);
 
   const poolCount = new Map<string, number>();
@@ -32,52 +37,106 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
 
   const usedVmids = new Set<number>([...obs.vms.map((v) => v.vmid), ...ctx.creatingByVmid.keys(), ...obs.hiddenVmids.keys()]);
   const reserved = new Map<string, number>(); // node → bytes promised to VMs not yet running
-  for (const c of obs.inFlight.creating) reserved.set(c.node, (reserved.get(c.node) ?? 0) + c.memoryBytes);
+  const reserve = (node: string, bytes: number) => reserved.set(node, (reserved.get(node) ?? 0) + bytes);
+  for (const c of obs.inFlight.creating) if (!c.warm) reserve(c.node, c.memoryBytes);
   const templates = obs.vms.filter((v) => v.template);
+  const warmLeft = new Map(ctx.pools.map((p) => [p.name, usableWarm(ctx, owned, p, removing)]));
 
   const stoppedVms = owned.filter((o) => o.role === 'stopped');
-  if (cfg.pauseOnStopped && stoppedVms.length > 0 && wanted.length > 0) {
-    notes.push(`PAUSE_ON_STOPPED: creating nothing while runner VMs are stopped (${stoppedVms.map((o) => o.vm.vmid).join(', ')})`);
-    for (const w of wanted) limitedBy.set(w.pool.name, 'PAUSE_ON_STOPPED');
+  const paused = cfg.pauseOnStopped && stoppedVms.length > 0;
+  if (paused && wanted.length > 0) {
+    out.notes.push(`PAUSE_ON_STOPPED: creating nothing while runner VMs are stopped (${stoppedVms.map((o) => o.vm.vmid).join(', ')})`);
+    for (const w of wanted) out.limitedBy.set(w.pool.name, 'PAUSE_ON_STOPPED');
   }
-  for (const w of wanted) {
-    const p = w.pool;
-    if (limitedBy.has(p.name)) continue;
-    if (cfg.maxTotalRunners > 0 && total >= cfg.maxTotalRunners) {
-      for (const x of wanted) if (!limitedBy.has(x.pool.name)) limitedBy.set(x.pool.name, `max_total_runners ${cfg.maxTotalRunners}`);
-      break;
-    }
-    if ((poolCount.get(p.name) ?? 0) >= p.maxRunners) {
-      limitedBy.set(p.name, `max_runners ${p.maxRunners}`);
-      continue;
-    }
+  /** Why nothing more can be made for `p`, or undefined; 'total'/'pool' name a cap. */
+  const capOf = (p: PoolConfig): { why: string; cap?: 'pool' | 'total' } | undefined => {
+    if (cfg.maxTotalRunners > 0 && total >= cfg.maxTotalRunners) return { why: `max_total_runners ${cfg.maxTotalRunners}`, cap: 'total' };
+    if ((poolCount.get(p.name) ?? 0) >= p.maxRunners) return { why: `max_runners ${p.maxRunners}`, cap: 'pool' };
+    return undefined;
+  };
+  /** A new clone of `p`'s template, or why not. */
+  const clone = (p: PoolConfig): { vmid: number; node: string; templateVmid: number; templateStamp?: string; memoryBytes: number } | string => {
     const vmid = freeVmid(p, usedVmids, obs.inFlight.recentlyFreed, obs.now, cfg.vmidCooldownMs);
-    if (vmid === undefined) {
-      limitedBy.set(p.name, `no free VMID in ${p.vmidRange.lo}-${p.vmidRange.hi}`);
-      continue;
-    }
+    if (vmid === undefined) return `no free VMID in ${p.vmidRange.lo}-${p.vmidRange.hi}`;
     const placement = place(p, templates, obs, reserved);
-    if (typeof placement === 'string') {
-      limitedBy.set(p.name, placement);
-      continue;
-    }
+    if (typeof placement === 'string') return placement;
     usedVmids.add(vmid);
-    reserved.set(placement.node, (reserved.get(placement.node) ?? 0) + placement.memoryBytes);
     count(p.name);
     total++;
-    actions.push({
-      kind: 'create',
-      pool: p.name,
-      scope: w.scope,
-      vmid,
-      node: placement.node,
-      templateVmid: placement.templateVmid,
-      memoryBytes: placement.memoryBytes,
-      forJob: w.job.id,
-      reason: `job ${w.job.id} (${w.job.repo}, ${w.job.name}) is queued and no idle or booting runner of pool ${p.name} covers it`,
-    });
+    return { vmid, ...placement };
+  };
+
+  const capKind = new Map<string, 'pool' | 'total'>();
+  for (const w of wanted) {
+    const p = w.pool;
+    if (out.limitedBy.has(p.name)) {
+      const kind = capKind.get(p.name);
+      if (w.purpose === 'job' && kind) out.capped.push({ want: w, cap: kind });
+      continue;
+    }
+    const why = w.purpose === 'job' ? `job ${w.job!.id} (${w.job!.repo}, ${w.job!.name}) is queued and no idle or booting runner of pool ${p.name} covers it` : `pool ${p.name} keeps ${hotCount(ctx, p)} hot runner(s) and ${w.scope} has fewer ready`;
+    const warm = takeWarm(p, warmLeft.get(p.name)!, obs, reserved);
+    if (warm) {
+      reserve(warm.o.vm.node, warm.memoryBytes);
+      out.actions.push({ kind: 'start-warm', purpose: w.purpose, pool: p.name, scope: w.scope, vmid: warm.o.vm.vmid, node: warm.o.vm.node, name: warm.o.vm.name, memoryBytes: warm.memoryBytes, forJob: w.job?.id, reason: `${why}: starting warm VM` });
+      continue;
+    }
+    const cap = capOf(p);
+    if (cap) {
+      const limited = cap.cap === 'total' ? wanted.map((x) => x.pool.name) : [p.name];
+      for (const name of limited) {
+        if (out.limitedBy.has(name)) continue;
+        out.limitedBy.set(name, cap.why);
+        capKind.set(name, cap.cap!);
+      }
+      if (w.purpose === 'job') out.capped.push({ want: w, cap: cap.cap! });
+      continue;
+    }
+    const made = clone(p);
+    if (typeof made === 'string') {
+      out.limitedBy.set(p.name, made);
+      continue;
+    }
+    reserve(made.node, made.memoryBytes);
+    out.actions.push({ kind: 'create', purpose: w.purpose, pool: p.name, scope: w.scope, ...made, forJob: w.job?.id, reason: why });
   }
-  return { actions, limitedBy, notes };
+
+  for (const p of ctx.pools) {
+    const target = sizesOf(ctx, p).warm;
+    const left = warmLeft.get(p.name)!;
+    const warming = owned.filter((o) => o.pool === p && o.role === 'warming').length + pending.filter((c) => c.pool === p.name && c.warm).length;
+    // Oldest first: the one most likely to be behind its template goes first.
+    for (const o of [...left].sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0)).slice(0, Math.max(0, left.length + warming - target))) {
+      out.surplus.push(removal(ctx, o, `warm VMs above the ${target} pool ${p.name} keeps now`));
+    }
+    if (paused) continue;
+    for (let n = left.length + warming; n < target; n++) {
+      const limit = out.limitedBy.get(p.name) ?? capOf(p)?.why;
+      const made = limit ?? clone(p);
+      if (typeof made === 'string') {
+        out.notes.push(`pool ${p.name} keeps ${n} of ${target} warm VMs: ${made}`);
+        break;
+      }
+      out.actions.push({ kind: 'create', purpose: 'warm', pool: p.name, scope: '', ...made, reason: `pool ${p.name} keeps ${target} warm VM(s) and has ${n}` });
+    }
+  }
+  return out;
+}
+
+function hotCount(ctx: PlanContext, p: PoolConfig): number {
+  return sizesOf(ctx, p).hot;
+}
+
+/** The first warm VM whose node is online and has the memory to start it; taken off `left`. */
+function takeWarm(p: PoolConfig, left: OwnedVm[], obs: Observation, reserved: ReadonlyMap<string, number>): { o: OwnedVm; memoryBytes: number } | undefined {
+  const memoryOf = (o: OwnedVm) => (p.memoryMb !== undefined ? p.memoryMb * MIB : o.vm.maxmemBytes);
+  const i = left.findIndex((o) => {
+    const node = obs.nodes.find((n) => n.name === o.vm.node);
+    return node?.online === true && freeMemory(node, obs, reserved) >= memoryOf(o);
+  });
+  if (i < 0) return undefined;
+  const o = left.splice(i, 1)[0]!;
+  return { o, memoryBytes: memoryOf(o) };
 }
 
 /** The lowest VMID of the pool's range that nothing uses and that was not freed within the cooldown. */
@@ -91,23 +150,30 @@ export function freeVmid(p: PoolConfig, used: ReadonlySet<number>, recentlyFreed
   return undefined;
 }
 
+/**
+ * A node's `mem` is what is in use now, and a fresh guest touches its memory only gradually: what
+ * the running VMs may claim is the safer measure of what is taken.
+ */
+function freeMemory(node: Observation['nodes'][number], obs: Observation, reserved: ReadonlyMap<string, number>): number {
+  const committed = obs.vms.filter((v) => v.node === node.name && v.status === 'running' && !v.template).reduce((n, v) => n + v.maxmemBytes, 0);
+  return node.maxmemBytes - Math.max(node.memBytes, committed) - (reserved.get(node.name) ?? 0);
+}
+
 /** The node with the most free memory among the pool's nodes that hold a copy of its template. */
-function place(p: PoolConfig, templates: readonly ObservedVm[], obs: Observation, reserved: ReadonlyMap<string, number>): { node: string; templateVmid: number; memoryBytes: number } | string {
+function place(p: PoolConfig, templates: readonly ObservedVm[], obs: Observation, reserved: ReadonlyMap<string, number>): { node: string; templateVmid: number; templateStamp?: string; memoryBytes: number } | string {
   const copies = templates.filter((t) => (p.template.kind === 'vmid' ? t.vmid === p.template.vmid : t.name === p.template.name));
   if (copies.length === 0) return `template ${p.template.kind === 'vmid' ? p.template.vmid : `'${p.template.name}'`} not found`;
-  let best: { node: string; templateVmid: number; memoryBytes: number; free: number } | undefined;
+  let best: { node: string; templateVmid: number; templateStamp?: string; memoryBytes: number; free: number } | undefined;
   for (const nodeName of p.nodes) {
     const copy = copies.find((t) => t.node === nodeName);
     const node = obs.nodes.find((n) => n.name === nodeName);
     if (!copy || !node?.online) continue;
     const memoryBytes = p.memoryMb !== undefined ? p.memoryMb * MIB : copy.maxmemBytes;
-    // A node's `mem` is what is in use now, and a fresh guest touches its memory only gradually:
-    // what the running VMs may claim is the safer measure of what is taken.
-    const committed = obs.vms.filter((v) => v.node === nodeName && v.status === 'running' && !v.template).reduce((n, v) => n + v.maxmemBytes, 0);
-    const free = node.maxmemBytes - Math.max(node.memBytes, committed) - (reserved.get(nodeName) ?? 0);
+    const free = freeMemory(node, obs, reserved);
     if (free < memoryBytes) continue;
-    if (!best || free > best.free) best = { node: nodeName, templateVmid: copy.vmid, memoryBytes, free };
+    if (!best || free > best.free) best = { node: nodeName, templateVmid: copy.vmid, ...(copy.stamp !== undefined ? { templateStamp: copy.stamp } : {}), memoryBytes, free };
   }
   if (!best) return `no node of ${p.nodes.join(', ')} is online with the template and enough free memory`;
-  return { node: best.node, templateVmid: best.templateVmid, memoryBytes: best.memoryBytes };
+  const { free: _free, ...placement } = best;
+  return placement;
 }

@@ -12,11 +12,20 @@ export interface Demand {
   has(pool: PoolConfig, scope: string | undefined): boolean;
 }
 
-/** A job no runner of ours covers yet: each wants one new VM. */
+/** A runner wanted: for a job no runner of ours covers yet, or to keep a pool's hot runners. */
 export interface Want {
   pool: PoolConfig;
   scope: string;
-  job: ObservedJob;
+  purpose: 'job' | 'hot';
+  /** the job, for purpose 'job' */
+  job?: ObservedJob;
+}
+
+export interface Uncovered {
+  /** oldest job first */
+  wanted: Want[];
+  /** per (pool, scope) key: runners on their way or waiting that no queued job takes */
+  spare: ReadonlyMap<string, number>;
 }
 
 const byAge = (a: ObservedJob, b: ObservedJob) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id;
@@ -46,7 +55,7 @@ export function demandOf(ctx: PlanContext): Demand {
  * Phase: the jobs not covered by runners on their way or waiting (per pool and scope), oldest first
  * overall. `removing` are VMs this plan removes: they cover nothing.
  */
-export function uncovered(ctx: PlanContext, demand: Demand, owned: readonly OwnedVm[], removing: ReadonlySet<number>): Want[] {
+export function uncovered(ctx: PlanContext, demand: Demand, owned: readonly OwnedVm[], removing: ReadonlySet<number>): Uncovered {
   const supply = new Map<string, number>();
   const add = (k: string) => supply.set(k, (supply.get(k) ?? 0) + 1);
   for (const o of owned) {
@@ -55,13 +64,15 @@ export function uncovered(ctx: PlanContext, demand: Demand, owned: readonly Owne
     // towards creating one VM too few for a tick rather than one too many.
     if (o.role === 'creating' || o.role === 'booting' || o.role === 'idle' || o.role === 'unknown' || (o.role === 'locked' && o.vm.lock === 'clone')) add(key(o.pool.name, o.scope));
   }
-  for (const c of unlistedCreations(ctx)) add(key(c.pool, c.scope));
+  for (const c of unlistedCreations(ctx)) if (!c.warm) add(key(c.pool, c.scope));
 
   const wanted: Want[] = [];
+  const spare = new Map(supply);
   for (const [k, jobs] of demand.byKey) {
     const covered = supply.get(k) ?? 0;
+    spare.set(k, Math.max(0, covered - jobs.length));
     const pool = ctx.poolByName.get(k.slice(0, k.indexOf('\n')).toLowerCase())!;
-    for (const job of jobs.slice(covered)) wanted.push({ pool, scope: job.scope, job });
+    for (const job of jobs.slice(covered)) wanted.push({ pool, scope: job.scope, purpose: 'job', job });
   }
-  return wanted.sort((a, b) => byAge(a.job, b.job));
+  return { wanted: wanted.sort((a, b) => byAge(a.job!, b.job!)), spare };
 }

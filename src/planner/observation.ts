@@ -1,3 +1,5 @@
+import type { TierSizes } from '../config/types.js';
+
 /**
  * What one tick saw: the input of the planner. Built by the observer from GitHub and Proxmox (and
  * from what this process has in flight); the planner reads nothing else.
@@ -9,8 +11,10 @@ export interface VmMeta {
   /** scope key (repo:owner/name | org:name) the runner registers in */
   scope: string;
   runner: string;
-  /** epoch ms */
+  /** epoch ms: when it was cloned, or, for a VM that was warm, when it was started */
   createdAt: number;
+  /** set while the VM is warm (a stopped clone kept ready): the template it was cloned from */
+  warm?: { template: number; stamp?: string };
 }
 
 export interface ObservedVm {
@@ -29,6 +33,8 @@ export interface ObservedVm {
   meta?: VmMeta;
   /** its config could not be read this tick: whose it is is unknown (never taken for someone else's) */
   configUnread?: boolean;
+  /** templates only: what tells one build from the next (Proxmox's `meta` ctime), when it was read */
+  stamp?: string;
 }
 
 export interface ObservedRunner {
@@ -64,7 +70,8 @@ export interface ObservedSnippet {
 
 /** Work this process started and has not finished: the planner must neither repeat nor undo it. */
 export interface InFlight {
-  creating: ReadonlyArray<{ pool: string; scope: string; vmid: number; node: string; runnerName: string; memoryBytes: number }>;
+  /** clones, and warm VMs being started (their VMID is the warm VM's); `warm`: a warm VM being cloned */
+  creating: ReadonlyArray<{ pool: string; scope: string; vmid: number; node: string; runnerName: string; memoryBytes: number; warm?: boolean }>;
   /** VMIDs with a removal, stop or adoption under way */
   busyVmids: ReadonlySet<number>;
   deletingRunners: ReadonlySet<number>;
@@ -97,6 +104,8 @@ export interface Observation {
    */
   unexplainedClones?: ReadonlyMap<string, number>;
   nodes: readonly ObservedNode[];
+  /** per pool name, the hot and warm sizes in force now (from the pool's schedule and the clock); absent: the pools' own */
+  tierSizes?: ReadonlyMap<string, TierSizes>;
   /** undefined when the snippet directories could not be listed */
   snippets: readonly ObservedSnippet[] | undefined;
   inFlight: InFlight;

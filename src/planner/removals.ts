@@ -3,16 +3,17 @@ import type { Action, DeleteRunnerAction, DeleteSnippetAction } from './actions.
 import { fmtAge, type OwnedVm, type PlanContext } from './context.js';
 import type { Demand } from './demand.js';
 import { parseRunnerName, runnerNameOfSnippet } from './names.js';
+import type { ObservedVm } from './observation.js';
+import { agedHotRunners, hotAgeReason, removal, staleWarm, type HotRunners } from './tiers.js';
 
 /** Phase: VMs of ours to remove (or stop), each with its reason; `removing` holds their VMIDs. */
-export function vmRemovals(ctx: PlanContext, owned: readonly OwnedVm[], demand: Demand): { actions: Action[]; removing: Set<number> } {
+export function vmRemovals(ctx: PlanContext, owned: readonly OwnedVm[], demand: Demand, hot: HotRunners): { actions: Action[]; removing: Set<number> } {
   const actions: Action[] = [];
   const removing = new Set<number>();
   const { obs, cleanup } = ctx;
   const remove = (o: OwnedVm, reason: string) => {
     removing.add(o.vm.vmid);
-    const runner = o.runner && !obs.inFlight.deletingRunners.has(o.runner.id) ? { id: o.runner.id, scope: o.runner.scope } : undefined;
-    actions.push({ kind: 'remove-vm', pool: o.pool.name, vmid: o.vm.vmid, node: o.vm.node, name: o.vm.name, running: o.vm.status === 'running', runner, scope: o.scope, reason });
+    actions.push(removal(ctx, o, reason));
   };
   if (!cleanup) return { actions, removing };
   for (const o of owned) {
@@ -27,7 +28,13 @@ export function vmRemovals(ctx: PlanContext, owned: readonly OwnedVm[], demand: 
       case 'gone-runner':
         remove(o, 'its runner finished and unregistered but the VM is still running');
         break;
+      case 'warm': {
+        const stale = staleWarm(ctx, o);
+        if (stale) remove(o, `warm VM is out of date: ${stale}`);
+        break;
+      }
       case 'idle':
+        if (hot.kept.has(o.vm.vmid)) break;
         if (o.ageMs !== undefined && o.ageMs > o.pool.idleTimeoutMs && !demand.has(o.pool, o.scope))
           remove(o, `runner idle past idle_timeout ${formatDuration(o.pool.idleTimeoutMs)} with no matching job queued`);
         break;
@@ -41,6 +48,7 @@ export function vmRemovals(ctx: PlanContext, owned: readonly OwnedVm[], demand: 
         break;
     }
   }
+  for (const o of agedHotRunners(ctx, owned, hot)) if (!removing.has(o.vm.vmid)) remove(o, hotAgeReason(o));
   return { actions, removing };
 }
 
@@ -48,12 +56,15 @@ export function vmRemovals(ctx: PlanContext, owned: readonly OwnedVm[], demand: 
 export function registrationRemovals(ctx: PlanContext): DeleteRunnerAction[] {
   if (!ctx.cleanup) return [];
   const { obs } = ctx;
-  const vmNames = new Set(obs.vms.map((v) => v.name));
+  // A warm VM has no registration until it is started: one named like it is left from a start that failed.
+  const vmNames = new Set(obs.vms.filter((v) => !isWarm(v)).map((v) => v.name));
+  const warmNames = new Set(obs.vms.filter(isWarm).map((v) => v.name));
   const out: DeleteRunnerAction[] = [];
   for (const r of ctx.ourRunners.values()) {
     if (r.status === 'online' || r.busy || vmNames.has(r.name) || ctx.creatingNames.has(r.name) || obs.inFlight.deletingRunners.has(r.id)) continue;
     const parsed = parseRunnerName(ctx.pools, r.name)!;
-    out.push({ kind: 'delete-runner', pool: parsed.pool.name, scope: r.scope, runnerId: r.id, name: r.name, reason: 'offline registration whose VM no longer exists' });
+    const reason = warmNames.has(r.name) ? 'offline registration of a warm VM (left by a start that failed; a new one is made when it starts)' : 'offline registration whose VM no longer exists';
+    out.push({ kind: 'delete-runner', pool: parsed.pool.name, scope: r.scope, runnerId: r.id, name: r.name, reason });
   }
   return out;
 }
@@ -69,7 +80,13 @@ export function snippetRemovals(ctx: PlanContext): DeleteSnippetAction[] {
     if (!name || !parseRunnerName(ctx.pools, name) || ctx.creatingNames.has(name)) continue;
     const vm = vmByName.get(name);
     if (!vm) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its VM no longer exists' });
+    else if (isWarm(vm)) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its VM is warm again (left by a start that failed)' });
     else if (vm.status === 'running' && !vm.lock) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its VM has started' });
   }
   return out;
+}
+
+/** Stopped and described warm: never started, so no registration or snippet of its name is in use. */
+function isWarm(v: ObservedVm): boolean {
+  return v.meta?.warm !== undefined && v.status === 'stopped' && !v.lock;
 }

@@ -8,7 +8,8 @@ const MARKER = 'pve-runners-meta: ';
  * whose tags were never set can be recognised as ours.
  */
 export function formatVmDescription(meta: VmMeta): string {
-  const json = JSON.stringify({ pool: meta.pool, scope: meta.scope, runner: meta.runner, created: new Date(meta.createdAt).toISOString() });
+  const json = JSON.stringify({ pool: meta.pool, scope: meta.scope, runner: meta.runner, created: new Date(meta.createdAt).toISOString(), ...(meta.warm ? { warm: meta.warm } : {}) });
+  if (meta.warm) return `Warm GitHub Actions runner VM managed by pve-runners: kept stopped until a job wants it. Do not edit.\n${MARKER}${json}`;
   return `Ephemeral GitHub Actions runner managed by pve-runners: destroyed when its job ends. Do not edit.\n${MARKER}${json}`;
 }
 
@@ -20,7 +21,13 @@ export function parseVmDescription(description: string | undefined): VmMeta | un
     const v = JSON.parse(line.slice(MARKER.length)) as Record<string, unknown>;
     const createdAt = typeof v.created === 'string' ? Date.parse(v.created) : NaN;
     if (typeof v.pool !== 'string' || typeof v.scope !== 'string' || typeof v.runner !== 'string' || !Number.isFinite(createdAt)) return undefined;
-    return { pool: v.pool, scope: v.scope, runner: v.runner, createdAt };
+    const meta: VmMeta = { pool: v.pool, scope: v.scope, runner: v.runner, createdAt };
+    const warm = v.warm as { template?: unknown; stamp?: unknown } | undefined;
+    if (warm !== undefined) {
+      if (typeof warm !== 'object' || warm === null || typeof warm.template !== 'number' || (warm.stamp !== undefined && typeof warm.stamp !== 'string')) return undefined;
+      meta.warm = { template: warm.template, ...(typeof warm.stamp === 'string' ? { stamp: warm.stamp } : {}) };
+    }
+    return meta;
   } catch {
     return undefined;
   }

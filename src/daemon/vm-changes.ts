@@ -1,0 +1,110 @@
+import { parseScopeKey } from '../github/scope.js';
+import type { AdoptVmAction, DeleteRunnerAction, DeleteSnippetAction, RemoveVmAction, StartWarmAction, StopVmAction } from '../planner/actions.js';
+import { OWNER_TAG } from '../planner/names.js';
+import type { VmConfigValue } from '../proxmox/api.js';
+import type { ExecutorDeps } from './execute.js';
+import type { ExecutorState } from './executor-state.js';
+import { whyNotOurs } from './ownership.js';
+import type { ProxmoxSteps } from './proxmox-steps.js';
+
+type Meta = Record<string, string | number | undefined>;
+type Changed = RemoveVmAction | StopVmAction | AdoptVmAction | StartWarmAction;
+
+/**
+ * Changes to VMs that exist — removal, stop, adoption — and to registrations and snippets. Each
+ * VM change is decided on the VM's current config, read just before it: a person may have taken
+ * the VM over since the tick observed it.
+ */
+export class VmChanges {
+  constructor(
+    private readonly d: ExecutorDeps,
+    private readonly s: ExecutorState,
+    private readonly steps: ProxmoxSteps,
+    private readonly meta: (a: Changed | DeleteRunnerAction | DeleteSnippetAction) => Meta,
+  ) {}
+
+  async removeVm(a: RemoveVmAction): Promise<void> {
+    const meta = this.meta(a);
+    if (!(await this.stillOurs(a, false))) return;
+    if (!a.running && (await this.d.proxmox.vmStatus(a.node, a.vmid)) === 'running') {
+      // The resource list reports pvestatd's last round: a VM started a moment ago may still read
+      // stopped there. Deregistering its runner now would kill the job it is about to take.
+      this.d.log.info('listed as stopped, but it is running: left for a later tick', meta);
+      return;
+    }
+    this.d.log.info(`removing runner VM: ${a.reason}`, meta);
+    let runner = a.runner;
+    if (!runner && a.running && a.scope) {
+      // Absent from this tick's listing is not proof: a listing paged while runners came and went
+      // can skip one. Ask for it by name before stopping a VM that may be running a job.
+      const found = await this.d.github.findRunner(parseScopeKey(a.scope), a.name);
+      if (found?.busy) {
+        this.d.log.info('its runner is busy with a job after all: VM kept', meta);
+        return;
+      }
+      if (found) runner = { id: found.id, scope: a.scope };
+    }
+    if (runner) {
+      const result = await this.d.github.deleteRunner(parseScopeKey(runner.scope), runner.id);
+      if (result === 'busy') {
+        this.d.log.info('runner took a job meanwhile (GitHub answered 422): VM kept', meta);
+        return;
+      }
+      this.s.deletedRunners.set(runner.id, this.d.clock.now());
+    }
+    if (a.running) {
+      const upid = await this.steps.withLockRetry(`stop ${a.vmid}`, () => this.d.proxmox.stop(a.node, a.vmid), meta);
+      await this.steps.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
+    }
+    // The stop took a while: the destroy, which cannot be undone, is decided on a fresh read too.
+    if (!(await this.stillOurs(a, false))) return;
+    const upid = await this.steps.withLockRetry(`destroy ${a.vmid}`, () => this.d.proxmox.destroy(a.node, a.vmid), meta);
+    await this.steps.wait(upid, `destroy ${a.vmid}`, this.d.timings.destroyTimeoutMs);
+    this.d.log.info('runner VM destroyed', meta);
+    this.s.freed(a.vmid, a.name, this.d.clock.now());
+  }
+
+  async stopVm(a: StopVmAction): Promise<void> {
+    const meta = this.meta(a);
+    if (!(await this.stillOurs(a, false))) return;
+    this.d.log.warn(`stopping runner VM: ${a.reason}`, meta);
+    const upid = await this.steps.withLockRetry(`stop ${a.vmid}`, () => this.d.proxmox.stop(a.node, a.vmid), meta);
+    await this.steps.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
+  }
+
+  /**
+   * Reads the VM's config now; undefined when it no longer carries our marks. A VM that lost them
+   * was taken over by a person: it is left alone from now on, and that is said once.
+   */
+  async currentConfig(a: Changed, adopting: boolean): Promise<Record<string, VmConfigValue> | undefined> {
+    const cfg = await this.d.proxmox.getConfig(a.node, a.vmid);
+    const pool = this.d.config.pools.find((p) => p.name === a.pool);
+    const why = pool ? whyNotOurs(this.d.config.pools, pool, a.vmid, cfg, adopting) : `pool ${a.pool} is not configured`;
+    if (why === undefined) return cfg;
+    this.s.disowned.add(a.vmid);
+    this.d.log.warn(`VM ${a.vmid} no longer carries pve-runners' marks (${why}): someone took it over, so it is left alone from now on (${a.kind} not done)`, this.meta(a));
+    return undefined;
+  }
+
+  private async stillOurs(a: Changed, adopting: boolean): Promise<boolean> {
+    return (await this.currentConfig(a, adopting)) !== undefined;
+  }
+
+  async deleteRunner(a: DeleteRunnerAction): Promise<void> {
+    const result = await this.d.github.deleteRunner(parseScopeKey(a.scope), a.runnerId);
+    if (result !== 'busy') this.s.deletedRunners.set(a.runnerId, this.d.clock.now());
+    this.d.log.info(`runner registration ${result === 'busy' ? 'is busy, kept' : result === 'gone' ? 'was already gone' : 'deleted'}: ${a.reason}`, this.meta(a));
+  }
+
+  async deleteSnippet(a: DeleteSnippetAction): Promise<void> {
+    await this.d.snippets.remove(a.node, a.file);
+    this.d.log.info(`snippet removed: ${a.reason}`, this.meta(a));
+  }
+
+  async adopt(a: AdoptVmAction): Promise<void> {
+    if (!(await this.stillOurs(a, true))) return;
+    const pool = this.d.config.pools.find((p) => p.name === a.pool)!;
+    await this.steps.configure(a.node, a.vmid, { tags: [OWNER_TAG, pool.tag].join(';') }, this.meta(a));
+    this.d.log.info(`adopted VM: ${a.reason}`, this.meta(a));
+  }
+}
