@@ -23,6 +23,8 @@ const poolNamed = (cfg: PlanConfig, name: string) => cfg.pools.find((p) => p.nam
 const hasBothTags = (vm: ObservedVm, p: PoolConfig) => vm.tags.includes('pve-runners') && vm.tags.includes(p.tag);
 const creates = (pl: Plan) => pl.actions.filter((a): a is CreateAction => a.kind === 'create');
 const vmAction = (a: Action) => a.kind === 'remove-vm' || a.kind === 'stop-vm' || a.kind === 'adopt-vm';
+/** every action that changes an existing VM */
+const touches = (a: Action): a is Extract<Action, { vmid: number; name: string }> => vmAction(a) || a.kind === 'start-warm';
 
 /**
  * Half-made by us (README "Ownership"): our exact name for this VMID and the description the clone
@@ -97,8 +99,8 @@ describe(`planner properties (fast-check, seed ${SEED})`, () => {
   it(`2. acts only on VMs it owns (or half-made ones to adopt), creates only on free VMIDs of the pool's range (${RUNS} cases)`, () => {
     check(arbWorld(), RUNS, ({ cfg, obs }) => {
       const pl = plan(cfg, obs);
-      for (const a of pl.actions.filter(vmAction)) {
-        if (!vmAction(a)) continue;
+      for (const a of pl.actions) {
+        if (!touches(a)) continue;
         const listed = obs.vms.filter((v) => v.vmid === a.vmid);
         expect(listed).toHaveLength(1);
         const vm = listed[0]!;
@@ -152,7 +154,11 @@ describe(`planner properties (fast-check, seed ${SEED})`, () => {
       const act = first.actions;
       const inFlight = {
         ...obs.inFlight,
-        creating: [...obs.inFlight.creating, ...creates(first).map((c) => ({ pool: c.pool, scope: c.scope, vmid: c.vmid, node: c.node, runnerName: runnerName(poolNamed(cfg, c.pool)!, c.vmid, 'qq11'), memoryBytes: c.memoryBytes }))],
+        creating: [
+          ...obs.inFlight.creating,
+          ...creates(first).map((c) => ({ pool: c.pool, scope: c.scope, vmid: c.vmid, node: c.node, runnerName: runnerName(poolNamed(cfg, c.pool)!, c.vmid, 'qq11'), memoryBytes: c.memoryBytes, ...(c.purpose === 'warm' ? { warm: true } : {}) })),
+          ...act.flatMap((a) => (a.kind === 'start-warm' ? [{ pool: a.pool, scope: a.scope, vmid: a.vmid, node: a.node, runnerName: a.name, memoryBytes: a.memoryBytes }] : [])),
+        ],
         busyVmids: new Set([...obs.inFlight.busyVmids, ...act.filter(vmAction).map((a) => (vmAction(a) ? a.vmid : 0))]),
         deletingRunners: new Set([...obs.inFlight.deletingRunners, ...act.flatMap((a) => (a.kind === 'delete-runner' ? [a.runnerId] : a.kind === 'remove-vm' && a.runner ? [a.runner.id] : []))]),
       };

@@ -135,14 +135,14 @@ function roleOf(ctx: PlanContext, vm: ObservedVm, pool: PoolConfig): OwnedVm {
   if (vm.lock) return { ...base, role: 'locked' };
   if (vm.status === 'stopped') return { ...base, role: vm.meta?.warm ? 'warm' : 'stopped', runner: ctx.ourRunners.get(vm.name) };
   if (vm.status !== 'running') return { ...base, role: 'unknown' };
-  // We start a warm VM only after rewriting its description: running while still described warm,
-  // someone else started it, without a registration. Removed once it could have registered.
-  if (vm.meta?.warm) return { ...base, role: ageMs !== undefined && ageMs > pool.bootTimeoutMs ? 'boot-timeout' : 'unknown' };
   const runner = ctx.ourRunners.get(vm.name);
   if (runner?.status === 'online') return { ...base, runner, role: runner.busy ? 'running-job' : 'idle' };
   // Listed busy though offline: it lost its connection mid-job (or the listing lags), and GitHub
   // still holds a job on it: running one, as far as anyone can tell — not gone, not late to boot.
   if (runner?.busy) return { ...base, runner, role: 'running-job' };
+  // We start a warm VM only after rewriting its description: running while still described warm,
+  // someone else started it, without a registration. Removed once it could have registered.
+  if (vm.meta?.warm) return { ...base, runner, role: ageMs !== undefined && ageMs > pool.bootTimeoutMs ? 'boot-timeout' : 'unknown' };
   if (scope === undefined || !obs.runnerScopes.includes(scope)) return { ...base, runner, role: 'unknown' };
   if (obs.inFlight.seenOnline.has(vm.name)) return { ...base, runner, role: 'gone-runner' };
   if (ageMs !== undefined && ageMs > pool.bootTimeoutMs) return { ...base, runner, role: 'boot-timeout' };

@@ -1,7 +1,7 @@
 import type { PoolConfig } from '../config/types.js';
 import { formatDuration } from '../util/duration.js';
 import type { RemoveVmAction } from './actions.js';
-import { key, sizesOf, type OwnedVm, type PlanContext } from './context.js';
+import { key, sizesOf, unlistedCreations, type OwnedVm, type PlanContext } from './context.js';
 import type { Want } from './demand.js';
 import type { ObservedVm } from './observation.js';
 
@@ -35,7 +35,9 @@ export function hotRunners(ctx: PlanContext, owned: readonly OwnedVm[]): HotRunn
   for (const p of ctx.pools) for (const [k, n] of hotTargets(ctx, p)) targets.set(k, n);
   const kept = new Set<number>();
   for (const [k, n] of targets) {
-    const idle = owned.filter((o) => o.role === 'idle' && o.scope !== undefined && key(o.pool.name, o.scope) === k && !isAging(o));
+    // Past hot_max_age still counts while within the count: agedHotRunners replaces those one at a
+    // time, where idle_timeout would take them all at once.
+    const idle = owned.filter((o) => o.role === 'idle' && o.scope !== undefined && key(o.pool.name, o.scope) === k);
     idle.sort((a, b) => (a.ageMs ?? 0) - (b.ageMs ?? 0));
     for (const o of idle.slice(0, n)) kept.add(o.vm.vmid);
   }
@@ -50,7 +52,8 @@ export function agedHotRunners(ctx: PlanContext, owned: readonly OwnedVm[], hot:
   const out: OwnedVm[] = [];
   for (const k of hot.targets.keys()) {
     const mine = owned.filter((o) => o.scope !== undefined && key(o.pool.name, o.scope) === k);
-    if (mine.some((o) => o.role === 'creating' || o.role === 'booting' || (o.role === 'locked' && o.vm.lock === 'clone'))) continue;
+    const onItsWay = mine.some((o) => o.role === 'creating' || o.role === 'booting' || (o.role === 'locked' && o.vm.lock === 'clone')) || unlistedCreations(ctx).some((c) => !c.warm && key(c.pool, c.scope) === k);
+    if (onItsWay) continue;
     const aged = mine.filter((o) => o.role === 'idle' && isAging(o)).sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0));
     if (aged[0]) out.push(aged[0]);
   }

@@ -29,6 +29,11 @@ const arbPool = (i: number, lo: number) =>
     nodes: fc.subarray([...NODE_NAMES], { minLength: 1 }),
     byVmid: fc.boolean(),
     memoryMb: fc.option(fc.constantFrom(1024, 4096, 16384), { nil: undefined }),
+    // hot and warm tiers half the time; hot runners in one or both scopes
+    hot: fc.constantFrom(0, 0, 1, 2, 3),
+    warm: fc.constantFrom(0, 0, 1, 2, 3),
+    hotScopes: fc.subarray([...SCOPES], { minLength: 1 }),
+    hotMaxAgeMs: fc.constantFrom(60 * MIN, 720 * MIN),
   }).map((r) => {
     const name = POOL_NAMES[i]!;
     const start = lo + r.gap;
@@ -42,6 +47,9 @@ const arbPool = (i: number, lo: number) =>
       nodes: r.nodes,
       template: r.byVmid ? { kind: 'vmid', vmid: 9000 + 10 * i } : { kind: 'name', name: `${name}-template` },
       memoryMb: r.memoryMb,
+      sizes: { hot: r.hot, warm: r.warm },
+      hotScopes: r.hot > 0 ? r.hotScopes : [],
+      hotMaxAgeMs: r.hotMaxAgeMs,
     });
   });
 
@@ -92,14 +100,17 @@ function arbVm(pools: PoolConfig[], vmid: number, range: PoolConfig | undefined)
     lock: fc.constantFrom(undefined, undefined, undefined, 'clone', 'backup', 'migrate'),
     uptimeS: fc.integer({ min: 0, max: 30_000 }),
     maxmemGiB: fc.constantFrom(1, 4, 16),
-    meta: fc.option(fc.record({ pool: fc.oneof(fc.constant(range?.name ?? 'ubuntu'), anyPool.map((p) => p.name)), scope: fc.constantFrom(...SCOPES), sameRunner: fc.boolean(), ageMs: fc.integer({ min: 0, max: 8 * 60 * MIN }) }), { nil: undefined }),
+    meta: fc.option(fc.record({ pool: fc.oneof(fc.constant(range?.name ?? 'ubuntu'), anyPool.map((p) => p.name)), scope: fc.constantFrom(...SCOPES), sameRunner: fc.boolean(), ageMs: fc.integer({ min: 0, max: 8 * 60 * MIN }), warm: fc.option(fc.constantFrom(9000, 9010, 9020, 9030, 9999), { nil: undefined }) }), { nil: undefined }),
     configUnread: fc.constantFrom(false, false, false, true),
   }).map((r): ObservedVm => {
     const vm: ObservedVm = { kind: r.kind, vmid, node: r.node, name: r.name, status: r.status, template: r.template, tags: r.tags, maxmemBytes: r.maxmemGiB * GiB, uptimeS: r.uptimeS };
     if (r.lock) vm.lock = r.lock;
     // As the observer reports it: a config that could not be read has no description either.
     if (r.configUnread) vm.configUnread = true;
-    else if (r.meta) vm.meta = { pool: r.meta.pool, scope: r.meta.scope, runner: r.meta.sameRunner ? r.name : 'someone-else', createdAt: NOW - r.meta.ageMs };
+    else if (r.meta) {
+      vm.meta = { pool: r.meta.pool, scope: r.meta.warm === undefined ? r.meta.scope : '', runner: r.meta.sameRunner ? r.name : 'someone-else', createdAt: NOW - r.meta.ageMs };
+      if (r.meta.warm !== undefined) vm.meta.warm = { template: r.meta.warm };
+    }
     return vm;
   });
 }
@@ -221,7 +232,7 @@ export function arbWorld(): fc.Arbitrary<Generated> {
   });
 }
 
-type SteadySlot = 'free' | 'idle' | 'busy' | 'booting' | 'creating' | 'foreign' | 'hidden';
+type SteadySlot = 'free' | 'idle' | 'busy' | 'booting' | 'creating' | 'foreign' | 'hidden' | 'warm';
 
 /**
  * A steady state: every queued job is covered by an idle, booting or in-flight runner of its pool,
@@ -231,7 +242,7 @@ type SteadySlot = 'free' | 'idle' | 'busy' | 'booting' | 'creating' | 'foreign' 
 export function arbSteady(): fc.Arbitrary<Generated> {
   return arbPools().chain((pools) => {
     const vmids = pools.flatMap((p) => Array.from({ length: p.vmidRange.hi - p.vmidRange.lo + 1 }, (_, i) => ({ p, vmid: p.vmidRange.lo + i })));
-    const slot = fc.constantFrom<SteadySlot>('free', 'idle', 'busy', 'booting', 'creating', 'foreign', 'hidden');
+    const slot = fc.constantFrom<SteadySlot>('free', 'idle', 'busy', 'booting', 'creating', 'foreign', 'hidden', 'warm');
     return fc.record({
       cfg: arbConfig(pools),
       slots: fc.tuple(...vmids.map(({ p, vmid }) => fc.record({ kind: slot, ageFrac: fc.double({ min: 0, max: 0.99, noNaN: true }), foreignStatus: fc.constantFrom('running', 'stopped') }).map((s) => ({ p, vmid, ...s })))),
@@ -247,6 +258,7 @@ export function arbSteady(): fc.Arbitrary<Generated> {
       const creating: InFlight['creating'][number][] = [];
       const hidden = new Map<number, number>();
       const supply = new Map<PoolConfig, number>();
+      const warm = new Map<string, number>();
       for (const { p, vmid, kind, ageFrac, foreignStatus } of b.slots) {
         const name = ourName(p, vmid, 'ab12');
         const ours = (ageMs: number): ObservedVm => ({ kind: 'qemu', vmid, node: p.nodes[0]!, name, status: 'running', template: false, tags: ['pve-runners', p.tag], maxmemBytes: 4 * GiB, uptimeS: Math.round(ageMs / 1000), meta: { pool: p.name, scope, runner: name, createdAt: NOW - ageMs } });
@@ -259,6 +271,12 @@ export function arbSteady(): fc.Arbitrary<Generated> {
         if (kind === 'idle' || kind === 'booting' || kind === 'creating') supply.set(p, (supply.get(p) ?? 0) + 1);
         if (kind === 'foreign') vms.push({ kind: 'qemu', vmid, node: p.nodes[0]!, name: 'db-server', status: foreignStatus, template: false, tags: [], maxmemBytes: 4 * GiB, uptimeS: 100 });
         if (kind === 'hidden') hidden.set(vmid, NOW - Math.floor(ageFrac * 2 * HIDDEN_WINDOW_MS));
+        // A warm VM of an up-to-date template, as many as the size in force.
+        const copy = b.templates.find((t) => t.node === p.nodes[0] && (p.template.kind === 'vmid' ? t.vmid === p.template.vmid : t.name === p.template.name));
+        if (kind === 'warm' && copy) {
+          vms.push({ ...ours(Math.floor(ageFrac * 8 * 60 * MIN)), status: 'stopped', uptimeS: 0, meta: { pool: p.name, scope: '', runner: name, createdAt: NOW - 1000, warm: { template: copy.vmid } } });
+          warm.set(p.name, (warm.get(p.name) ?? 0) + 1);
+        }
       }
       // Queued jobs, each sent where GitHub's label rule sends it, no more per pool than it has runners on the way.
       const jobs: ObservedJob[] = [];
@@ -269,7 +287,9 @@ export function arbSteady(): fc.Arbitrary<Generated> {
         jobs.push({ id: 1000 + jobs.length, runId: 1, repo: 'acme/app', scope, name: 'build', labels: [...target.labels], createdAt: `2026-11-24T11:${String(jobs.length).padStart(2, '0')}:00Z` });
       }
       const inFlight: InFlight = { creating, busyVmids: new Set(), deletingRunners: new Set(), recentlyFreed: new Map(), seenOnline: new Set(runners.map((r) => r.name)), disowned: new Set() };
-      const obs: Observation = { now: NOW, jobs, jobScopesFailed: b.jobScopesFailed, runners, runnerScopes: [...SCOPES], vms, hiddenVmids: hidden, nodes: b.nodes, snippets: b.snippets, inFlight };
+      // Steady: no hot runners wanted, exactly the warm VMs there are.
+      const tierSizes = new Map(pools.map((p) => [p.name, { hot: 0, warm: warm.get(p.name) ?? 0 }]));
+      const obs: Observation = { now: NOW, jobs, jobScopesFailed: b.jobScopesFailed, runners, runnerScopes: [...SCOPES], vms, hiddenVmids: hidden, nodes: b.nodes, snippets: b.snippets, inFlight, tierSizes };
       return { cfg: b.cfg, obs };
     });
   });
