@@ -58,10 +58,10 @@ describe('status on the demo scenario', () => {
     expect(r.code).toBe(0);
     // ubuntu-22.04 is a `needs:` chain: only its first job is queued until that one is done.
     expect(r.lines).toEqual([
-      'pool          queued  creating  booting  idle  busy  stopped  runners idle/busy  capacity left',
-      'ubuntu-2404        6         0        0     0     0        0                0/0              4',
-      'ubuntu-2204        1         0        0     0     0        0                0/0              4',
-      'windows-2022       2         0        0     0     0        0                0/0              2',
+      'pool          queued  creating  booting  idle  busy  stopped  hot  warm  runners idle/busy  capacity left',
+      'ubuntu-2404        6         0        0     0     0        0  0/0   0/0                0/0              4',
+      'ubuntu-2204        1         0        0     0     0        0  0/0   0/0                0/0              4',
+      'windows-2022       2         0        0     0     0        0  0/0   0/0                0/0              2',
       'total: 0 runner VM(s) of max_total_runners 8',
       'ubuntu-2404: queued jobs wait on max_runners 4',
       'unmatched: 1 queued job(s) no pool fits: [self-hosted, gpu] ×1 (acme/app)',
@@ -109,13 +109,13 @@ describe('status on the demo scenario', () => {
     await new Promise((r) => setTimeout(r, (10_000 + 3_000) / SPEED + 100));
     s = await statusJson();
     expect(s.pools.map((p) => [p.pool, p.queued, p.vms, p.runners])).toEqual([
-      ['ubuntu-2404', 2, { creating: 0, booting: 0, idle: 0, busy: 0, stopped: 4, other: 0, total: 4 }, { idle: 0, busy: 0, offline: 0 }],
+      ['ubuntu-2404', 2, { creating: 0, booting: 0, idle: 0, busy: 0, stopped: 4, warm: 0, other: 0, total: 4 }, { idle: 0, busy: 0, offline: 0 }],
       // the chain's second job is queued once its first is done
-      ['ubuntu-2204', 1, { creating: 0, booting: 0, idle: 0, busy: 0, stopped: 1, other: 0, total: 1 }, { idle: 0, busy: 0, offline: 0 }],
-      ['windows-2022', 0, { creating: 0, booting: 0, idle: 0, busy: 0, stopped: 2, other: 0, total: 2 }, { idle: 0, busy: 0, offline: 0 }],
+      ['ubuntu-2204', 1, { creating: 0, booting: 0, idle: 0, busy: 0, stopped: 1, warm: 0, other: 0, total: 1 }, { idle: 0, busy: 0, offline: 0 }],
+      ['windows-2022', 0, { creating: 0, booting: 0, idle: 0, busy: 0, stopped: 2, warm: 0, other: 0, total: 2 }, { idle: 0, busy: 0, offline: 0 }],
     ]);
     const text = await status(false);
-    expect(text.lines[1]).toBe('ubuntu-2404        2         0        0     0     0        4                0/0              0');
+    expect(text.lines[1]).toBe('ubuntu-2404        2         0        0     0     0        4  0/0   0/0                0/0              0');
     expectNoSecrets([...text.lines, ...text.logs]);
   }, 60_000);
 

@@ -29,7 +29,9 @@ export interface PoolStatus {
   /** queued jobs this pool would serve */
   queued: number;
   /** `other`: running VMs the next tick removes or cannot judge yet (boot timed out, runner gone, registration unreadable) */
-  vms: { creating: number; booting: number; idle: number; busy: number; stopped: number; other: number; total: number };
+  vms: { creating: number; booting: number; idle: number; busy: number; stopped: number; warm: number; other: number; total: number };
+  /** hot runners (idle within the hot count) and warm VMs kept, against the sizes in force */
+  tiers: { hot: number; warm: number; sizes: { hot: number; warm: number } };
   /** registrations of this pool's runners as GitHub lists them */
   runners: { idle: number; busy: number; offline: number };
   /** VMs that could still be created: the least of max_runners, free VMIDs and max_total_runners left */
@@ -61,7 +63,8 @@ export function buildStatus(config: Config, scopes: readonly string[], obs: Obse
     });
     // The planner counts clones in progress (lock `clone`) among the booting; show them apart.
     const creating = mine.filter((v) => v.lock === 'clone').length;
-    const stopped = mine.filter((v) => v.status === 'stopped' && !v.lock).length;
+    const warm = s?.warm ?? 0;
+    const stopped = mine.filter((v) => v.status === 'stopped' && !v.lock).length - warm;
     const idle = s?.idle ?? 0;
     const busy = s?.busy ?? 0;
     const total = s?.vms ?? mine.length;
@@ -77,7 +80,8 @@ export function buildStatus(config: Config, scopes: readonly string[], obs: Obse
     return {
       pool: pool.name,
       queued: s?.queued ?? 0,
-      vms: { creating, booting, idle, busy, stopped, other: Math.max(0, total - creating - booting - idle - busy - stopped), total },
+      vms: { creating, booting, idle, busy, stopped, warm, other: Math.max(0, total - creating - booting - idle - busy - stopped - warm), total },
+      tiers: { hot: s?.hot ?? 0, warm, sizes: s?.sizes ?? pool.sizes },
       runners,
       capacityLeft: Math.max(0, Math.min(...room)),
       ...(s?.limitedBy ? { limitedBy: s.limitedBy } : {}),
@@ -95,10 +99,10 @@ export function buildStatus(config: Config, scopes: readonly string[], obs: Obse
   return { pools, unmatched: [...unmatched.values()], foreignInRanges: foreignVmsInRanges(config.pools, obs.vms), total: { vms: totalVms, maxTotalRunners: cap }, incomplete, github: budget };
 }
 
-const HEADERS = ['pool', 'queued', 'creating', 'booting', 'idle', 'busy', 'stopped', 'runners idle/busy', 'capacity left'];
+const HEADERS = ['pool', 'queued', 'creating', 'booting', 'idle', 'busy', 'stopped', 'hot', 'warm', 'runners idle/busy', 'capacity left'];
 
 export function formatStatus(r: StatusReport): string[] {
-  const rows = r.pools.map((p) => [p.pool, p.queued, p.vms.creating, p.vms.booting, p.vms.idle, p.vms.busy, p.vms.stopped, `${p.runners.idle}/${p.runners.busy}`, p.capacityLeft].map(String));
+  const rows = r.pools.map((p) => [p.pool, p.queued, p.vms.creating, p.vms.booting, p.vms.idle, p.vms.busy, p.vms.stopped, `${p.tiers.hot}/${p.tiers.sizes.hot}`, `${p.tiers.warm}/${p.tiers.sizes.warm}`, `${p.runners.idle}/${p.runners.busy}`, p.capacityLeft].map(String));
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   const out = [line(HEADERS), ...rows.map(line)];

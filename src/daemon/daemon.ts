@@ -93,7 +93,7 @@ export class Daemon {
     const failed = outcomes.filter((x) => !x.ok).length;
     const budget = this.d.github.budget();
     const pools = p.pools
-      .map((s) => `${s.pool}: queued=${s.queued} idle=${s.idle} busy=${s.busy} booting=${s.booting} create=${s.create} remove=${s.remove}${s.limitedBy ? ` (limited by ${s.limitedBy})` : ''}`)
+      .map((s) => `${s.pool}: queued=${s.queued} idle=${s.idle} busy=${s.busy} booting=${s.booting}${tiers(s)} create=${s.create}${s.start ? ` start-warm=${s.start}` : ''} remove=${s.remove}${s.limitedBy ? ` (limited by ${s.limitedBy})` : ''}`)
       .join('; ');
     log.info(
       `tick: ${pools}; unmatched=${p.unmatched.length}; actions done=${outcomes.length - failed} failed=${failed} pending=${this.d.executor.pending}; github budget ${budget ? `${budget.remaining}/${budget.limit}` : 'unknown'}`,
@@ -176,6 +176,12 @@ export class Daemon {
       await this.d.clock.sleep(this.d.timings.capWatchMs, wake.signal);
     }
   }
+}
+
+/** The hot and warm counts of a pool that keeps either (have/size in force), for the tick line. */
+function tiers(s: Plan['pools'][number]): string {
+  if (s.sizes.hot === 0 && s.sizes.warm === 0 && s.hot === 0 && s.warm === 0) return '';
+  return ` hot=${s.hot}/${s.sizes.hot} warm=${s.warm}/${s.sizes.warm}`;
 }
 
 /** Everything under way at either moment: before and after a tick's observation. */

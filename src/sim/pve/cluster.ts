@@ -46,6 +46,9 @@ export function randomMac(rng: Rng): string {
   return `BC:24:11:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
 }
 
+/** 2026-11-01T00:00:00Z, when the scenario's templates were built */
+const TEMPLATE_CTIME = 1_793_491_200;
+
 export class Cluster {
   readonly nodes = new Map<string, ScenarioNode>();
   readonly vms = new Map<number, Vm>();
@@ -59,6 +62,8 @@ export class Cluster {
         ['scsi0', `${t.storage}:base-${t.vmid}-disk-0,size=20G`], ['scsihw', 'virtio-scsi-single'], ['smbios1', `uuid=${rng.uuid()}`], ['template', '1'],
         // as the Packer templates under runners/ describe what they built
         ['description', `pve-runners ${t.name}; actions/runner ${t.runnerVersion}; built 2026-11-01T00:00:00Z`],
+        // qemu-server's create_vm writes it (new_meta_info_string): a VM built again gets a new ctime
+        ['meta', `creation-qemu=9.2.0,ctime=${TEMPLATE_CTIME}`],
       ]);
       this.vms.set(t.vmid, { vmid: t.vmid, node: t.node, kind: 'template', config, status: 'stopped', heldMb: 0 });
     }
@@ -71,6 +76,16 @@ export class Cluster {
       const running = f.status === 'running';
       this.vms.set(f.vmid, { vmid: f.vmid, node: f.node, kind: 'foreign', config, status: f.status, heldMb: running ? f.memory : 0, pid: running ? rng.int(1000, 4_000_000) : undefined, startedAtMs: running ? 0 : undefined });
     }
+  }
+
+  /**
+   * The template built again in place (Packer destroying and re-creating the VMID): a new `meta`
+   * ctime, the config otherwise as before. Clones already made keep what they were cloned from.
+   */
+  rebuildTemplate(vmid: number, atEpochS: number): void {
+    const vm = this.vms.get(vmid);
+    if (vm?.kind !== 'template') throw new Error(`VM ${vmid} is not a template`);
+    vm.config.set('meta', `creation-qemu=9.2.0,ctime=${atEpochS}`);
   }
 
   templateStorage(vm: Vm): { storage: string; shared: boolean } {

@@ -81,6 +81,11 @@ export class PveSim implements GuestPower {
     if (vm) markStopped(this.world, vm);
   }
 
+  /** The template built again in place (a new `meta` ctime): warm VMs cloned from it are now out of date. */
+  rebuildTemplate(vmid: number): void {
+    this.world.cluster.rebuildTemplate(vmid, Math.floor(this.world.ctx.clock.epochMs() / 1000));
+  }
+
   /** Tasks of this type (e.g. `qmclone`) do not end until `releaseTasks`: see Tasks.hold. */
   holdTasks(type: string): void {
     this.world.tasks.hold(type);
