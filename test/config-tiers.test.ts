@@ -182,6 +182,10 @@ describe('caps hold the sizes', () => {
     expect(problems(file(ONE, 'max_runners: 4\nwarm: 3\nschedule:\n  - {cron: "0 8 * * *", hot: 2}\n  - {cron: "0 19 * * *", hot: 0}'))).toEqual([
       "pools.yaml: pools[0].schedule[0]: hot 2 + warm 3 (the most another rule or the pool leaves in force) = 5 VMs, more than pool 'small' may hold (max_runners 4) — fix: lower hot or warm (or name both in the rule, to state the pair exactly), or raise max_runners (4) to 5",
     ]);
+    // at 08:00 warm is still the 3 the evening rule set
+    expect(problems(file(ONE, 'max_runners: 4\nschedule:\n  - {cron: "0 8 * * *", hot: 2}\n  - {cron: "0 19 * * *", hot: 0, warm: 3}'))).toEqual([
+      "pools.yaml: pools[0].schedule[0]: hot 2 + warm 3 (the most another rule leaves in force) = 5 VMs, more than pool 'small' may hold (max_runners 4) — fix: lower hot or warm (or name both in the rule, to state the pair exactly), or raise max_runners (4) to 5",
+    ]);
     // (4, 0) by day and (0, 4) by night fit 4 when each rule names both
     expect(load(file(ONE, 'max_runners: 4\nschedule:\n  - {cron: "0 8 * * *", hot: 4, warm: 0}\n  - {cron: "0 19 * * *", hot: 0, warm: 4}')).pools[0]!.schedule).toHaveLength(2);
   });
