@@ -2,7 +2,7 @@
  * pools.yaml's hot / hot_max_age / warm / schedule / timezone: parsed into PoolConfig, and every
  * way to get them wrong is a ConfigError (exit 78) naming file, path, line and the fix.
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, EXIT_CONFIG, loadPoolsConfig } from '../src/config/index.js';
@@ -90,6 +90,18 @@ pools:
     const [a, b] = load(yaml).pools;
     expect(a).toMatchObject({ sizes: { hot: 1, warm: 2 }, hotScopes: ['repo:acme/app'], hotMaxAgeMs: 86_400_000, timezone: 'America/New_York', schedule: [{ cron: '0 8 * * *', hot: 3 }] });
     expect(b).toMatchObject({ sizes: { hot: 0, warm: 0 }, hotScopes: [], hotMaxAgeMs: 86_400_000, timezone: 'UTC', schedule: [{ cron: '0 9 * * *', warm: 2 }] });
+  });
+});
+
+describe('the shipped pools.yaml', () => {
+  it('loads with its commented tier examples uncommented', () => {
+    const text = readFileSync('pools.yaml', 'utf8')
+      .replace(/^(\s*)# ((?:hot|warm|schedule|hot_max_age|timezone):.*)$/gm, '$1$2')
+      .replace(/^(\s*)#(\s+- \{cron: .*)$/gm, '$1 $2');
+    expect(text).toContain('\n    hot: 1');
+    const [u24, u22] = load(text).pools;
+    expect(u24).toMatchObject({ sizes: { hot: 1, warm: 2 }, hotScopes: ['repo:acme/app'], hotMaxAgeMs: 12 * 3_600_000, timezone: 'Europe/Berlin', schedule: [{ cron: '0 8 * * 1-5', hot: 2, warm: 2 }, { cron: '0 19 * * *', hot: 0, warm: 1 }] });
+    expect(u22).toMatchObject({ sizes: { hot: 0, warm: 0 }, schedule: [], timezone: 'Europe/Berlin' });
   });
 });
 

@@ -110,6 +110,18 @@ describe('sizesInForce', () => {
   });
 });
 
+describe('a pool without timezone', () => {
+  it('reads its schedule in the host\'s zone', () => {
+    const zone = new Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const rules = officeHours(zone).schedule;
+    const hostPool: Scheduled = { schedule: rules, timezone: undefined, sizes: { hot: 0, warm: 0 } };
+    for (const t of ['2026-12-01T06:00:00Z', '2026-12-01T12:00:00Z', '2026-12-01T20:00:00Z']) {
+      expect(sizesInForce(hostPool, at(t))).toEqual(sizesInForce(pool([...rules], zone), at(t)));
+    }
+    expect(nextRuleChange([hostPool], at('2026-12-01T06:00:00Z'))).toBe(nextRuleChange([pool([...rules], zone)], at('2026-12-01T06:00:00Z')));
+  });
+});
+
 describe('nextRuleChange', () => {
   it('is the earliest next firing of any rule of any pool, after the instant', () => {
     const pools = [officeHours('Europe/Berlin'), officeHours('America/New_York')];
