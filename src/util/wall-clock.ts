@@ -74,9 +74,8 @@ export function highWater(timeZone: string, t: number): number {
  * The first instant at which the wall clock shows `wall` or later: the instant it shows `wall`, the
  * earlier of two when the reading is repeated, and the moment of the change when the reading is
  * skipped. That is Vixie cron's rule (cron(8), "Daylight Saving Time"): a job due in the skipped
- * interval runs right after the change, one due in the repeated interval is not run again. (Vixie
- * cron does repeat wildcard-hour jobs there; for sizes in force that only re-applies what the same
- * rule already set.)
+ * interval runs right after the change, one due in the repeated interval is not run again (Vixie
+ * cron exempts rules with a wildcard hour or minute; here they fire once too, like every rule).
  */
 export function firstReach(timeZone: string, wall: number): number {
   const before = offsetMs(timeZone, wall - DAY);
