@@ -28,6 +28,9 @@ export const DURATION_BOUNDS = Object.freeze({
   idle_timeout: { minMs: 10 * S, maxMs: 1 * D, what: 'how long a runner may wait for a job', example: '15m' },
   // GitHub ends a self-hosted job after 5 days of execution; the VM also needs its boot time.
   max_job_duration: { minMs: 1 * M, maxMs: 6 * D, what: 'the longest a runner VM lives', example: '6h' },
+  // Each replacement costs a clone and a boot: more often than every 10 minutes is churn. Past a
+  // week, the image and registration the issue wants fresh are not.
+  hot_max_age: { minMs: 10 * M, maxMs: 7 * D, what: 'how long a hot runner waits for a job before it is replaced', example: '12h' },
 } satisfies Record<string, DurationBounds>);
 
 export type DurationSetting = keyof typeof DURATION_BOUNDS;

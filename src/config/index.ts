@@ -44,6 +44,8 @@ export type { ConfigFs } from './fs.js';
 export { poolFits, selectPool, shadowingPool } from './labels.js';
 export { loadPoolsConfig, parsePoolsConfig, readPoolsConfig } from './pools.js';
 export type { PoolsFile, PoolsOptions } from './pools.js';
+export { nextRuleChange, sizesInForce } from './schedule.js';
+export type { Scheduled, SizesInForce } from './schedule.js';
 export { Secret } from './secret.js';
 export { resolveTemplates } from './templates.js';
 export type { ClusterVm, ResolvedTemplate, TemplateResolution } from './templates.js';

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parseDuration } from '../util/duration.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, ENVIRONMENT } from './errors.js';
 import type { ConfigProblem } from './errors.js';
 import { durationProblem, type DurationSetting } from './durations.js';
 import { describeFsError, fsFix, MAX_CONFIG_BYTES, nodeFs } from './fs.js';
@@ -16,6 +16,7 @@ import { normalizeLabels } from './labels.js';
 import { crossPoolProblems } from './pool-checks.js';
 import { SchemaDescriber, schemaProblems } from './schema-problems.js';
 import type { Config, GithubScope, OrgScope, PoolConfig, TemplateRef } from './types.js';
+import { parseTiers, totalTierProblem, type RawHot, type RawRule } from './tiers.js';
 import { readTemplate, trialRender } from './user-data.js';
 import { YamlSource } from './yaml-source.js';
 import type { PathSegment } from './yaml-source.js';
@@ -28,6 +29,7 @@ const describer = new SchemaDescriber(poolsSchema);
 export const DEFAULT_BOOT_TIMEOUT = '10m';
 export const DEFAULT_IDLE_TIMEOUT = '15m';
 export const DEFAULT_MAX_JOB_DURATION = '6h';
+export const DEFAULT_HOT_MAX_AGE = '12h';
 
 /* The shape schemas/pools.schema.json admits; only asserted after validate() accepted the data. */
 type Duration = string | number;
@@ -46,6 +48,11 @@ interface RawSettings {
   idle_timeout?: Duration;
   max_job_duration?: Duration;
   runner_group?: string;
+  hot?: RawHot;
+  hot_max_age?: Duration;
+  warm?: number;
+  schedule?: RawRule[];
+  timezone?: string;
 }
 interface RawPool extends RawSettings {
   name: string;
@@ -175,7 +182,14 @@ class PoolBuilder {
     return typeof s.value === 'number' ? { kind: 'vmid', vmid: s.value } : { kind: 'name', name: s.value };
   }
 
-  pool(i: number): PoolConfig | undefined {
+  tiers(i: number, maxRunners: number, maxRunnersAt: PathSegment[] | undefined, github: GithubScope) {
+    const raw = this.raw.pools[i]!;
+    const [hot, warm, schedule, timezone] = [this.setting(i, 'hot'), this.setting(i, 'warm'), this.setting(i, 'schedule'), this.setting(i, 'timezone')];
+    const ctx = { github, problem: this.problem.bind(this), describe: this.fixFor.bind(this) };
+    return parseTiers({ index: i, name: raw.name, hot, warm, schedule, timezone, maxRunners, maxRunnersAt }, ctx);
+  }
+
+  pool(i: number, github: GithubScope): PoolConfig | undefined {
     const raw = this.raw.pools[i]!;
     const [lo, hi] = raw.vmid_range;
     const size = hi - lo + 1;
@@ -211,6 +225,9 @@ class PoolBuilder {
     const bootTimeoutMs = this.duration(i, 'boot_timeout', DEFAULT_BOOT_TIMEOUT);
     const idleTimeoutMs = this.duration(i, 'idle_timeout', DEFAULT_IDLE_TIMEOUT);
     const maxJobDurationMs = this.duration(i, 'max_job_duration', DEFAULT_MAX_JOB_DURATION);
+    const hotMaxAgeMs = this.duration(i, 'hot_max_age', DEFAULT_HOT_MAX_AGE);
+    const effectiveMax = maxRunners?.value ?? Math.max(size, 1);
+    const tiers = this.tiers(i, effectiveMax, maxRunners?.at, github);
     if (userData && nodes.length > 0 && longest.length <= 63) {
       const wrong = trialRender(userData.text, userData.path, { name: raw.name, prefix, vmidHi: hi, nodes, labels: raw.labels });
       if (wrong !== undefined) {
@@ -228,7 +245,7 @@ class PoolBuilder {
       labels: [...raw.labels],
       labelsLower: normalizeLabels(raw.labels),
       vmidRange: { lo, hi },
-      maxRunners: maxRunners?.value ?? Math.max(size, 1),
+      maxRunners: effectiveMax,
       nodes,
       userData: { path: userData.path, text: userData.text },
       cores: this.setting(i, 'cores')?.value,
@@ -238,12 +255,8 @@ class PoolBuilder {
       storage: clone === 'full' ? storage?.value : undefined,
       bootTimeoutMs,
       idleTimeoutMs,
-      // tiers are parsed by the next change; until then no pool keeps any
-      sizes: { hot: 0, warm: 0 },
-      hotScopes: [],
-      hotMaxAgeMs: 12 * 3_600_000,
-      schedule: [],
-      timezone: undefined,
+      ...tiers,
+      hotMaxAgeMs,
       maxJobDurationMs,
       runnerGroup: this.setting(i, 'runner_group')?.value,
     };
@@ -299,7 +312,7 @@ export function parsePoolsConfig(text: string, file: PoolsFile, opts: PoolsOptio
 
   const b = new PoolBuilder(source, raw, file, opts, opts.fs ?? nodeFs);
   const github = b.github();
-  const pools = raw.pools.map((_, i) => b.pool(i));
+  const pools = raw.pools.map((_, i) => b.pool(i, github));
   b.defaultsProblems();
   const built = pools.filter((p): p is PoolConfig => p !== undefined);
   const all = [...b.problems, ...crossPoolProblems(raw.pools, source, raw.defaults?.template)];
@@ -308,6 +321,8 @@ export function parsePoolsConfig(text: string, file: PoolsFile, opts: PoolsOptio
   const sum = built.reduce((n, p) => n + p.maxRunners, 0);
   const envCap = opts.maxTotalRunners;
   const maxTotalRunners = envCap !== undefined ? (envCap === 0 ? sum : envCap) : (raw.max_total_runners ?? sum);
+  const over = totalTierProblem(built, maxTotalRunners);
+  if (over) return { config: undefined, problems: [envCap !== undefined ? { file: ENVIRONMENT, path: 'MAX_TOTAL_RUNNERS', ...over } : source.problem(['max_total_runners'], over.message, over.fix)] };
   const config: Config = { file: file.file, path: file.path, github, maxTotalRunners, pools: built };
   return { config: deepFreeze(config), problems: [] };
 }
