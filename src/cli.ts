@@ -54,6 +54,18 @@ function timeScale(): number {
   return positiveNumber('PVE_RUNNERS_TIME_SCALE', process.env.PVE_RUNNERS_TIME_SCALE, 1);
 }
 
+/**
+ * Internal, set by `demo`: `<real epoch ms>:<scenario epoch ms>` of one moment, so schedules are
+ * read in the simulator's time, which runs `timeScale` times faster than the daemon's clock.
+ */
+function timeOrigin(): { realMs: number; scenarioMs: number } | undefined {
+  const v = process.env.PVE_RUNNERS_TIME_ORIGIN;
+  if (v === undefined) return undefined;
+  const m = /^(\d+):(\d+)$/.exec(v);
+  if (!m) throw new UsageError(`PVE_RUNNERS_TIME_ORIGIN must be <real ms>:<scenario ms>, got '${v}'`);
+  return { realMs: Number(m[1]), scenarioMs: Number(m[2]) };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (line: string) => process.stdout.write(line + '\n');
@@ -66,11 +78,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run': {
       parseArgs({ args: rest, options: {}, strict: true });
-      return runCommand({ env: process.env, cwd: process.cwd(), out, timeScale: timeScale(), stopSignal: stopSignal() });
+      return runCommand({ env: process.env, cwd: process.cwd(), out, timeScale: timeScale(), timeOrigin: timeOrigin(), stopSignal: stopSignal() });
     }
     case 'once': {
       const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } }, strict: true });
-      return onceCommand({ env: process.env, cwd: process.cwd(), out, dryRun: values['dry-run'] ?? false, timeScale: timeScale() });
+      return onceCommand({ env: process.env, cwd: process.cwd(), out, dryRun: values['dry-run'] ?? false, timeScale: timeScale(), timeOrigin: timeOrigin() });
     }
     case 'check': {
       parseArgs({ args: rest, options: {}, strict: true });

@@ -14,6 +14,8 @@ export interface DaemonCommandOptions {
   write?: (line: string) => void;
   /** internal: the demo runs the daemon this many times faster than real time */
   timeScale?: number;
+  /** internal: a moment in real and in scenario time, for reading schedules in the simulator's time */
+  timeOrigin?: { realMs: number; scenarioMs: number };
 }
 
 function setup(o: DaemonCommandOptions) {
@@ -26,7 +28,7 @@ function setup(o: DaemonCommandOptions) {
     secrets: redactor,
     write: o.write,
   });
-  const w = wire(settings, { clock: systemClock, log, redactor, timeScale: o.timeScale });
+  const w = wire(settings, { clock: systemClock, log, redactor, timeScale: o.timeScale, timeOrigin: o.timeOrigin });
   const endpoints: Endpoints = { proxmoxUrl: settings.env.proxmox.url, githubUrl: settings.env.github.apiUrl };
   return { settings, log, w, endpoints };
 }

@@ -62,6 +62,7 @@ export function daemonEnv(e: SimEndpoints, poolsFile: string, speed: number): Re
     LOG_FORMAT: 'json',
     LOG_LEVEL: 'info',
     PVE_RUNNERS_TIME_SCALE: String(speed),
+    ...(e.clockOrigin ? { PVE_RUNNERS_TIME_ORIGIN: `${e.clockOrigin.realMs}:${e.clockOrigin.scenarioMs}` } : {}),
   };
 }
 

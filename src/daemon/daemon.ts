@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { SizesInForce } from '../config/schedule.js';
 import type { GithubApi } from '../github/api.js';
 import type { Logger } from '../log.js';
 import { OWNER_TAG } from '../planner/names.js';
@@ -22,6 +23,8 @@ export interface DaemonDeps {
   log: Logger;
   timings: Timings;
   random: () => number;
+  /** per pool, the hot and warm sizes in force at a time (the pools' schedules read on the clock); absent: the pools' own */
+  tierSizes?: (now: number) => ReadonlyMap<string, SizesInForce>;
 }
 
 export interface TickResult {
@@ -36,6 +39,7 @@ export interface TickResult {
 export class Daemon {
   private readonly loggedUnmatched = new Set<number>();
   private readonly loggedNotes = new Set<string>();
+  private readonly sizes = new Map<string, SizesInForce>();
   private failures = 0;
   /** jobs wait that a cap kept from getting a VM: a destroyed VM is worth an early tick */
   private capped = false;
@@ -56,7 +60,9 @@ export class Daemon {
     const seen = await this.d.observer.observe(started, this.d.executor.inFlight());
     // What ran while observing counts too: a creation that began after the first snapshot may have
     // cloned and registered before the listings were read.
-    const observation = { ...seen, inFlight: mergeInFlight(seen.inFlight, this.d.executor.inFlight(started)) };
+    const tierSizes = this.d.tierSizes?.(started);
+    if (tierSizes) this.reportSizes(tierSizes);
+    const observation = { ...seen, inFlight: mergeInFlight(seen.inFlight, this.d.executor.inFlight(started)), ...(tierSizes ? { tierSizes } : {}) };
     this.d.executor.noteOnline(
       observation.runners.filter((r) => r.status === 'online').map((r) => r.name),
       new Set(observation.vms.map((v) => v.name)),
@@ -67,6 +73,18 @@ export class Daemon {
     this.report(p, observation, opts.dryRun ?? false);
     if (!opts.dryRun) this.d.executor.submit(p.actions);
     return { observation, plan: p };
+  }
+
+  /** One line whenever a schedule changes a pool's sizes (and at start), for journalctl. */
+  private reportSizes(sizes: ReadonlyMap<string, SizesInForce>): void {
+    for (const [pool, s] of sizes) {
+      const was = this.sizes.get(pool);
+      if (was && was.hot === s.hot && was.warm === s.warm) continue;
+      this.sizes.set(pool, s);
+      const rules = [s.hotRule, s.warmRule].filter((r): r is number => r !== undefined);
+      const why = rules.length ? `schedule rule${new Set(rules).size > 1 ? 's' : ''} ${[...new Set(rules)].map((r) => `#${r + 1}`).join(' and ')}` : 'no schedule rule: the pool\'s own sizes';
+      if (was || s.hot > 0 || s.warm > 0 || rules.length) this.d.log.info(`pool ${pool}: hot ${s.hot}, warm ${s.warm} in force (${why})`, { pool, hot: s.hot, warm: s.warm });
+    }
   }
 
   private report(p: Plan, o: Observation, dryRun: boolean): void {

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Settings } from '../config/index.js';
 import type { Config, PoolConfig } from '../config/types.js';
+import { sizesInForce } from '../config/schedule.js';
 import type { GithubApi } from '../github/api.js';
 import { createGithubClient } from '../github/octokit.js';
 import { OctokitGithubApi } from '../github/octokit-api.js';
@@ -38,6 +39,8 @@ export interface WireOptions {
   /** Nodes whose snippet directories exist (SNIPPETS_DIR with {node}); default every pool's nodes. */
   nodes?: readonly string[];
   random?: () => number;
+  /** see DaemonCommandOptions.timeOrigin */
+  timeOrigin?: { realMs: number; scenarioMs: number };
 }
 
 const SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -49,6 +52,7 @@ function scalePools(config: Config, factor: number): Config {
     bootTimeoutMs: p.bootTimeoutMs / factor,
     idleTimeoutMs: p.idleTimeoutMs / factor,
     maxJobDurationMs: p.maxJobDurationMs / factor,
+    hotMaxAgeMs: p.hotMaxAgeMs / factor,
   }));
   return { ...config, pools };
 }
@@ -109,6 +113,10 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     vmidCooldownMs: timings.vmidCooldownMs,
     hiddenVmidWindowMs: timings.cloneTimeoutMs,
   };
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random });
+  // Schedules are wall-clock rules: read in the scenario's time when the demo runs faster.
+  const origin = o.timeOrigin;
+  const wallTime = origin ? (now: number) => origin.scenarioMs + (now - origin.realMs) * factor : (now: number) => now;
+  const tierSizes = (now: number) => new Map(config.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));
+  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes });
   return { daemon, observer, executor, github, proxmox, snippets, config, timings };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { RealTimeClock } from './clock.js';
 import type { SimContext } from './contracts.js';
 import { GithubSim, type GithubAppCredentials } from './github/index.js';
+import { epochAt } from './github/epoch.js';
 import { Guests } from './guest.js';
 import { PveSim } from './pve/index.js';
 import { Recorder, type JobTimes } from './recorder.js';
@@ -32,6 +33,11 @@ export interface SimEndpoints {
   proxmox: { url: string; tokenId: string; tokenSecret: string; storage: string; nodes: string[]; snippetsDirs: Record<string, string> };
   /** `app`: only when the scenario has `github.app`; the static `token` works either way. */
   github: { url: string; token: string; app?: GithubAppCredentials };
+  /**
+   * One moment on both clocks: real epoch ms, and the wall-clock time it stands for in the scenario
+   * (pools' schedules are read in scenario time, which runs `speed` times faster).
+   */
+  clockOrigin?: { realMs: number; scenarioMs: number };
 }
 
 /**
@@ -86,6 +92,7 @@ export class Simulator {
         snippetsDirs: px.snippetsDirs,
       },
       github: gh,
+      clockOrigin: { realMs: Math.round(this.ctx.clock.wallEpochAt(0)), scenarioMs: epochAt(this.ctx.clock, 0) },
     };
     if (!this.opts.holdWorkload) {
       for (const entry of this.scenario.workload) {
