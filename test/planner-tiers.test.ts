@@ -55,6 +55,16 @@ describe('planner: hot runners', () => {
     expect(removals(busy.actions)).toEqual([]);
   });
 
+  it('measures max_job_duration from the job\'s start, not from the hours its hot runner idled before', () => {
+    const p = hotPool(1);
+    const a = idle(p, 200, 10 * 60 * MIN);
+    const busy = { ...a.runner, busy: true };
+    const stops = (jobStarted?: Map<string, number>) => plan(config({ pools: [p] }), observation({ vms: [...templates, a.vm], runners: [busy], ...(jobStarted ? { jobStarted } : {}) })).actions.filter((x) => x.kind === 'stop-vm');
+    expect(stops(new Map([[a.vm.name, NOW - 5 * MIN]]))).toEqual([]);
+    expect(stops()).toEqual([]);
+    expect(stops(new Map([[a.vm.name, NOW - 7 * 60 * MIN]]))).toEqual([expect.objectContaining({ vmid: 200, reason: expect.stringContaining('job running 420m') })]);
+  });
+
   it('follows the sizes in force, not the pool\'s own', () => {
     const p = hotPool(2);
     const out = plan(config({ pools: [p] }), observation({ vms: templates, tierSizes: new Map([['ubuntu', { hot: 0, warm: 0 }]]) }));
@@ -168,4 +178,3 @@ describe('planner: warm VMs', () => {
   });
 });
 
-void NOW;

@@ -71,6 +71,7 @@ export class Observer {
       jobs: guarded.jobs,
       jobScopesFailed: gh.jobScopesFailed,
       runners: gh.runners,
+      jobStarted: gh.jobStarted,
       runnerScopes: gh.runnerScopes,
       vms,
       hiddenVmids: this.d.hidden?.snapshot() ?? new Map(),
@@ -148,9 +149,10 @@ export class Observer {
     }
   }
 
-  private async observeGithub(now: number): Promise<{ jobs: ObservedJob[]; jobScopesFailed: string[]; runners: ObservedRunner[]; runnerScopes: string[]; namedByJobs: Set<string> }> {
+  private async observeGithub(now: number): Promise<{ jobs: ObservedJob[]; jobScopesFailed: string[]; runners: ObservedRunner[]; runnerScopes: string[]; namedByJobs: Set<string>; jobStarted: Map<string, number> }> {
     const jobs: ObservedJob[] = [];
     const namedByJobs = new Set<string>();
+    const jobStarted = new Map<string, number>();
     const jobScopesFailed: string[] = [];
     const runners: ObservedRunner[] = [];
     const runnerScopes: string[] = [];
@@ -184,6 +186,7 @@ export class Observer {
           try {
             const listed = await this.runJobs(repo);
             for (const j of listed) if (j.status !== 'queued' && j.runnerName) namedByJobs.add(j.runnerName);
+            for (const j of listed) if (j.status === 'in_progress' && j.runnerName && j.startedAt && Number.isFinite(Date.parse(j.startedAt))) jobStarted.set(j.runnerName, Date.parse(j.startedAt));
             for (const j of listed) if (j.status === 'queued') jobs.push({ id: j.id, runId: j.runId, repo: j.repo, name: j.name, labels: j.labels, createdAt: j.createdAt, scope: key });
           } catch (e) {
             failed.push(e);
@@ -194,7 +197,7 @@ export class Observer {
     }
     await Promise.all(tasks);
     if (limited) throw limited;
-    return { jobs, jobScopesFailed, runners, runnerScopes, namedByJobs };
+    return { jobs, jobScopesFailed, runners, runnerScopes, namedByJobs, jobStarted };
   }
 
   private async reposOf(org: string): Promise<string[]> {
@@ -209,7 +212,7 @@ export class Observer {
    * conditional, so an unchanged list costs no rate limit, and a run's `updated_at` (whole seconds,
    * and not documented to move with its jobs) cannot tell whether a job changed.
    */
-  private async runJobs(fullName: string): Promise<Array<QueuedJob & { status: string; runnerName: string | null }>> {
+  private async runJobs(fullName: string): Promise<Array<QueuedJob & { status: string; runnerName: string | null; startedAt?: string | null }>> {
     const [owner, repo] = fullName.split('/') as [string, string];
     const [queued, inProgress] = await Promise.all([this.d.github.listRuns(owner, repo, 'queued'), this.d.github.listRuns(owner, repo, 'in_progress')]);
     const runs = [...queued.items, ...inProgress.items];

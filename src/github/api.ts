@@ -55,8 +55,8 @@ export interface GithubApi {
    * the cache, and says `changed: false`.
    */
   listRuns(owner: string, repo: string, status: 'queued' | 'in_progress'): Promise<Listing<WorkflowRunRef>>;
-  /** Jobs of a run (filter=latest), every status, with the runner that took each (null until one did). */
-  listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string; runnerName: string | null }>>;
+  /** Jobs of a run (filter=latest), every status, with the runner that took each (null until one did) and when it started. */
+  listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string; runnerName: string | null; startedAt?: string | null }>>;
   /** Every repository of an organisation, as owner/name. */
   listOrgRepos(org: string): Promise<Listing<string>>;
   listRunners(scope: Scope): Promise<Listing<RunnerRegistration>>;

@@ -89,6 +89,8 @@ export interface Observation {
   /** Scopes whose job listing failed this tick: their demand is unknown, so nothing is removed for lack of it. */
   jobScopesFailed: readonly string[];
   runners: readonly ObservedRunner[];
+  /** runner name → when the job it runs started (epoch ms, GitHub's started_at of in-progress jobs) */
+  jobStarted?: ReadonlyMap<string, number>;
   /** Scopes whose runner listing loaded this tick; registrations elsewhere are unknown, not absent. */
   runnerScopes: readonly string[];
   vms: readonly ObservedVm[];

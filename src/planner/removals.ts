@@ -38,12 +38,14 @@ export function vmRemovals(ctx: PlanContext, owned: readonly OwnedVm[], demand: 
         if (o.ageMs !== undefined && o.ageMs > o.pool.idleTimeoutMs && !demand.has(o.pool, o.scope))
           remove(o, `runner idle past idle_timeout ${formatDuration(o.pool.idleTimeoutMs)} with no matching job queued`);
         break;
-      case 'running-job':
-        if (o.ageMs !== undefined && o.ageMs > o.pool.maxJobDurationMs) {
+      case 'running-job': {
+        const ran = jobRunningFor(ctx, o);
+        if (ran !== undefined && ran > o.pool.maxJobDurationMs) {
           removing.add(o.vm.vmid);
-          actions.push({ kind: 'stop-vm', pool: o.pool.name, vmid: o.vm.vmid, node: o.vm.node, name: o.vm.name, reason: `running past max_job_duration ${formatDuration(o.pool.maxJobDurationMs)} (VM age ${age})` });
+          actions.push({ kind: 'stop-vm', pool: o.pool.name, vmid: o.vm.vmid, node: o.vm.node, name: o.vm.name, reason: `running past max_job_duration ${formatDuration(o.pool.maxJobDurationMs)} (job running ${fmtAge(ran)}, VM age ${age})` });
         }
         break;
+      }
       default:
         break;
     }
@@ -89,4 +91,15 @@ export function snippetRemovals(ctx: PlanContext): DeleteSnippetAction[] {
 /** Stopped and described warm: never started, so no registration or snippet of its name is in use. */
 function isWarm(v: ObservedVm): boolean {
   return v.meta?.warm !== undefined && v.status === 'stopped' && !v.lock;
+}
+
+/**
+ * How long the VM's job has run: from GitHub's started_at when the job listing shows it. Without
+ * it, the VM's age — except for a pool keeping hot runners, whose runners may have idled for hours
+ * before their job came: that waits for a listing that shows the job.
+ */
+function jobRunningFor(ctx: PlanContext, o: OwnedVm): number | undefined {
+  const started = ctx.obs.jobStarted?.get(o.vm.name);
+  if (started !== undefined) return ctx.obs.now - started;
+  return o.pool.hotScopes.length > 0 ? undefined : o.ageMs;
 }
