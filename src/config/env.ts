@@ -10,6 +10,7 @@ import { durationProblem } from './durations.js';
 import { EnvReader, type Env } from './env-reader.js';
 import { readSecret, secretHowTo } from './env-secrets.js';
 import { githubApiUrl, proxmoxUrl, type ProxmoxUrl } from './env-urls.js';
+import { webhookSettings, type WebhookSettings } from './env-webhook.js';
 import { ConfigError } from './errors.js';
 import type { ConfigProblem } from './errors.js';
 import { describeFsError, fsFix, MAX_CONFIG_BYTES, nodeFs } from './fs.js';
@@ -18,6 +19,7 @@ import { Secret } from './secret.js';
 
 export type { Env } from './env-reader.js';
 export { CREDENTIAL_NAMES, SECRET_VARIABLES, type SecretVariable } from './env-secrets.js';
+export type { WebhookSettings } from './env-webhook.js';
 
 /** The README's levels. The logger uses syslog levels, so winston's npm ones (http, verbose, silly) would silence it. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -69,6 +71,8 @@ export interface EnvSettings {
   readonly logFormat: LogFormat;
   /** REPO_OWNER/REPO_NAME, the single-repo shorthand added to github.repos. */
   readonly repo: string | undefined;
+  /** WEBHOOK_LISTEN and WEBHOOK_SECRET; undefined: no listener, polling alone */
+  readonly webhook: WebhookSettings | undefined;
 }
 
 export interface EnvOptions {
@@ -256,6 +260,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
 
   const disableCleanup = r.bool('DISABLE_CLEANUP', false);
   const pauseOnStopped = r.bool('PAUSE_ON_STOPPED', false);
+  const webhook = webhookSettings(r);
 
   const node = r.raw('PROXMOX_NODE');
   const forPools = Object.freeze({ poolsConfig: pools, defaultNode: node !== undefined && NODE_RE.test(node) ? node : undefined, repo, maxTotalRunners });
@@ -272,6 +277,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
     logLevel,
     logFormat: logFormatRaw as LogFormat,
     repo,
+    webhook,
   };
   return { settings: Object.freeze(settings), problems: [], forPools };
 }
