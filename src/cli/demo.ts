@@ -34,6 +34,8 @@ export interface DemoOptions {
   maxSettleTicks?: number;
   /** replaces the scenario's time_limit */
   timeLimitMs?: number;
+  /** called every loop turn (~100 ms) while the daemon runs: tests act on the simulator mid-run */
+  during?: (sim: Simulator, daemonLogs: readonly string[]) => void;
   /** called with the simulator after the run, before it stops (tests read its records, events included) */
   inspect?: (sim: Simulator) => void;
 }
@@ -152,6 +154,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
         await restart('on cue');
       }
       if (current.child.exitCode !== null) throw new Error(`the daemon exited with code ${current.child.exitCode}`);
+      o.during?.(sim, currentLogs);
       if (o.progress && now - lastProgress >= 30_000) {
         lastProgress = now;
         o.progress(progressLine(sim, now, isUnmatched));
