@@ -24,6 +24,7 @@ export interface BoundAddress {
  */
 const REQUEST_TIMEOUT_MS = 15_000;
 const HEADERS_TIMEOUT_MS = 10_000;
+const MAX_CONNECTIONS = 64;
 
 export function send(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
@@ -38,6 +39,8 @@ export class HttpListener {
   constructor(private readonly routes: Routes, private readonly log: Logger) {
     this.server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, (req, res) => void this.serve(req, res));
     this.server.keepAliveTimeout = 5_000;
+    // each open request may hold up to a body's worth of memory: GitHub needs a handful at once
+    this.server.maxConnections = MAX_CONNECTIONS;
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
