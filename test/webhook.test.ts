@@ -130,6 +130,14 @@ describe('/webhook: refused deliveries trigger nothing and log no body', () => {
     expect(s.lines.some((l) => l.includes('delivery d-once (workflow_job) was seen before'))).toBe(true);
   });
 
+  it('a flood of forgeries cannot flood the log: the first 20 refusals, then every 100th with the count', async () => {
+    for (let i = 0; i < 120; i++) expect((await s.post('workflow_job', payload, { signature: 'sha256=00' })).status).toBe(401);
+    const refusals = s.lines.filter((l) => l.includes('refused'));
+    expect(refusals).toHaveLength(21);
+    expect(refusals[20]).toContain('(100 refused since start; only every 100th is logged)');
+    expect(s.nudges).toEqual([]);
+  });
+
   it('wrong method: 405 with Allow: POST', async () => {
     const r = await s.post('workflow_job', '', { method: 'GET', signature: 'sha256=00' });
     expect(r.status).toBe(405);

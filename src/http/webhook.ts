@@ -30,6 +30,8 @@ export interface WebhookOptions {
   maxBodyBytes?: number;
 }
 
+const REFUSALS_LOGGED = 20;
+
 /* Header values are the sender's words: only a safe, short form of them goes into a log line. */
 const shown = (v: string | string[] | undefined): string => (typeof v === 'string' && v !== '' ? v.replace(/[^\w.:-]/g, '?').slice(0, 64) : '(none)');
 const header = (req: IncomingMessage, name: string): string | undefined => {
@@ -78,9 +80,15 @@ export function webhookHandler(o: WebhookOptions): RouteHandler {
   const deliveries = o.deliveries ?? new DeliveryIds();
   const otherEvents = new Set<string>();
   const log = o.log;
+  // refusals are anyone's to cause: after the first few, one line per hundred keeps the log readable
+  let refusals = 0;
+  const refused = (line: string) => {
+    refusals++;
+    if (refusals <= REFUSALS_LOGGED || refusals % 100 === 0) log.warn(refusals > REFUSALS_LOGGED ? `${line} (${refusals} refused since start; only every 100th is logged)` : line);
+  };
 
   const tooLarge = (req: IncomingMessage, res: ServerResponse, what: string) => {
-    log.warn(`webhook: delivery ${shown(req.headers['x-github-delivery'])} (${shown(req.headers['x-github-event'])}) refused: ${what} is over ${max} bytes`);
+    refused(`webhook: delivery ${shown(req.headers['x-github-delivery'])} (${shown(req.headers['x-github-event'])}) refused: ${what} is over ${max} bytes`);
     res.once('finish', () => req.destroy());
     send(res, 413, `payload too large: at most ${max} bytes`, { connection: 'close' });
   };
@@ -95,7 +103,7 @@ export function webhookHandler(o: WebhookOptions): RouteHandler {
     if (type !== 'application/json') {
       req.resume();
       const form = type === 'application/x-www-form-urlencoded';
-      log.warn(
+      refused(
         `webhook: delivery ${shown(req.headers['x-github-delivery'])} refused: content type ${shown(type)}; ${form ? 'the webhook is set to application/x-www-form-urlencoded: in its settings on GitHub choose Content type application/json' : 'GitHub webhooks send application/json when the webhook\'s Content type is set so'}`,
       );
       send(res, 415, 'unsupported media type: set the webhook\'s content type to application/json');
@@ -114,7 +122,7 @@ export function webhookHandler(o: WebhookOptions): RouteHandler {
     // verify() needs a non-empty payload; an empty one cannot be GitHub's
     const valid = signature !== undefined && body.text !== '' && (await verify(o.secret.reveal(), body.text, signature));
     if (!valid) {
-      log.warn(`webhook: ${who} refused: ${signature === undefined ? 'no X-Hub-Signature-256 header (is a Secret set on the webhook?)' : 'its X-Hub-Signature-256 does not match WEBHOOK_SECRET (the webhook\'s Secret on GitHub must equal WEBHOOK_SECRET)'}`);
+      refused(`webhook: ${who} refused: ${signature === undefined ? 'no X-Hub-Signature-256 header (is a Secret set on the webhook?)' : 'its X-Hub-Signature-256 does not match WEBHOOK_SECRET (the webhook\'s Secret on GitHub must equal WEBHOOK_SECRET)'}`);
       send(res, 401, 'signature missing or wrong');
       return;
     }
