@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { probeWebhook } from '../src/check/webhook.js';
 import { systemClock } from '../src/clock.js';
 import { ConfigError, loadSettings } from '../src/config/index.js';
 import { wire } from '../src/daemon/wire.js';
@@ -36,6 +37,7 @@ describe('wire: the webhook listener', () => {
     expect(at.url).toBe(`http://127.0.0.1:${at.port}`);
     expect(w.webhook!.listener.address()).toEqual(at);
     await w.webhook!.stop();
+    expect(await probeWebhook(w.webhook!)).toMatchObject({ status: 'ok', problem: expect.stringMatching(/^can listen on http:\/\/127\.0\.0\.1:\d+\/webhook/) });
   });
 
   it('no WEBHOOK_LISTEN: no listener', () => {
@@ -56,6 +58,8 @@ describe('wire: the webhook listener', () => {
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).exitCode).toBe(78);
       expect((err as ConfigError).message).toBe(`environment: WEBHOOK_LISTEN: cannot listen on 127.0.0.1:${port}: the port is in use — fix: set WEBHOOK_LISTEN to an address of this host and a free port of 1024 or above, e.g. 0.0.0.0:8080`);
+      // check: a warning (the running daemon may hold it), not a failure
+      expect(await probeWebhook(w.webhook!)).toMatchObject({ status: 'warn', problem: expect.stringContaining('the port is in use (by the running daemon?)') });
     } finally {
       holder.close();
     }
