@@ -46,7 +46,8 @@ Creates or updates the pve-runners LXC container on this Proxmox VE node and ins
   --package FILE          release tarball built by scripts/package.sh (required)
   --env-file FILE         pve-runners.env to install (mode 0600); without it a skeleton is installed
                           the first time and an existing one is kept
-  --credentials DIR       files named proxmox_token_secret, github_token, github_app_private_key to
+  --credentials DIR       files named proxmox_token_secret, github_token, github_app_private_key,
+                          webhook_secret (with WEBHOOK_LISTEN) to
                           install as systemd credentials (/etc/credstore, mode 0600)
   --pools FILE            pools.yaml to install; without it a first one is written unless one exists
   --ctid ID               container id (default: the existing '$CT_HOSTNAME' container, else the next free id)
@@ -222,7 +223,7 @@ if [[ -f $PVE_ROOT_CA ]]; then
   run pct push "$CTID" "$PVE_ROOT_CA" "$STAGE/pve-root-ca.pem" --perms 0644
 fi
 if [[ -n $CREDENTIALS_DIR ]]; then
-  for name in proxmox_token_secret github_token github_app_private_key; do
+  for name in proxmox_token_secret github_token github_app_private_key webhook_secret; do
     if [[ -f $CREDENTIALS_DIR/$name ]]; then
       run pct push "$CTID" "$CREDENTIALS_DIR/$name" "$STAGE/credstore/$name" --perms 0600
     fi

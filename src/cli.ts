@@ -23,7 +23,9 @@ commands:
   once [--dry-run]         one tick; --dry-run prints the plan and changes nothing
   check                    validate configuration and probe Proxmox and GitHub
   status                   pools: queued jobs, VMs by state, runners, capacity left
-  sim --scenario FILE      the simulated Proxmox VE + GitHub alone (prints how to reach them)
+  sim --scenario FILE [--webhook-url URL]
+                           the simulated Proxmox VE + GitHub alone (prints how to reach them);
+                           with github.webhook, deliveries go to URL (e.g. http://127.0.0.1:8080/webhook)
   demo [--scenario FILE] [--pools FILE] [--speed N] [--json]
                            simulator + daemon until the scenario's jobs are done, then a report
 
@@ -72,9 +74,11 @@ async function main(argv: string[]): Promise<number> {
   const err = (line: string) => process.stderr.write(line + '\n');
   switch (command) {
     case 'sim': {
-      const { values } = parseArgs({ args: rest, options: { scenario: { type: 'string' }, speed: { type: 'string' } }, strict: true });
+      const { values } = parseArgs({ args: rest, options: { scenario: { type: 'string' }, speed: { type: 'string' }, 'webhook-url': { type: 'string' } }, strict: true });
       if (!values.scenario) throw new UsageError('sim needs --scenario FILE');
-      return simCommand({ scenario: values.scenario, speed: positiveNumber('speed', values.speed, 1), out, err, stopSignal: stopSignal() });
+      const webhookUrl = values['webhook-url'];
+      if (webhookUrl !== undefined && !/^https?:\/\/[^\s?#]+$/.test(webhookUrl)) throw new UsageError(`--webhook-url must be an http(s) URL without query or fragment, got '${webhookUrl}'`);
+      return simCommand({ scenario: values.scenario, speed: positiveNumber('speed', values.speed, 1), webhookUrl, out, err, stopSignal: stopSignal() });
     }
     case 'run': {
       parseArgs({ args: rest, options: {}, strict: true });

@@ -190,7 +190,7 @@ describe('secrets: variable, NAME_FILE, $CREDENTIALS_DIRECTORY', () => {
   });
 
   it('reads $CREDENTIALS_DIRECTORY/<credential name>', () => {
-    expect(CREDENTIAL_NAMES).toEqual({ PROXMOX_TOKEN_SECRET: 'proxmox_token_secret', GITHUB_TOKEN: 'github_token', GITHUB_APP_PRIVATE_KEY: 'github_app_private_key' });
+    expect(CREDENTIAL_NAMES).toEqual({ PROXMOX_TOKEN_SECRET: 'proxmox_token_secret', GITHUB_TOKEN: 'github_token', GITHUB_APP_PRIVATE_KEY: 'github_app_private_key', WEBHOOK_SECRET: 'webhook_secret' });
     write('creds/proxmox_token_secret', `${SECRET}\n`);
     write('creds/github_token', `${TOKEN}\n`);
     const { px, gh } = fromEnv({ ...base, PROXMOX_TOKEN_SECRET: undefined, GITHUB_TOKEN: undefined, CREDENTIALS_DIRECTORY: join(dir, 'creds') });
@@ -227,11 +227,13 @@ describe('secrets: variable, NAME_FILE, $CREDENTIALS_DIRECTORY', () => {
       { ...base, PROXMOX_TOKEN_SECRET: undefined, PROXMOX_TOKEN_SECRET_FILE: join(dir, 'px'), GITHUB_TOKEN: undefined, GITHUB_APP_ID: 'x', GITHUB_APP_INSTALLATION_ID: '1', GITHUB_APP_PRIVATE_KEY: badKey },
       { ...base, GITHUB_TOKEN: undefined, GITHUB_APP_ID: '1', GITHUB_APP_INSTALLATION_ID: '1', CREDENTIALS_DIRECTORY: join(dir, 'creds') },
       { ...base, GITHUB_APP_ID: '1', PROXMOX_URL: `https://root:${badSecret}@pve1:8006` },
+      { ...base, WEBHOOK_LISTEN: 'nowhere', WEBHOOK_SECRET: badSecret.slice(0, 12) },
+      { ...base, WEBHOOK_LISTEN: '0.0.0.0:8080', WEBHOOK_SECRET_FILE: join(dir, 'px'), WEBHOOK_SECRET: undefined, PROXMOX_TOKEN_SECRET: 'nope' },
     ];
     for (const env of cases) {
       const err = problemsOf(env);
       const everything = `${err.message}\n${JSON.stringify(err.problems)}\n${inspect(err)}`;
-      for (const secret of [badSecret, badToken, 'c2VjcmV0LWtleS1tYXRlcmlhbA', 'leak me']) expect(everything).not.toContain(secret);
+      for (const secret of [badSecret, badSecret.slice(0, 12), badToken, 'c2VjcmV0LWtleS1tYXRlcmlhbA', 'leak me']) expect(everything).not.toContain(secret);
     }
     const messages = cases.map((env) => problemsOf(env).message).join('\n');
     expect(messages).toContain('PROXMOX_TOKEN_SECRET: the value from PROXMOX_TOKEN_SECRET is not a Proxmox token secret');

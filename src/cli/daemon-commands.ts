@@ -49,8 +49,17 @@ export async function runCommand(o: DaemonCommandOptions & { stopSignal: Promise
     log.info('signal received: finishing in-flight actions, starting no new ones');
     abort.abort();
   });
-  // The loop logs a failed tick and carries on; only what escapes it ends the command.
-  await describingFailures('run', endpoints, () => w.daemon.run(abort.signal));
+  if (w.webhook) {
+    // bound before the first tick: a bad WEBHOOK_LISTEN stops the start (exit 78), not a running daemon
+    const at = await w.webhook.start();
+    log.info(`webhook listener on ${at.url}/webhook (workflow_job deliveries wake the loop; polling stays the truth)`, { webhook: at.url });
+  }
+  try {
+    // The loop logs a failed tick and carries on; only what escapes it ends the command.
+    await describingFailures('run', endpoints, () => w.daemon.run(abort.signal));
+  } finally {
+    await w.webhook?.stop();
+  }
   return 0;
 }
 

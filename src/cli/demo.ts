@@ -34,6 +34,8 @@ export interface DemoOptions {
   maxSettleTicks?: number;
   /** replaces the scenario's time_limit */
   timeLimitMs?: number;
+  /** called every loop turn (~100 ms) while the daemon runs: tests act on the simulator mid-run */
+  during?: (sim: Simulator, daemonLogs: readonly string[]) => void;
   /** called with the simulator after the run, before it stops (tests read its records, events included) */
   inspect?: (sim: Simulator) => void;
 }
@@ -58,6 +60,8 @@ export function daemonEnv(e: SimEndpoints, poolsFile: string, speed: number): Re
     ...(e.github.app
       ? { GITHUB_APP_ID: String(e.github.app.id), GITHUB_APP_PRIVATE_KEY: e.github.app.privateKey, GITHUB_APP_INSTALLATION_ID: String(e.github.app.installationId) }
       : { GITHUB_TOKEN: e.github.token }),
+    // the simulated GitHub delivers webhooks to whichever port the daemon got (it logs it)
+    ...(e.github.webhook ? { WEBHOOK_LISTEN: '127.0.0.1:0', WEBHOOK_SECRET: e.github.webhook.secret } : {}),
     RUNNER_POOLS_CONFIG: poolsFile,
     LOG_FORMAT: 'json',
     LOG_LEVEL: 'info',
@@ -104,6 +108,8 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
         if (line.includes('"message":"tick:')) ticks++;
+        const listening = line.includes('"message":"webhook listener on ') ? /"webhook":"(http:\/\/[^"]+)"/.exec(line) : null;
+        if (listening && daemons.at(-1) === d) sim.github.webhooks?.setTarget(`${listening[1]}/webhook`);
         if (daemons.at(-1) === d) currentLogs.push(line);
         o.daemonLog?.(line);
       });
@@ -149,6 +155,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
         await restart('on cue');
       }
       if (current.child.exitCode !== null) throw new Error(`the daemon exited with code ${current.child.exitCode}`);
+      o.during?.(sim, currentLogs);
       if (o.progress && now - lastProgress >= 30_000) {
         lastProgress = now;
         o.progress(progressLine(sim, now, isUnmatched));

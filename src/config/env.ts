@@ -4,30 +4,22 @@
  * process.env.
  */
 import { createPrivateKey } from 'node:crypto';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { parseDuration } from '../util/duration.js';
 import { durationProblem } from './durations.js';
-import { ConfigError, ENVIRONMENT } from './errors.js';
+import { EnvReader, type Env } from './env-reader.js';
+import { readSecret, secretHowTo } from './env-secrets.js';
+import { githubApiUrl, proxmoxUrl, type ProxmoxUrl } from './env-urls.js';
+import { webhookSettings, type WebhookSettings } from './env-webhook.js';
+import { ConfigError } from './errors.js';
 import type { ConfigProblem } from './errors.js';
-import { describeFsError, fsFix, MAX_CONFIG_BYTES, MAX_SECRET_BYTES, nodeFs } from './fs.js';
+import { describeFsError, fsFix, MAX_CONFIG_BYTES, nodeFs } from './fs.js';
 import type { ConfigFs } from './fs.js';
 import { Secret } from './secret.js';
 
-export type Env = Readonly<Record<string, string | undefined>>;
-
-export const SECRET_VARIABLES = ['PROXMOX_TOKEN_SECRET', 'GITHUB_TOKEN', 'GITHUB_APP_PRIVATE_KEY'] as const;
-export type SecretVariable = (typeof SECRET_VARIABLES)[number];
-
-/**
- * File names looked up in systemd's `$CREDENTIALS_DIRECTORY` (`LoadCredential=github_token:/etc/…`).
- * Lower-case, as systemd's own examples name credentials. For each secret the order is: the
- * variable itself, then `<VARIABLE>_FILE` (a path), then `$CREDENTIALS_DIRECTORY/<credential name>`.
- */
-export const CREDENTIAL_NAMES: Readonly<Record<SecretVariable, string>> = Object.freeze({
-  PROXMOX_TOKEN_SECRET: 'proxmox_token_secret',
-  GITHUB_TOKEN: 'github_token',
-  GITHUB_APP_PRIVATE_KEY: 'github_app_private_key',
-});
+export type { Env } from './env-reader.js';
+export { CREDENTIAL_NAMES, SECRET_VARIABLES, type SecretVariable } from './env-secrets.js';
+export type { WebhookSettings } from './env-webhook.js';
 
 /** The README's levels. The logger uses syslog levels, so winston's npm ones (http, verbose, silly) would silence it. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -37,12 +29,7 @@ export type LogFormat = 'json' | 'text';
 export const DEFAULT_POOLS_CONFIG = '/etc/pve-runners/pools.yaml';
 export const DEFAULT_SNIPPETS_DIR = '/var/lib/vz/snippets';
 
-export interface ProxmoxSettings {
-  /** Always ends in `/api2/json`, no trailing slash. */
-  readonly url: string;
-  readonly protocol: 'http' | 'https';
-  readonly host: string;
-  readonly port: number;
+export interface ProxmoxSettings extends ProxmoxUrl {
   /** Default node for pools that name none. */
   readonly node: string | undefined;
   /** `user@realm!tokenid` */
@@ -84,6 +71,8 @@ export interface EnvSettings {
   readonly logFormat: LogFormat;
   /** REPO_OWNER/REPO_NAME, the single-repo shorthand added to github.repos. */
   readonly repo: string | undefined;
+  /** WEBHOOK_LISTEN and WEBHOOK_SECRET; undefined: no listener, polling alone */
+  readonly webhook: WebhookSettings | undefined;
 }
 
 export interface EnvOptions {
@@ -102,164 +91,13 @@ const STORAGE_RE = /^[a-zA-Z][a-zA-Z0-9._-]*[a-zA-Z0-9]$/;
 const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 const REPO_NAME_RE = /^[A-Za-z0-9_.-]+$/;
-const BOOLEANS: Record<string, boolean> = { '1': true, true: true, yes: true, '0': false, false: false, no: false };
-
-/** Collects problems instead of stopping at the first, and never puts a secret's value in one. */
-class EnvReader {
-  readonly problems: ConfigProblem[] = [];
-
-  constructor(private readonly env: Env, private readonly fs: ConfigFs, private readonly cwd: string) {}
-
-  problem(path: string, message: string, fix: string, file = ENVIRONMENT): void {
-    this.problems.push({ file, path, message, fix });
-  }
-
-  /** Empty means unset: `FOO=` in an env file is how people blank a variable. */
-  raw(name: string): string | undefined {
-    const v = this.env[name];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  }
-
-  bool(name: string, dflt: boolean): boolean {
-    const v = this.raw(name);
-    if (v === undefined) return dflt;
-    const b = BOOLEANS[v.toLowerCase()];
-    if (b === undefined) this.problem(name, `'${v}' is not a boolean`, `set ${name} to one of 1, 0, true, false, yes, no`);
-    return b ?? dflt;
-  }
-
-  int(name: string, min: number, fix: string): number | undefined {
-    const v = this.raw(name);
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) {
-      this.problem(name, `'${v}' is not a whole number >= ${min}`, fix);
-      return undefined;
-    }
-    return Number(v);
-  }
-
-  fsRead(path: string, maxBytes: number): string {
-    return this.fs.readText(path, maxBytes);
-  }
-
-  path(p: string): string {
-    return isAbsolute(p) ? p : resolve(this.cwd, p);
-  }
-
-  /**
-   * A secret from NAME, NAME_FILE or $CREDENTIALS_DIRECTORY/<credential>, first found wins.
-   * Files lose their trailing newlines (editors and `echo` add one); the value is never quoted back.
-   */
-  secret(name: SecretVariable): Secret | undefined {
-    const direct = this.env[name];
-    if (direct !== undefined && direct.trim() !== '') return new Secret(direct.trim(), name);
-    const fileVar = `${name}_FILE`;
-    const file = this.raw(fileVar);
-    if (file !== undefined) return this.secretFile(this.path(file), `${fileVar}=${file}`, fileVar, name, fileVar);
-    const credDir = this.raw('CREDENTIALS_DIRECTORY');
-    if (credDir !== undefined) {
-      const path = join(credDir, CREDENTIAL_NAMES[name]);
-      if (this.fs.exists(path)) return this.secretFile(path, `$CREDENTIALS_DIRECTORY/${CREDENTIAL_NAMES[name]}`, 'CREDENTIALS_DIRECTORY', name, `LoadCredential=${CREDENTIAL_NAMES[name]}:`);
-    }
-    return undefined;
-  }
-
-  private secretFile(path: string, source: string, variable: string, name: string, setting: string): Secret | undefined {
-    let text: string;
-    try {
-      text = this.fs.readText(path, MAX_SECRET_BYTES);
-    } catch (e) {
-      this.problem(variable, `cannot read ${path} for ${name}: ${describeFsError(e)}`, fsFix(e, setting, `make ${path} readable by the daemon's user, or set ${name} another way`));
-      return undefined;
-    }
-    const value = text.replace(/[\r\n]+$/, '');
-    if (value.trim() === '') {
-      this.problem(variable, `${path} is empty, so ${name} has no value`, `write the value of ${name} into ${path}`);
-      return undefined;
-    }
-    return new Secret(value, source);
-  }
-}
-
-function secretHowTo(name: SecretVariable): string {
-  return `set ${name}, or ${name}_FILE to a file holding it, or provide the systemd credential ${CREDENTIAL_NAMES[name]} (LoadCredential=${CREDENTIAL_NAMES[name]}:<path>)`;
-}
-
-/**
- * A URL as it may be quoted back: without user info, query or fragment, any of which may hold a
- * credential (`?access_token=…`). Applied even to values that do not parse as URLs.
- */
-function shownUrl(raw: string): string {
-  return raw.replace(/^([^/?#]*\/\/)[^/?#]*@/, '$1…@').replace(/[?#][\s\S]*$/, (m) => `${m[0]}…`);
-}
-
-/**
- * An API base URL, or undefined after reporting why not. A query, fragment or credentials are
- * refused rather than redacted: an API base never needs them, and a refused value cannot leak through
- * an HTTP client's error text later.
- */
-function apiUrl(r: EnvReader, name: string, raw: string, fix: string, credentialsGo: string): URL | undefined {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    r.problem(name, `'${shownUrl(raw)}' is not a URL`, fix);
-    return undefined;
-  }
-  if (u.username || u.password) {
-    r.problem(name, 'contains a user name or password', `${fix}; ${credentialsGo}`);
-    return undefined;
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-    r.problem(name, `'${shownUrl(raw)}' is not an http(s) URL`, fix);
-    return undefined;
-  }
-  if (u.search || raw.includes('?')) {
-    r.problem(name, 'has a query string (?…), which an API base never needs and which may hold a credential', `${fix}, without the ?… part; ${credentialsGo}`);
-    return undefined;
-  }
-  if (u.hash || raw.includes('#')) {
-    r.problem(name, 'has a fragment (#…), which an API base never needs', `${fix}, without the #… part`);
-    return undefined;
-  }
-  return u;
-}
-
-function proxmoxUrl(r: EnvReader): Pick<ProxmoxSettings, 'url' | 'protocol' | 'host' | 'port'> | undefined {
-  const name = 'PROXMOX_URL';
-  const raw = r.raw(name);
-  const fix = 'set PROXMOX_URL to the API base of a cluster node, e.g. https://pve1:8006/api2/json';
-  if (raw === undefined) {
-    r.problem(name, 'is not set', fix);
-    return undefined;
-  }
-  const u = apiUrl(r, name, raw, fix, 'the token goes in PROXMOX_TOKEN_ID/PROXMOX_TOKEN_SECRET');
-  if (!u) return undefined;
-  let path = u.pathname.replace(/\/+$/, '');
-  if (!path.endsWith('/api2/json')) path += '/api2/json';
-  const protocol = u.protocol === 'https:' ? 'https' : 'http';
-  return {
-    url: `${u.protocol}//${u.host}${path}`,
-    protocol,
-    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: u.port ? Number(u.port) : protocol === 'https' ? 443 : 80,
-  };
-}
-
-function githubApiUrl(r: EnvReader): string {
-  const name = 'GITHUB_API_URL';
-  const raw = r.raw(name) ?? 'https://api.github.com';
-  const fix = 'set GITHUB_API_URL to the REST API root, e.g. https://api.github.com or https://ghe.example.com/api/v3';
-  const u = apiUrl(r, name, raw, fix, 'credentials go in GITHUB_TOKEN or GITHUB_APP_*');
-  return u ? `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}` : shownUrl(raw);
-}
 
 function githubAuth(r: EnvReader): GithubAuth | undefined {
-  const token = r.secret('GITHUB_TOKEN');
+  const token = readSecret(r, 'GITHUB_TOKEN');
   const appVars = ['GITHUB_APP_ID', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_APP_INSTALLATION_ID'] as const;
   const appIdRaw = r.raw('GITHUB_APP_ID');
   const installationId = r.int('GITHUB_APP_INSTALLATION_ID', 1, 'set GITHUB_APP_INSTALLATION_ID to the number at the end of the installation\'s settings URL');
-  const privateKey = r.secret('GITHUB_APP_PRIVATE_KEY');
+  const privateKey = readSecret(r, 'GITHUB_APP_PRIVATE_KEY');
   const appGiven = { GITHUB_APP_ID: appIdRaw !== undefined, GITHUB_APP_PRIVATE_KEY: privateKey !== undefined, GITHUB_APP_INSTALLATION_ID: r.raw('GITHUB_APP_INSTALLATION_ID') !== undefined };
   const anyApp = appVars.some((v) => appGiven[v]);
   const authFix = `either set GITHUB_TOKEN (${secretHowTo('GITHUB_TOKEN').replace(/^set GITHUB_TOKEN, /, '')}) or set all of GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID`;
@@ -313,7 +151,7 @@ function proxmox(r: EnvReader): ProxmoxSettings | undefined {
   if (tokenId === undefined) r.problem('PROXMOX_TOKEN_ID', 'is not set', 'set PROXMOX_TOKEN_ID to the API token id, user@realm!tokenid, e.g. pve-runners@pve!daemon');
   else if (!TOKEN_ID_RE.test(tokenId)) r.problem('PROXMOX_TOKEN_ID', `'${tokenId}' is not of the form user@realm!tokenid`, 'set PROXMOX_TOKEN_ID to the full token id as `pveum user token list` shows it, e.g. pve-runners@pve!daemon');
 
-  const secret = r.secret('PROXMOX_TOKEN_SECRET');
+  const secret = readSecret(r, 'PROXMOX_TOKEN_SECRET');
   if (secret === undefined) r.problem('PROXMOX_TOKEN_SECRET', 'is not set', secretHowTo('PROXMOX_TOKEN_SECRET'));
   else if (!UUID_RE.test(secret.reveal()))
     r.problem('PROXMOX_TOKEN_SECRET', `the value from ${secret.source} is not a Proxmox token secret`, 'use the secret `pveum user token add` printed: a lower-case UUID like 12345678-9abc-def0-1234-56789abcdef0');
@@ -422,6 +260,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
 
   const disableCleanup = r.bool('DISABLE_CLEANUP', false);
   const pauseOnStopped = r.bool('PAUSE_ON_STOPPED', false);
+  const webhook = webhookSettings(r);
 
   const node = r.raw('PROXMOX_NODE');
   const forPools = Object.freeze({ poolsConfig: pools, defaultNode: node !== undefined && NODE_RE.test(node) ? node : undefined, repo, maxTotalRunners });
@@ -438,6 +277,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
     logLevel,
     logFormat: logFormatRaw as LogFormat,
     repo,
+    webhook,
   };
   return { settings: Object.freeze(settings), problems: [], forPools };
 }

@@ -23,8 +23,13 @@ export interface DaemonDeps {
   log: Logger;
   timings: Timings;
   random: () => number;
+<<<<<<< HEAD
   /** per pool, the hot and warm sizes in force at a time (the pools' schedules read on the clock); absent: the pools' own */
   tierSizes?: (now: number) => ReadonlyMap<string, SizesInForce>;
+=======
+  /** told of every tick the loop ran (the webhook nudges look for the jobs they announced) */
+  onTicked?: (r: TickResult) => void;
+>>>>>>> detect
 }
 
 export interface TickResult {
@@ -46,6 +51,8 @@ export class Daemon {
   private wake: AbortController | undefined;
   /** a VM was destroyed since the current tick observed */
   private freedSinceObserve = false;
+  /** nudged while no pause was running (during a tick): the next pause is skipped, once */
+  private nudged = false;
 
   constructor(private readonly d: DaemonDeps) {
     d.executor.onFreed(() => {
@@ -128,9 +135,11 @@ export class Daemon {
     while (!signal.aborted) {
       const started = this.d.clock.now();
       let delay = t.pollIntervalMs;
+      this.nudged = false;
       try {
-        await this.tick();
+        const r = await this.tick();
         this.failures = 0;
+        this.d.onTicked?.(r);
       } catch (e) {
         this.failures++;
         this.capped = false;
@@ -153,9 +162,19 @@ export class Daemon {
     this.d.log.info(done ? 'stopped cleanly' : 'stopped with actions still in flight; the next start will finish or remove what they left');
   }
 
-  /** Sleeps `ms`, or less when stopped or woken by freed capacity. */
+  /**
+   * Something says jobs may be waiting (a webhook delivery): the pause between ticks ends now; during
+   * a tick, the next one starts right after it. Never two ticks at once, never closer than minTickGapMs.
+   */
+  nudge(reason: string): void {
+    this.d.log.debug(`early tick: ${reason}`);
+    if (this.wake) this.wake.abort();
+    else this.nudged = true;
+  }
+
+  /** Sleeps `ms`, or less when stopped, nudged or woken by freed capacity. */
   private async pause(ms: number, signal: AbortSignal): Promise<void> {
-    if (this.capped && this.freedSinceObserve) return;
+    if ((this.capped && this.freedSinceObserve) || this.nudged) return;
     const wake = new AbortController();
     const stop = () => wake.abort();
     signal.addEventListener('abort', stop, { once: true });

@@ -11,6 +11,7 @@ import type { PlanConfig } from '../planner/plan.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import { createProxmoxClient } from '../proxmox/client.js';
 import { DirSnippetStore, type SnippetStore } from '../snippets/store.js';
+import { WebhookService } from '../http/webhook-service.js';
 import { CloneTasks } from './clone-tasks.js';
 import { Daemon } from './daemon.js';
 import { Executor } from './execute.js';
@@ -28,6 +29,8 @@ export interface Wiring {
   snippets: SnippetStore;
   config: Config;
   timings: Timings;
+  /** WEBHOOK_LISTEN is set: the listener to start (and stop) around daemon.run */
+  webhook: WebhookService | undefined;
 }
 
 export interface WireOptions {
@@ -64,6 +67,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const config = scalePools(settings.config, factor);
   const env = settings.env;
   for (const s of [env.proxmox.tokenSecret, env.github.auth.kind === 'token' ? env.github.auth.token : env.github.auth.privateKey]) o.redactor.addPermanent(s.reveal());
+  if (env.webhook) o.redactor.addPermanent(env.webhook.secret.reveal());
 
   const octokit = createGithubClient({
     apiUrl: env.github.apiUrl,
@@ -113,10 +117,17 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     vmidCooldownMs: timings.vmidCooldownMs,
     hiddenVmidWindowMs: timings.cloneTimeoutMs,
   };
+<<<<<<< HEAD
   // Schedules are wall-clock rules: read in the scenario's time when the demo runs faster.
   const origin = o.timeOrigin;
   const wallTime = origin ? (now: number) => origin.scenarioMs + (now - origin.realMs) * factor : (now: number) => now;
   const tierSizes = (now: number) => new Map(config.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));
   const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes });
   return { daemon, observer, executor, github, proxmox, snippets, config, timings };
+=======
+  const webhook = env.webhook ? new WebhookService(env.webhook, { target: { nudge: (why) => daemon.nudge(why) }, clock: o.clock, log: o.log, timeScale: factor }) : undefined;
+  const onTicked = webhook ? (r: { observation: { jobs: ReadonlyArray<{ id: number }> } }) => webhook.nudges.ticked(new Set(r.observation.jobs.map((j) => j.id))) : undefined;
+  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, onTicked });
+  return { daemon, observer, executor, github, proxmox, snippets, config, timings, webhook };
+>>>>>>> detect
 }

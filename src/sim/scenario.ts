@@ -58,6 +58,8 @@ export interface ScenarioOrg { name: string; repos: string[]; runnerGroups: stri
 export type GithubAccess = 'none' | 'read' | 'write';
 /** The fine-grained permissions of the scenario's credentials (static token and installation tokens alike). */
 export interface GithubPermissions { actions: GithubAccess; administration: GithubAccess; organization_self_hosted_runners: GithubAccess; metadata: GithubAccess }
+/** `github.webhook`: real workflow_job deliveries to the URL the harness registers. */
+export interface ScenarioWebhook { delayMs: number; duplicateRate: number }
 /** A GitHub App installed everywhere in the scenario; `tokenTtlMs` is real (wall-clock) time. */
 export interface ScenarioGithubApp { id: number; clientId?: string; installationId: number; tokenTtlMs: number }
 
@@ -102,6 +104,7 @@ export interface Scenario {
     /** runners older than this are refused jobs ("Runner version vX is deprecated and cannot receive messages.") */
     minimumRunnerVersion: string;
     app?: ScenarioGithubApp;
+    webhook?: ScenarioWebhook;
     timings: { latencyMs: number; runnerConnectMs: number };
     /** how late listings show changes (scenario ms) */
     lag: { jobsMs: number; runnersMs: number; runnerDeletionMs: number };
@@ -210,6 +213,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       runnerVersion: gh.runner_version,
       minimumRunnerVersion: gh.minimum_runner_version,
       app: gh.app ? { id: gh.app.id, clientId: gh.app.client_id, installationId: gh.app.installation_id, tokenTtlMs: ms(gh.app.token_ttl) } : undefined,
+      webhook: gh.webhook === true || (typeof gh.webhook === 'object' && gh.webhook !== null) ? { delayMs: ms(gh.webhook.delay ?? '1s'), duplicateRate: gh.webhook.duplicate_rate ?? 0 } : undefined,
       timings: { latencyMs: ms(gt.latency ?? '0s'), runnerConnectMs: ms(gt.runner_connect ?? '2s') },
       lag: { jobsMs: ms(lag.jobs ?? '3s'), runnersMs: ms(lag.runners ?? '5s'), runnerDeletionMs: ms(lag.runner_deletion ?? '10s') },
       permissions: {

@@ -31,8 +31,8 @@ export interface SimulatorOptions {
 /** What `pve-runners sim` prints: enough for any client to reach both APIs. */
 export interface SimEndpoints {
   proxmox: { url: string; tokenId: string; tokenSecret: string; storage: string; nodes: string[]; snippetsDirs: Record<string, string> };
-  /** `app`: only when the scenario has `github.app`; the static `token` works either way. */
-  github: { url: string; token: string; app?: GithubAppCredentials };
+  /** `app`: only when the scenario has `github.app`; the static `token` works either way. `webhook`: with `github.webhook`. */
+  github: { url: string; token: string; app?: GithubAppCredentials; webhook?: { secret: string } };
   /**
    * One moment on both clocks: real epoch ms, and the wall-clock time it stands for in the scenario
    * (pools' schedules are read in scenario time, which runs `speed` times faster).
@@ -158,7 +158,7 @@ export class Simulator {
   /** Every credential the simulator knows or handed out: none may ever appear in a log or output. */
   secrets(): string[] {
     const e = this.endpoints;
-    return [e.proxmox.tokenSecret, e.github.token, ...pemSecrets(e.github.app?.privateKey), ...this.github.issuedSecrets()];
+    return [e.proxmox.tokenSecret, e.github.token, ...pemSecrets(e.github.app?.privateKey), ...(e.github.webhook ? [e.github.webhook.secret] : []), ...this.github.issuedSecrets()];
   }
 
   timeUp(): boolean {

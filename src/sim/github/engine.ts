@@ -35,6 +35,8 @@ export class Engine {
   private queue: Job[] = [];
   private readonly runNumbers = new Map<string, number>();
   private readonly workflowIds = new Map<string, number>();
+  /** told of each job's queued / in_progress / completed as it happens (the webhook deliveries) */
+  onJob: ((job: Job, action: 'queued' | 'in_progress' | 'completed') => void) | undefined;
 
   constructor(private readonly ctx: SimContext, private readonly world: World, private readonly ids: Ids, private readonly timers: Timers) {}
 
@@ -113,6 +115,7 @@ export class Engine {
     this.world.lag.jobChanged(job);
     this.queue.push(job);
     this.ctx.recorder.jobQueued(job.id, run.repo.fullName, spec.labels);
+    this.onJob?.(job, 'queued');
     if (spec.cancelAfterMs !== undefined) {
       job.cancels.push(this.timers.after(spec.cancelAfterMs, () => {
         if (job.status === 'queued') this.finish(job, 'cancelled');
@@ -160,6 +163,7 @@ export class Engine {
     job.run.updatedAtMs = now;
     this.world.lag.jobChanged(job);
     this.ctx.recorder.jobTaken(job.id, runner.name, foreign);
+    this.onJob?.(job, 'in_progress');
     job.cancels.push(this.timers.after(job.spec.durationMs, () => this.finish(job, 'success')));
   }
 
@@ -177,6 +181,7 @@ export class Engine {
     this.world.lag.jobChanged(job);
     if (conclusion === 'cancelled') this.ctx.recorder.jobCancelled(job.id);
     else this.ctx.recorder.jobCompleted(job.id, conclusion === 'failure' ? 'failure' : 'success');
+    this.onJob?.(job, 'completed');
     this.advanceChain(job, conclusion);
     const runner = job.runner?.registered ? this.world.runners.get(job.runner.id) : undefined;
     if (runner && runner.jobId === job.id) this.release(runner, job, conclusion);

@@ -17,6 +17,7 @@ import { Listings } from './listed.js';
 import type { JobSpec } from './model.js';
 import { Renderer } from './render.js';
 import { Timers } from './timers.js';
+import { WebhookSender } from './webhooks.js';
 import { World } from './world.js';
 
 /** What a client needs to authenticate as the scenario's App. */
@@ -37,6 +38,8 @@ export class GithubSim implements RunnerBroker {
   private readonly token: string;
   private readonly app: GithubApp | undefined;
   private renderer: Renderer | undefined;
+  /** the scenario's webhook (`github.webhook`), when it has one */
+  readonly webhooks: WebhookSender | undefined;
 
   constructor(private readonly ctx: SimContext) {
     const rng = ctx.rng.fork('github');
@@ -54,19 +57,29 @@ export class GithubSim implements RunnerBroker {
       ctx, world: this.world, engine: this.engine, broker: this.broker, ids, listings: new Listings(lag, () => ctx.clock.nowMs()),
       render: () => this.render(), base: () => this.http.url, rate: () => primary.state(), app: this.app,
     });
+    if (ctx.scenario.github.webhook) {
+      const sender = new WebhookSender(ctx, ctx.scenario.github.webhook, rng.fork('webhook-delays'), new Ids(rng.fork('webhook')), this.timers, () => this.render());
+      this.engine.onJob = (job, action) => sender.jobChanged(job, action);
+      this.webhooks = sender;
+    }
     const installationId = ids.account();
     this.http = new GithubHttp(ctx, routes, new Authenticator(this.token, this.app), primary, rng.fork('http'), this.app?.installationId ?? installationId);
   }
 
   /** The static token always works; `app` is there when the scenario has a GitHub App. */
-  async start(): Promise<{ url: string; token: string; app?: GithubAppCredentials }> {
+  async start(): Promise<{ url: string; token: string; app?: GithubAppCredentials; webhook?: { secret: string } }> {
     const url = await this.http.start();
     const a = this.app;
-    return { url, token: this.token, ...(a ? { app: { id: a.id, clientId: a.clientId, installationId: a.installationId, privateKey: a.privateKey } } : {}) };
+    return {
+      url, token: this.token,
+      ...(a ? { app: { id: a.id, clientId: a.clientId, installationId: a.installationId, privateKey: a.privateKey } } : {}),
+      ...(this.webhooks ? { webhook: { secret: this.webhooks.secret } } : {}),
+    };
   }
 
   async stop(): Promise<void> {
     this.timers.cancelAll();
+    this.webhooks?.stop();
     await this.http.stop();
   }
 
