@@ -23,13 +23,10 @@ export interface DaemonDeps {
   log: Logger;
   timings: Timings;
   random: () => number;
-<<<<<<< HEAD
   /** per pool, the hot and warm sizes in force at a time (the pools' schedules read on the clock); absent: the pools' own */
   tierSizes?: (now: number) => ReadonlyMap<string, SizesInForce>;
-=======
   /** told of every tick the loop ran (the webhook nudges look for the jobs they announced) */
   onTicked?: (r: TickResult) => void;
->>>>>>> detect
 }
 
 export interface TickResult {

@@ -117,17 +117,12 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     vmidCooldownMs: timings.vmidCooldownMs,
     hiddenVmidWindowMs: timings.cloneTimeoutMs,
   };
-<<<<<<< HEAD
   // Schedules are wall-clock rules: read in the scenario's time when the demo runs faster.
   const origin = o.timeOrigin;
   const wallTime = origin ? (now: number) => origin.scenarioMs + (now - origin.realMs) * factor : (now: number) => now;
   const tierSizes = (now: number) => new Map(config.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes });
-  return { daemon, observer, executor, github, proxmox, snippets, config, timings };
-=======
   const webhook = env.webhook ? new WebhookService(env.webhook, { target: { nudge: (why) => daemon.nudge(why) }, clock: o.clock, log: o.log, timeScale: factor }) : undefined;
   const onTicked = webhook ? (r: { observation: { jobs: ReadonlyArray<{ id: number }> } }) => webhook.nudges.ticked(new Set(r.observation.jobs.map((j) => j.id))) : undefined;
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, onTicked });
+  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes, onTicked });
   return { daemon, observer, executor, github, proxmox, snippets, config, timings, webhook };
->>>>>>> detect
 }
