@@ -8,6 +8,7 @@ import { plan, type PlanConfig } from '../planner/plan.js';
 import type { InFlight, Observation } from '../planner/observation.js';
 import type { Executor } from './execute.js';
 import type { Observer } from './observe.js';
+import type { QuickLook } from './quick-look.js';
 import { RateLimitedError } from './rate-limit.js';
 import type { Timings } from './timings.js';
 
@@ -22,6 +23,10 @@ export interface DaemonDeps {
   log: Logger;
   timings: Timings;
   random: () => number;
+  /** a webhook listener nudges the loop: no quick looks then */
+  webhook?: boolean;
+  /** looks at the active repositories between ticks (without it, none) */
+  quickLook?: QuickLook;
 }
 
 export interface TickResult {
@@ -42,6 +47,8 @@ export class Daemon {
   private wake: AbortController | undefined;
   /** a VM was destroyed since the current tick observed */
   private freedSinceObserve = false;
+  /** a nudge came while no pause was under way: the next pause ends at once */
+  private nudged = false;
 
   constructor(private readonly d: DaemonDeps) {
     d.executor.onFreed(() => {
@@ -135,21 +142,37 @@ export class Daemon {
     this.d.log.info(done ? 'stopped cleanly' : 'stopped with actions still in flight; the next start will finish or remove what they left');
   }
 
-  /** Sleeps `ms`, or less when stopped or woken by freed capacity. */
+  /**
+   * Asks for an early tick: ends the pause between ticks, or the next one at once when a tick is
+   * under way (it may have listed before what the nudge is about). Never starts a tick itself.
+   */
+  nudge(reason: string): void {
+    this.d.log.info(`early tick: ${reason}`);
+    if (this.wake) this.wake.abort();
+    else this.nudged = true;
+  }
+
+  /** Sleeps `ms`, or less when stopped or woken by freed capacity or a nudge. */
   private async pause(ms: number, signal: AbortSignal): Promise<void> {
     if (this.capped && this.freedSinceObserve) return;
+    if (this.nudged) {
+      this.nudged = false;
+      return;
+    }
     const wake = new AbortController();
     const stop = () => wake.abort();
     signal.addEventListener('abort', stop, { once: true });
     this.wake = wake;
     if (this.capped) void this.watchForStoppedVms(wake);
+    const looking = this.d.quickLook && !this.d.webhook ? this.d.quickLook.watch(wake.signal, (reason) => this.nudge(reason)) : undefined;
     try {
       await this.d.clock.sleep(ms, wake.signal);
     } finally {
-      // also ends the watcher of this pause
+      // also ends the watchers of this pause; a look's requests are aborted, so none outlasts it
       wake.abort();
       this.wake = undefined;
       signal.removeEventListener('abort', stop);
+      await looking;
     }
   }
 

@@ -16,6 +16,8 @@ import { Executor } from './execute.js';
 import { HiddenVmids } from './hidden-vmids.js';
 import { Observer } from './observe.js';
 import { PermissionLog } from './permission-log.js';
+import { QuickLook } from './quick-look.js';
+import { RepoActivity } from './repo-activity.js';
 import { defaultTimings, scaled, type Timings } from './timings.js';
 
 export interface Wiring {
@@ -85,7 +87,9 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const permissions = new PermissionLog(o.log, env.github.auth.kind);
   // asked only while observing, once the executor below exists
   const cloneTasks = new CloneTasks({ proxmox, pools: config.pools, log: o.log, tokenId: env.proxmox.tokenId, known: () => executor.cloneTasks() });
-  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden, cloneTasks, permissions });
+  const activity = new RepoActivity();
+  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden, cloneTasks, permissions, activity });
+  const quickLook = new QuickLook({ github, activity, clock: o.clock, log: o.log, timings });
   const executor = new Executor({
     config,
     github,
@@ -109,6 +113,6 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     vmidCooldownMs: timings.vmidCooldownMs,
     hiddenVmidWindowMs: timings.cloneTimeoutMs,
   };
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random });
+  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, quickLook });
   return { daemon, observer, executor, github, proxmox, snippets, config, timings };
 }
