@@ -56,8 +56,8 @@ interface Harness {
   log: LoggedRequest[];
   lines: string[];
   quickLook: QuickLook;
-  /** moves scenario time to `t`, one daemon wake-up at a time, each once `asleep` of its sleeps are pending */
-  runTo(t: number, asleep?: number): Promise<void>;
+  /** moves scenario time to `t`, one daemon wake-up at a time, each once the daemon is parked again */
+  runTo(t: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -93,8 +93,11 @@ workload: []
   const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: daemonClock, log, timings, random: () => 0, webhook: opts.webhook, quickLook });
   const stopper = new AbortController();
   let running: Promise<void> | undefined;
+  // The daemon is parked when every activity of it waits on the clock: before the first wake-up,
+  // one sleep at least (the pause, with the quick look's registered in the same step); after one,
+  // as many sleeps as were pending before it (the one that fired is back asleep, or the pause
+  // ended, a tick ran, and the next pause began). Real time only bounds a hang.
   const parked = async (asleep: number) => {
-    // Real time only bounds a hang; what happens is decided by the manual clock.
     const deadline = Date.now() + 30_000;
     while (daemonClock.pending.size < asleep) {
       if (Date.now() > deadline) throw new Error(`daemon not parked at t=${clock.nowMs()}: ${daemonClock.pending.size} of ${asleep} sleeps pending`);
@@ -103,13 +106,17 @@ workload: []
   };
   return {
     clock, sim, log: recorder.requestLog, lines, quickLook,
-    async runTo(t, asleep = opts.webhook ? 1 : 2) {
-      running ??= daemon.run(stopper.signal);
+    async runTo(t) {
+      if (!running) {
+        running = daemon.run(stopper.signal);
+        await parked(1);
+      }
       for (;;) {
-        await parked(asleep);
+        const asleep = daemonClock.pending.size;
         const next = Math.min(...[...daemonClock.pending].map((p) => p.at));
         if (next > t) break;
         clock.advance(next - clock.nowMs());
+        await parked(asleep);
       }
       clock.advance(t - clock.nowMs());
     },
@@ -207,9 +214,9 @@ describe('quick looks between full ticks (no webhook)', () => {
     h = await start(repos);
     const late = h.sim.queueRun('acme/r00', 'CI', [{ labels: GPU, durationMs: 60_000 }], false);
     h.clock.advance(3_000);
-    await h.runTo(3_000 + 1, 1);
+    await h.runTo(3_000 + 1);
     h.sim.queueRun('acme/r00', 'CI', [{ labels: GPU, durationMs: 60_000 }], false);
-    await h.runTo(3_000 + 3 * POLL + 1, 1);
+    await h.runTo(3_000 + 3 * POLL + 1);
     expect(h.quickLook.lastPlan).toEqual({ on: false, why: expect.stringMatching(/^full ticks already spend \d+ of 720 secondary-limit points a minute$/) });
     expect(repos.flatMap((r) => quickLooks(h!.log, r))).toEqual([]);
     expect(tickTimes(h.log, 'acme/r00')).toEqual([3_000, 18_000, 33_000, 48_000]);
