@@ -102,7 +102,8 @@ export function quickLookPlan(i: QuickLookInput): QuickLookPlan {
   const forTicks = q / 2;
   // A look is only worth making if it can come at least twice an interval.
   const affordable = Math.floor((forLooks * (i.pollIntervalMs / 2)) / i.minuteMs);
-  const repos = Math.min(i.activeRepos, p.maxRepos, affordable);
+  // A look's listings go out at once; with the executor's few requests they stay far below 100.
+  const repos = Math.min(i.activeRepos, p.maxRepos, MAX_CONCURRENT_REQUESTS / 2, affordable);
   if (repos < 1) return { on: false, why: `the ${Math.round(forLooks)} points a minute left for quick looks do not allow one every half interval` };
   const everyMs = Math.max(p.minEveryMs, (i.minuteMs * repos) / forLooks);
   const extraTicksPerMinute = i.tickPoints > 0 ? forTicks / i.tickPoints : Infinity;
