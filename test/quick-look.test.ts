@@ -161,7 +161,7 @@ describe('quick looks between full ticks (no webhook)', () => {
     const seenB = firstJobsRead(h.log, b)!;
     expect(seenB).toBe(7_000);
     expect(tickTimes(h.log, 'acme/active')).toEqual([3_000, 7_000, 22_000]);
-    expect(h.lines.filter((l) => l.includes('early tick:'))).toEqual([expect.stringContaining(`quick look: run ${b} queued in acme/active, which the last tick did not see`)]);
+    expect(h.lines.filter((l) => l.includes('"level":"info"') && l.includes('early tick'))).toEqual([expect.stringContaining(`"message":"quick look: run ${b} queued in acme/active, which the last tick did not see: early tick"`)]);
     // the idle repository's job waited for a full tick (the early one), and nothing looked at it before
     expect(firstJobsRead(h.log, c)).toBe(7_000);
     expect(quickLooks(h.log, 'acme/idle').filter((r) => r.t < 7_000)).toEqual([]);

@@ -47,7 +47,7 @@ export class Daemon {
   private wake: AbortController | undefined;
   /** a VM was destroyed since the current tick observed */
   private freedSinceObserve = false;
-  /** a nudge came while no pause was under way: the next pause ends at once */
+  /** nudged while no pause was running (during a tick): the next pause is skipped, once */
   private nudged = false;
 
   constructor(private readonly d: DaemonDeps) {
@@ -117,6 +117,7 @@ export class Daemon {
     while (!signal.aborted) {
       const started = this.d.clock.now();
       let delay = t.pollIntervalMs;
+      this.nudged = false;
       try {
         await this.tick();
         this.failures = 0;
@@ -143,22 +144,18 @@ export class Daemon {
   }
 
   /**
-   * Asks for an early tick: ends the pause between ticks, or the next one at once when a tick is
-   * under way (it may have listed before what the nudge is about). Never starts a tick itself.
+   * Something says jobs may be waiting (a webhook delivery): the pause between ticks ends now; during
+   * a tick, the next one starts right after it. Never two ticks at once, never closer than minTickGapMs.
    */
   nudge(reason: string): void {
-    this.d.log.info(`early tick: ${reason}`);
+    this.d.log.debug(`early tick: ${reason}`);
     if (this.wake) this.wake.abort();
     else this.nudged = true;
   }
 
-  /** Sleeps `ms`, or less when stopped or woken by freed capacity or a nudge. */
+  /** Sleeps `ms`, or less when stopped, nudged or woken by freed capacity. */
   private async pause(ms: number, signal: AbortSignal): Promise<void> {
-    if (this.capped && this.freedSinceObserve) return;
-    if (this.nudged) {
-      this.nudged = false;
-      return;
-    }
+    if ((this.capped && this.freedSinceObserve) || this.nudged) return;
     const wake = new AbortController();
     const stop = () => wake.abort();
     signal.addEventListener('abort', stop, { once: true });

@@ -67,7 +67,10 @@ export class QuickLook {
       if (found) {
         const wait = pauseStart + plan.tickGapMs - this.d.clock.now();
         if (wait > 0) await this.d.clock.sleep(wait, signal);
-        if (!signal.aborted) wake(`quick look: run ${found.runId} queued in ${found.repo}, which the last tick did not see`);
+        if (signal.aborted) return;
+        const why = `quick look: run ${found.runId} queued in ${found.repo}, which the last tick did not see`;
+        this.d.log.info(`${why}: early tick`, { repo: found.repo });
+        wake(why);
         return;
       }
     }
