@@ -56,6 +56,7 @@ interface Harness {
   log: LoggedRequest[];
   lines: string[];
   quickLook: QuickLook;
+  proxmox: FakeProxmox;
   /** moves scenario time to `t`, one daemon wake-up at a time, each once the daemon is parked again */
   runTo(t: number): Promise<void>;
   stop(): Promise<void>;
@@ -93,30 +94,34 @@ workload: []
   const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: daemonClock, log, timings, random: () => 0, webhook: opts.webhook, quickLook });
   const stopper = new AbortController();
   let running: Promise<void> | undefined;
-  // The daemon is parked when every activity of it waits on the clock: before the first wake-up,
-  // one sleep at least (the pause, with the quick look's registered in the same step); after one,
-  // as many sleeps as were pending before it (the one that fired is back asleep, or the pause
-  // ended, a tick ran, and the next pause began). Real time only bounds a hang.
-  const parked = async (asleep: number) => {
+  // The daemon is parked when each of its activities waits on the clock: the loop (in a pause, or
+  // the gap after one) and, while one runs, the quick look. Real time only bounds a hang.
+  let watching = 0;
+  const watch = quickLook.watch.bind(quickLook);
+  quickLook.watch = async (signal, wake) => {
+    watching++;
+    try {
+      await watch(signal, wake);
+    } finally {
+      watching--;
+    }
+  };
+  const parked = async () => {
     const deadline = Date.now() + 30_000;
-    while (daemonClock.pending.size < asleep) {
-      if (Date.now() > deadline) throw new Error(`daemon not parked at t=${clock.nowMs()}: ${daemonClock.pending.size} of ${asleep} sleeps pending`);
+    while (daemonClock.pending.size < 1 + watching) {
+      if (Date.now() > deadline) throw new Error(`daemon not parked at t=${clock.nowMs()}: ${daemonClock.pending.size} sleeps pending, ${watching} quick look(s) running`);
       await new Promise((r) => setTimeout(r, 1));
     }
   };
   return {
-    clock, sim, log: recorder.requestLog, lines, quickLook,
+    clock, sim, log: recorder.requestLog, lines, quickLook, proxmox,
     async runTo(t) {
-      if (!running) {
-        running = daemon.run(stopper.signal);
-        await parked(1);
-      }
+      running ??= daemon.run(stopper.signal);
       for (;;) {
-        const asleep = daemonClock.pending.size;
+        await parked();
         const next = Math.min(...[...daemonClock.pending].map((p) => p.at));
         if (next > t) break;
         clock.advance(next - clock.nowMs());
-        await parked(asleep);
       }
       clock.advance(t - clock.nowMs());
     },
@@ -221,6 +226,20 @@ describe('quick looks between full ticks (no webhook)', () => {
     expect(repos.flatMap((r) => quickLooks(h!.log, r))).toEqual([]);
     expect(tickTimes(h.log, 'acme/r00')).toEqual([3_000, 18_000, 33_000, 48_000]);
     expect(firstJobsRead(h.log, late)).toBe(3_000);
+  });
+
+  it('makes no quick look while the loop backs off after a failed tick', async () => {
+    h = await start(['acme/active']);
+    h.sim.queueRun('acme/active', 'CI', [{ labels: GPU, durationMs: 60_000 }], false);
+    h.clock.advance(3_000);
+    await h.runTo(3_000 + 1);
+    h.proxmox.failNext.set('listVms', [new Error('connect ECONNREFUSED 127.0.0.1:8006')]);
+    await h.runTo(18_000 + 1); // the tick at 18 s fails: the next comes 2 intervals later
+    const b = h.sim.queueRun('acme/active', 'CI', [{ labels: GPU, durationMs: 60_000 }], false);
+    await h.runTo(48_000 + 1);
+    expect(h.lines.filter((l) => l.includes('tick failed (1 in a row)'))).toHaveLength(1);
+    expect(quickLooks(h.log, 'acme/active').filter((r) => r.t > 18_000)).toEqual([]);
+    expect(firstJobsRead(h.log, b)).toBe(48_000);
   });
 
   it('makes no quick look when a webhook is configured', async () => {

@@ -161,7 +161,8 @@ export class Daemon {
     signal.addEventListener('abort', stop, { once: true });
     this.wake = wake;
     if (this.capped) void this.watchForStoppedVms(wake);
-    const looking = this.d.quickLook && !this.d.webhook ? this.d.quickLook.watch(wake.signal, (reason) => this.nudge(reason)) : undefined;
+    // after a failed tick the loop backs off: an early tick would only fail sooner
+    const looking = this.d.quickLook && !this.d.webhook && this.failures === 0 ? this.d.quickLook.watch(wake.signal, (reason) => this.nudge(reason)) : undefined;
     try {
       await this.d.clock.sleep(ms, wake.signal);
     } finally {
