@@ -9,6 +9,7 @@ import { plan, type PlanConfig } from '../planner/plan.js';
 import type { InFlight, Observation } from '../planner/observation.js';
 import type { Executor } from './execute.js';
 import type { Observer } from './observe.js';
+import type { QuickLook } from './quick-look.js';
 import { RateLimitedError } from './rate-limit.js';
 import type { Timings } from './timings.js';
 
@@ -27,6 +28,10 @@ export interface DaemonDeps {
   tierSizes?: (now: number) => ReadonlyMap<string, SizesInForce>;
   /** told of every tick the loop ran (the webhook nudges look for the jobs they announced) */
   onTicked?: (r: TickResult) => void;
+  /** a webhook listener nudges the loop: no quick looks then */
+  webhook?: boolean;
+  /** looks at the active repositories between ticks (without it, none) */
+  quickLook?: QuickLook;
 }
 
 export interface TickResult {
@@ -177,13 +182,16 @@ export class Daemon {
     signal.addEventListener('abort', stop, { once: true });
     this.wake = wake;
     if (this.capped) void this.watchForStoppedVms(wake);
+    // after a failed tick the loop backs off: an early tick would only fail sooner
+    const looking = this.d.quickLook && !this.d.webhook && this.failures === 0 ? this.d.quickLook.watch(wake.signal, (reason) => this.nudge(reason)) : undefined;
     try {
       await this.d.clock.sleep(ms, wake.signal);
     } finally {
-      // also ends the watcher of this pause
+      // also ends the watchers of this pause; a look's requests are aborted, so none outlasts it
       wake.abort();
       this.wake = undefined;
       signal.removeEventListener('abort', stop);
+      await looking;
     }
   }
 

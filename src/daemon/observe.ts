@@ -12,6 +12,7 @@ import type { HiddenVmids } from './hidden-vmids.js';
 import { LagGuard } from './lag-guard.js';
 import type { PermissionLog } from './permission-log.js';
 import { asRateLimited, type RateLimitedError } from './rate-limit.js';
+import type { RepoActivity } from './repo-activity.js';
 
 export interface ObserverDeps {
   config: Config;
@@ -27,6 +28,8 @@ export interface ObserverDeps {
   concurrency?: number;
   /** says once what GitHub permission a refused listing lacks */
   permissions?: PermissionLog;
+  /** told which repositories have runs, for the quick looks between ticks */
+  activity?: RepoActivity;
 }
 
 /**
@@ -184,7 +187,7 @@ export class Observer {
         const failed: unknown[] = [];
         await Promise.all(repos.map((repo) => this.queue.add(async () => {
           try {
-            const listed = await this.runJobs(repo);
+            const listed = await this.runJobs(repo, now);
             for (const j of listed) if (j.status !== 'queued' && j.runnerName) namedByJobs.add(j.runnerName);
             for (const j of listed) if (j.status === 'in_progress' && j.runnerName && j.startedAt && Number.isFinite(Date.parse(j.startedAt))) jobStarted.set(j.runnerName, Date.parse(j.startedAt));
             for (const j of listed) if (j.status === 'queued') jobs.push({ id: j.id, runId: j.runId, repo: j.repo, name: j.name, labels: j.labels, createdAt: j.createdAt, scope: key });
@@ -212,9 +215,10 @@ export class Observer {
    * conditional, so an unchanged list costs no rate limit, and a run's `updated_at` (whole seconds,
    * and not documented to move with its jobs) cannot tell whether a job changed.
    */
-  private async runJobs(fullName: string): Promise<Array<QueuedJob & { status: string; runnerName: string | null; startedAt?: string | null }>> {
+  private async runJobs(fullName: string, now: number): Promise<Array<QueuedJob & { status: string; runnerName: string | null; startedAt?: string | null }>> {
     const [owner, repo] = fullName.split('/') as [string, string];
     const [queued, inProgress] = await Promise.all([this.d.github.listRuns(owner, repo, 'queued'), this.d.github.listRuns(owner, repo, 'in_progress')]);
+    this.d.activity?.saw(fullName, queued.items.map((r) => r.id), inProgress.items.length, now);
     const runs = [...queued.items, ...inProgress.items];
     const lists = await Promise.all(runs.map((run) => this.d.github.listRunJobs(owner, repo, run.id)));
     return lists.flatMap((l) => l.items);

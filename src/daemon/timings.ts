@@ -10,6 +10,10 @@ export interface Timings {
   minTickGapMs: number;
   /** while jobs wait on a cap: how often Proxmox is checked for runner VMs that powered off */
   capWatchMs: number;
+  /** shortest time between two quick looks at active repositories (github/budget.ts may space them more) */
+  quickLookMinMs: number;
+  /** a repository stays active, and quick-looked, this long after a tick last saw a run in it */
+  recentActivityMs: number;
   taskPollMs: number;
   taskMaxPollMs: number;
   cloneTimeoutMs: number;
@@ -51,6 +55,8 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     jitter: 0.1,
     minTickGapMs: 1000,
     capWatchMs: 3000,
+    quickLookMinMs: 2000,
+    recentActivityMs: 5 * 60_000,
     taskPollMs: 250,
     taskMaxPollMs: 2000,
     cloneTimeoutMs: 15 * 60_000,

@@ -18,6 +18,8 @@ import { Executor } from './execute.js';
 import { HiddenVmids } from './hidden-vmids.js';
 import { Observer } from './observe.js';
 import { PermissionLog } from './permission-log.js';
+import { QuickLook } from './quick-look.js';
+import { RepoActivity } from './repo-activity.js';
 import { defaultTimings, scaled, type Timings } from './timings.js';
 
 export interface Wiring {
@@ -93,7 +95,9 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const permissions = new PermissionLog(o.log, env.github.auth.kind);
   // asked only while observing, once the executor below exists
   const cloneTasks = new CloneTasks({ proxmox, pools: config.pools, log: o.log, tokenId: env.proxmox.tokenId, known: () => executor.cloneTasks() });
-  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden, cloneTasks, permissions });
+  const activity = new RepoActivity();
+  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden, cloneTasks, permissions, activity });
+  const quickLook = new QuickLook({ github, activity, clock: o.clock, log: o.log, timings });
   const executor = new Executor({
     config,
     github,
@@ -123,6 +127,6 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const tierSizes = (now: number) => new Map(config.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));
   const webhook = env.webhook ? new WebhookService(env.webhook, { target: { nudge: (why) => daemon.nudge(why) }, clock: o.clock, log: o.log, timeScale: factor }) : undefined;
   const onTicked = webhook ? (r: { observation: { jobs: ReadonlyArray<{ id: number }> } }) => webhook.nudges.ticked(new Set(r.observation.jobs.map((j) => j.id))) : undefined;
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes, onTicked });
+  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes, onTicked, webhook: webhook !== undefined, quickLook });
   return { daemon, observer, executor, github, proxmox, snippets, config, timings, webhook };
 }

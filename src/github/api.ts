@@ -54,7 +54,7 @@ export interface GithubApi {
    * Lists are read with conditional requests: an unchanged listing costs no rate limit, comes from
    * the cache, and says `changed: false`.
    */
-  listRuns(owner: string, repo: string, status: 'queued' | 'in_progress'): Promise<Listing<WorkflowRunRef>>;
+  listRuns(owner: string, repo: string, status: 'queued' | 'in_progress', signal?: AbortSignal): Promise<Listing<WorkflowRunRef>>;
   /** Jobs of a run (filter=latest), every status, with the runner that took each (null until one did) and when it started. */
   listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string; runnerName: string | null; startedAt?: string | null }>>;
   /** Every repository of an organisation, as owner/name. */
@@ -70,6 +70,8 @@ export interface GithubApi {
   runnerGroupId(org: string, group: string): Promise<number>;
   /** What the last answer said about the primary rate limit. */
   budget(): RateBudget | undefined;
+  /** Secondary-limit points of every request sent so far (github/budget.ts), 304s included. */
+  pointsSent(): number;
   /** GET /rate_limit, which costs no rate limit: proves the credentials and reads the core budget. */
   rateLimit(): Promise<RateBudget>;
   /** GET /repos/{owner}/{repo}: whether the credentials administer it (undefined when GitHub does not say, as for App installation tokens). */

@@ -1,5 +1,5 @@
 import type { DeleteRunnerResult, GithubApi, JitConfig, Listing, QueuedJob, RateBudget, RunnerRegistration, WorkflowRunRef } from './api.js';
-import { isFromCache, type GithubClient } from './octokit.js';
+import { isFromCache, pointsSent, type GithubClient } from './octokit.js';
 import type { Scope } from './scope.js';
 
 interface Page<T> {
@@ -43,11 +43,15 @@ export class OctokitGithubApi implements GithubApi {
     return this.lastBudget;
   }
 
+  pointsSent(): number {
+    return pointsSent(this.octokit);
+  }
+
   /** Walks every page; the listing changed if any page was answered fresh rather than by a 304. */
-  private async collect<R, T>(route: string, params: Record<string, unknown>, pick: (data: R) => T[]): Promise<Listing<T>> {
+  private async collect<R, T>(route: string, params: Record<string, unknown>, pick: (data: R) => T[], signal?: AbortSignal): Promise<Listing<T>> {
     const items: T[] = [];
     let changed = false;
-    const iterator = this.octokit.paginate.iterator(route, { per_page: 100, ...params }) as AsyncIterable<Page<R>>;
+    const iterator = this.octokit.paginate.iterator(route, { per_page: 100, ...params, ...(signal ? { request: { signal } } : {}) }) as AsyncIterable<Page<R>>;
     for await (const page of iterator) {
       if (!isFromCache(page)) changed = true;
       // paginate.iterator normalises list responses to the array inside them
@@ -56,10 +60,10 @@ export class OctokitGithubApi implements GithubApi {
     return { items, changed };
   }
 
-  listRuns(owner: string, repo: string, status: 'queued' | 'in_progress'): Promise<Listing<WorkflowRunRef>> {
+  listRuns(owner: string, repo: string, status: 'queued' | 'in_progress', signal?: AbortSignal): Promise<Listing<WorkflowRunRef>> {
     return this.collect('GET /repos/{owner}/{repo}/actions/runs', { owner, repo, status }, (runs: Array<{ id: number; status: string | null; updated_at: string }>) =>
       runs.map((r) => ({ id: r.id, status: r.status ?? 'unknown', updatedAt: r.updated_at })),
-    );
+    signal);
   }
 
   listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string; runnerName: string | null }>> {

@@ -5,6 +5,7 @@ import { Octokit } from '@octokit/rest';
 import Bottleneck from 'bottleneck';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { requestPoints } from './budget.js';
 import { shortGithubError } from './error-text.js';
 import { RateLimitGate } from './rate-gate.js';
 
@@ -37,6 +38,13 @@ export function isFromCache(response: object): boolean {
   return fromCache.has(response);
 }
 
+/** Secondary-limit points of every HTTP request each client sent (retries and 304s included). */
+const sentPoints = new WeakMap<object, { points: number }>();
+
+export function pointsSent(client: object): number {
+  return sentPoints.get(client)?.points ?? 0;
+}
+
 /**
  * Octokit with throttling (primary and secondary limits), retries of 5xx, and a conditional-request
  * cache: every GET carries If-None-Match with the last ETag, and a 304 (which costs no rate limit)
@@ -46,6 +54,7 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
   const scale = o.timeScale ?? 1;
   const gate = new RateLimitGate(o.clock ?? systemClock, o.log, scale);
   const requestTimeoutMs = o.requestTimeoutMs ?? 30_000;
+  const sent = { points: 0 };
   const octokit = new ThrottledOctokit({
     baseUrl: o.apiUrl.replace(/\/+$/, ''),
     userAgent: 'pve-runners',
@@ -57,6 +66,7 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
     // at the fetch itself, so time spent queued by the throttling plugin does not count.
     request: {
       fetch: (url: string, init: RequestInit = {}) => {
+        sent.points += requestPoints(init.method ?? 'GET');
         const deadline = AbortSignal.timeout(requestTimeoutMs);
         return fetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
       },
@@ -82,6 +92,7 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
     retry: { retries: 2, retryAfterBaseValue: 1000 / scale, doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
   });
 
+  sentPoints.set(octokit, sent);
   // Octokit's paginate rewrites response.data in place, so the cache keeps its own copy and hands
   // out a fresh one for every 304.
   const cache = new Map<string, { etag: string; status: number; url: string; headers: object; data: unknown }>();

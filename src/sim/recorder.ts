@@ -10,6 +10,13 @@ export interface RequestRecord {
   status: number;
   countedAgainstRateLimit: boolean;
   notModified: boolean;
+  /** `METHOD /path?query` as sent (GitHub side), for the request log */
+  target?: string;
+}
+
+/** One request in the log kept with `keepRequests`: when (scenario ms) and what. */
+export interface LoggedRequest extends RequestRecord {
+  t: number;
 }
 
 export interface JobTimes {
@@ -39,10 +46,13 @@ export class Recorder {
   peakTotal = 0;
   readonly peakByPool = new Map<string, number>();
   readonly events: Array<{ t: number; what: string }> = [];
+  /** every request, in order, with `keepRequests` (tests counting requests per repository and minute) */
+  readonly requestLog: LoggedRequest[] = [];
 
-  constructor(private readonly now: () => number, private readonly caps?: { total?: number; pools: Record<string, number> }, private readonly keepEvents = false) {}
+  constructor(private readonly now: () => number, private readonly caps?: { total?: number; pools: Record<string, number> }, private readonly keepEvents = false, private readonly keepRequests = false) {}
 
   request(r: RequestRecord): void {
+    if (this.keepRequests) this.requestLog.push({ ...r, t: this.now() });
     const key = `${r.side} ${r.endpoint}`;
     const e = this.requests.get(key) ?? { side: r.side, count: 0, counted: 0, notModified: 0, errors: 0 };
     e.count++;

@@ -218,6 +218,10 @@ export class FakeGithub implements GithubApi {
   budget() {
     return undefined;
   }
+  /** nothing goes over HTTP */
+  pointsSent() {
+    return 0;
+  }
   async rateLimit() {
     return { limit: 5000, remaining: 5000, resetAt: 0 };
   }

@@ -111,7 +111,7 @@ export class GithubHttp {
       vary: 'Accept, Authorization, Cookie, X-GitHub-OTP',
       ...answer.headers,
     };
-    this.ctx.recorder.request({ side: 'github', endpoint, status: answer.status, countedAgainstRateLimit: answer.counted, notModified });
+    this.ctx.recorder.request({ side: 'github', endpoint, status: answer.status, countedAgainstRateLimit: answer.counted, notModified, target: `${method} ${url.pathname}${url.search}` });
     if (method !== 'GET' && answer.status < 300 && this.faults.hit('lost_answer_rate', matched?.endpoint)) {
       // Done, but the client never hears of it: the connection drops before the answer.
       this.ctx.recorder.event(`answer lost: ${endpoint}`);
