@@ -94,6 +94,18 @@ describe('planner: hot runners', () => {
   });
 });
 
+describe('planner: listings that disagree', () => {
+  it('a VM the job listing names as running a job covers no other job, though its runner is not listed yet', () => {
+    const p = hotPool(0);
+    const vm = ourVm(p, 200, { ageMs: MIN });
+    const j = job(ULABELS);
+    const booting = plan(config({ pools: [p] }), observation({ vms: [...templates, vm], jobs: [j] }));
+    expect(creates(booting.actions)).toEqual([]);
+    const taken = plan(config({ pools: [p] }), observation({ vms: [...templates, vm], jobs: [j], jobStarted: new Map([[vm.name, NOW - 2000]]) }));
+    expect(creates(taken.actions).map((a) => a.forJob)).toEqual([j.id]);
+  });
+});
+
 describe('planner: warm VMs', () => {
   it('clones the warm count, with no scope, no job and the template it came from', () => {
     const p = warmPool(2);

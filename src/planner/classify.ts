@@ -136,6 +136,10 @@ function roleOf(ctx: PlanContext, vm: ObservedVm, pool: PoolConfig): OwnedVm {
   if (vm.status === 'stopped') return { ...base, role: vm.meta?.warm ? 'warm' : 'stopped', runner: ctx.ourRunners.get(vm.name) };
   if (vm.status !== 'running') return { ...base, role: 'unknown' };
   const runner = ctx.ourRunners.get(vm.name);
+  // GitHub's job listing names it as running a job: so it is, though the runner listing (which
+  // lags the job listing) may still show it offline or idle. Counted as cover for another job, it
+  // would keep that job waiting a whole interval.
+  if (obs.jobStarted?.has(vm.name)) return { ...base, runner, role: 'running-job' };
   if (runner?.status === 'online') return { ...base, runner, role: runner.busy ? 'running-job' : 'idle' };
   // Listed busy though offline: it lost its connection mid-job (or the listing lags), and GitHub
   // still holds a job on it: running one, as far as anyone can tell — not gone, not late to boot.
