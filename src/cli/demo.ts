@@ -172,6 +172,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
   const report = sim.report({
     finished,
     isUnmatched,
+    pools: Object.fromEntries(settings.pools.map((p) => [p.name, { clone: p.clone, registration: p.registration }])),
     controller: { cpu_s: round(daemons.reduce((n, d) => n + d.cpuS, 0)), max_rss_mb: round(Math.max(...daemons.map((d) => d.peakRssMb))) },
   });
   o.progress?.(progressLine(sim, sim.clock.nowMs(), isUnmatched));
