@@ -36,6 +36,8 @@ export interface PickupSection {
   github_max_abs_diff_s: number | null;
   /** pool → [scenario s, hot, warm] at each change */
   tiers_over_time: Record<string, Array<[number, number, number]>>;
+  /** pool → scenario s of each clone request (how soon the daemon acted on a schedule rule) */
+  clone_requests_s: Record<string, number[]>;
 }
 
 export function percentile(sorted: readonly number[], p: number): number | null {
@@ -104,7 +106,9 @@ export function pickupSection(i: {
   const diffs = jobs.filter((b) => b.github_pickup_s !== null).map((b) => Math.abs(b.github_pickup_s! - b.pickup_s));
   const tiers: PickupSection['tiers_over_time'] = {};
   for (const s of tl.tiers) (tiers[s.pool] ??= []).push([round(s.tMs / 1000, 3), s.hot, s.warm]);
-  return { by_pool: byPool, jobs, github_max_abs_diff_s: diffs.length ? round(Math.max(...diffs), 3) : null, tiers_over_time: tiers };
+  const clones: PickupSection['clone_requests_s'] = {};
+  for (const vm of tl.vms) if (vm.pool !== undefined) (clones[vm.pool] ??= []).push(round(vm.cloneRequestMs / 1000, 3));
+  return { by_pool: byPool, jobs, github_max_abs_diff_s: diffs.length ? round(Math.max(...diffs), 3) : null, tiers_over_time: tiers, clone_requests_s: clones };
 }
 
 /* Without pools.yaml (a bare simulator): what the VMs themselves did — any full clone, any config.sh. */

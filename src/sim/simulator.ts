@@ -55,7 +55,7 @@ export class Simulator {
   readonly guests: Guests;
 
   constructor(readonly scenario: Scenario, private readonly opts: SimulatorOptions = {}) {
-    const clock = new RealTimeClock(opts.speed ?? 1);
+    const clock = new RealTimeClock(opts.speed ?? 1, scenario.startEpochMs);
     const caps = opts.caps ?? scenario.caps;
     this.ctx = { scenario, clock, rng: new Rng(scenario.seed), recorder: new Recorder(() => clock.nowMs(), caps, opts.keepEvents) };
     this.ownsSnippetsRoot = opts.snippetsRoot === undefined;
