@@ -130,11 +130,11 @@ function printTables(results) {
       for (const tier of ['hot', 'warm', 'cold']) {
         const f = tiers[tier];
         if (!f) continue;
-        rows.push([x.scenario, pool, tier, f.jobs, dash(f.p50), dash(f.p95), f.floor_s, dash(f.ratio_p50), ...STAGES.map((s) => f.stage_means_s[s]), f.daemon_s_mean]);
+        rows.push([x.scenario, pool, tier, f.jobs, dash(f.p50), dash(f.p95), f.floor_s, dash(f.ratio_p50), ...STAGES.map((s) => f.stage_means_s[s]), f.daemon_s_mean, Object.entries(f.daemon_stage_means_s ?? {}).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${v}`).join(', ')]);
       }
     }
   }
-  if (rows.length) table(['scenario', 'pool', 'tier', 'jobs', 'p50', 'p95', 'floor', 'ratio', ...STAGES, 'daemon'], rows);
+  if (rows.length) table(['scenario', 'pool', 'tier', 'jobs', 'p50', 'p95', 'floor', 'ratio', ...STAGES, 'daemon', 'daemon by stage'], rows);
   const checks = results.flatMap((x) => (x.schedule ?? []).map((c) => [x.scenario, c.pool, c.cron, c.at_s, `${c.want.hot}/${c.want.warm}`, dash(c.reacted_after_s), dash(c.matched_after_s), c.within_one_tick ? 'yes' : 'NO']));
   if (checks.length) table(['scenario', 'pool', 'rule', 'fired at s', 'hot/warm', 'acted after s', 'matched after s', 'within a tick'], checks);
 }

@@ -28,6 +28,7 @@ describe('pickup breakdown', () => {
     const b = breakdownJob({ job: job(1_000, 44_000, 6_000), vm: vm({ ...cold, spans }), counts, caps: { pools: { p: 4 } } });
     // 6–8 s at the cap, 8–10 s the daemon's, 10–13 clone, 13–13.5 daemon, 13.5–13.8 config, 13.8–14 daemon, 14–16 start
     expect(b.daemon_s).toBeCloseTo(2 + 0.5 + 0.2, 6);
+    expect(b.daemon_stages_s).toEqual({ capacity: 2, clone: 0, configure: 0.7, start: 0 });
   });
 
   it('hot: a runner online before the job was queued leaves only assignment', () => {

@@ -36,7 +36,13 @@ export interface JobBreakdown {
   stages_s: Record<Stage, number>;
   /** critical-path time no request or task of the VM's chain was outstanding and nothing else was waited on */
   daemon_s: number;
+  /** the daemon's share within each stage it can fall in */
+  daemon_stages_s: Record<DaemonStage, number>;
 }
+
+/** The stages between detection and the start task's end: where the daemon's share can fall. */
+export const DAEMON_STAGES = ['capacity', 'clone', 'configure', 'start'] as const;
+export type DaemonStage = (typeof DAEMON_STAGES)[number];
 
 export interface BreakdownInputs {
   job: JobTimes;
@@ -77,8 +83,10 @@ export function breakdownJob(i: BreakdownInputs): JobBreakdown {
   const stagesMs = STAGES.map((_, k) => points[k]! - (k === 0 ? q : points[k - 1]!));
   const sum = stagesMs.reduce((a, b) => a + b, 0);
   if (sum !== t - q) throw new Error(`pickup breakdown of job ${job.id}: stages add up to ${sum} ms, pickup is ${t - q} ms`);
-  const [detectionEnd, capacityEnd, , , startEnd] = points as [number, number, number, number, number];
-  const daemonMs = vm ? daemonShare(i, detectionEnd, capacityEnd, startEnd) : 0;
+  const [detectionEnd, capacityEnd] = points as [number, number];
+  // stage k runs from points[k-1] to points[k]: capacity is stage 1, start stage 4
+  const daemonStages = DAEMON_STAGES.map((_, k) => (vm ? daemonShare(i, points[k]!, capacityEnd, points[k + 1]!, detectionEnd) : 0));
+  const daemonMs = daemonStages.reduce((a, b) => a + b, 0);
   return {
     job: job.id,
     repo: job.repo,
@@ -92,6 +100,7 @@ export function breakdownJob(i: BreakdownInputs): JobBreakdown {
     github_pickup_s: i.githubPickupS ?? null,
     stages_s: Object.fromEntries(STAGES.map((s, k) => [s, s3(stagesMs[k]!)])) as Record<Stage, number>,
     daemon_s: s3(daemonMs),
+    daemon_stages_s: Object.fromEntries(DAEMON_STAGES.map((s, k) => [s, s3(daemonStages[k]!)])) as Record<DaemonStage, number>,
   };
 }
 
@@ -100,9 +109,9 @@ export function breakdownJob(i: BreakdownInputs): JobBreakdown {
  * the guest and GitHub have the job), the time when no request or task of this VM was outstanding
  * and the VM's pool (or the whole installation) was not at its cap.
  */
-function daemonShare(i: BreakdownInputs, from: number, capacityEnd: number, to: number): number {
+function daemonShare(i: BreakdownInputs, from: number, capacityEnd: number, to: number, detectionEnd: number): number {
   if (to <= from) return 0;
-  const waiting: Span[] = [...i.vm!.spans, ...atCap(i, from, capacityEnd)];
+  const waiting: Span[] = [...i.vm!.spans, ...atCap(i, detectionEnd, capacityEnd)];
   return to - from - covered(waiting, from, to);
 }
 

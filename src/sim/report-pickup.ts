@@ -3,7 +3,7 @@
  * allow, the ratio to it and the mean of each breakdown stage; every job's breakdown; and the
  * pools' hot/warm sizes over time. Scenario seconds.
  */
-import { breakdownJob, STAGES, type JobBreakdown, type Stage, type Tier } from './breakdown.js';
+import { breakdownJob, DAEMON_STAGES, STAGES, type DaemonStage, type JobBreakdown, type Stage, type Tier } from './breakdown.js';
 import type { JobTimes, Recorder } from './recorder.js';
 import type { Scenario } from './scenario.js';
 
@@ -26,6 +26,7 @@ export interface TierFigures {
   stage_means_s: Record<Stage, number>;
   daemon_s_mean: number;
   daemon_s_max: number;
+  daemon_stage_means_s: Record<DaemonStage, number>;
 }
 
 export interface PickupSection {
@@ -101,6 +102,7 @@ export function pickupSection(i: {
       stage_means_s: Object.fromEntries(STAGES.map((s) => [s, mean((b) => b.stages_s[s])])) as Record<Stage, number>,
       daemon_s_mean: mean((b) => b.daemon_s),
       daemon_s_max: round(Math.max(...list.map((b) => b.daemon_s)), 2),
+      daemon_stage_means_s: Object.fromEntries(DAEMON_STAGES.map((s) => [s, mean((b) => b.daemon_stages_s[s])])) as Record<DaemonStage, number>,
     };
   }
   const diffs = jobs.filter((b) => b.github_pickup_s !== null).map((b) => Math.abs(b.github_pickup_s! - b.pickup_s));
