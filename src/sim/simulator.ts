@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { RealTimeClock } from './clock.js';
 import type { SimContext } from './contracts.js';
 import { GithubSim, type GithubAppCredentials } from './github/index.js';
+import { epochAt } from './github/epoch.js';
 import { Guests } from './guest.js';
 import { PveSim } from './pve/index.js';
 import { Recorder, type JobTimes } from './recorder.js';
 import { buildReport, type Report } from './report.js';
 import type { PoolModes } from './report-pickup.js';
-import { epochAt } from './github/epoch.js';
 import { Rng } from './rng.js';
 import type { PersonEdit, Scenario, WorkloadEntry } from './scenario.js';
 
