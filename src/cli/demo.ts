@@ -177,15 +177,20 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
     await Promise.race([Promise.all(daemons.map((d) => d.exited)), new Promise((r) => setTimeout(r, 5000).unref())]);
     for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
   }
-  const report = sim.report({
-    finished,
-    isUnmatched,
-    controller: { cpu_s: round(daemons.reduce((n, d) => n + d.cpuS, 0)), max_rss_mb: round(Math.max(...daemons.map((d) => d.peakRssMb))) },
-  });
-  o.progress?.(progressLine(sim, sim.clock.nowMs(), isUnmatched));
-  o.inspect?.(sim);
-  await sim.stop();
-  return report;
+  // a report that cannot be built (its own checks failed) must not leave the simulator serving
+  try {
+    const report = sim.report({
+      finished,
+      isUnmatched,
+      pools: Object.fromEntries(settings.pools.map((p) => [p.name, { clone: p.clone, registration: p.registration }])),
+      controller: { cpu_s: round(daemons.reduce((n, d) => n + d.cpuS, 0)), max_rss_mb: round(Math.max(...daemons.map((d) => d.peakRssMb))) },
+    });
+    o.progress?.(progressLine(sim, sim.clock.nowMs(), isUnmatched));
+    o.inspect?.(sim);
+    return report;
+  } finally {
+    await sim.stop();
+  }
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;

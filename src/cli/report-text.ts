@@ -9,6 +9,8 @@ export function formatReport(r: Report): string {
     `pve-runners demo report — ${r.scenario} at speed ${r.speed}x, ${r.duration_s}s of scenario time${r.finished ? '' : ' (TIME LIMIT REACHED before the workload settled)'}`,
     `  jobs:     ${r.jobs.completed}/${r.jobs.total - r.jobs.unmatched} completed, ${r.jobs.unmatched} matched no pool, ${r.jobs.failed} failed, ${r.jobs.cancelled} cancelled, ${r.jobs.taken_by_foreign} taken by foreign runners`,
     `  pickup:   p50 ${s(r.jobs.pickup_latency_s.p50)}, p95 ${s(r.jobs.pickup_latency_s.p95)}, max ${s(r.jobs.pickup_latency_s.max)} (queued → a runner took it)`,
+    ...Object.entries(r.pickup.by_pool).flatMap(([pool, tiers]) => Object.entries(tiers).map(([tier, f]) =>
+      `    ${pool} ${tier}: ${f.jobs} jobs, p50 ${s(f.p50)}, p95 ${s(f.p95)}, floor ${s(f.floor_s)}; mean ${Object.entries(f.stage_means_s).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}s`).join(', ')}; daemon ${f.daemon_s_mean}s`)),
     `  VMs:      ${r.vms.created} created, peak ${r.vms.peak_total} at once (${Object.entries(r.vms.peak_by_pool).map(([p, n]) => `${p} ${n}`).join(', ') || 'none'})`,
     `  github:   ${r.github.requests} requests, ${r.github.counted_against_rate_limit} counted against the rate limit, ${r.github.not_modified} answered 304`,
     `  proxmox:  ${r.proxmox.requests} requests, ${r.proxmox.tasks} tasks, ${r.proxmox.task_failures} failed tasks`,

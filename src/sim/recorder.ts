@@ -2,6 +2,8 @@
  * What the simulator saw, for the report: requests per endpoint, tasks, VM lifecycle and peaks,
  * job timings, and any touch of something that was not ours to touch. Times are scenario ms.
  */
+import { Timeline } from './timeline.js';
+
 export type Side = 'github' | 'proxmox';
 
 export interface RequestRecord {
@@ -24,6 +26,8 @@ export interface JobTimes {
   repo: string;
   labels: string[];
   queuedAt: number;
+  /** the first answer to a jobs listing that showed it (the daemon polls; it is the only lister) */
+  listedAt?: number;
   takenAt?: number;
   completedAt?: number;
   conclusion?: 'success' | 'failure' | 'cancelled';
@@ -48,8 +52,14 @@ export class Recorder {
   readonly events: Array<{ t: number; what: string }> = [];
   /** every request, in order, with `keepRequests` (tests counting requests per repository and minute) */
   readonly requestLog: LoggedRequest[] = [];
+  /** each runner VM's moments, for the pickup breakdown */
+  readonly timeline: Timeline;
+  /** VMs per pool and in total after each change, for "waiting for capacity" */
+  readonly counts: Array<{ tMs: number; total: number; pools: Record<string, number> }> = [];
 
-  constructor(private readonly now: () => number, private readonly caps?: { total?: number; pools: Record<string, number> }, private readonly keepEvents = false, private readonly keepRequests = false) {}
+  constructor(private readonly now: () => number, readonly caps?: { total?: number; pools: Record<string, number> }, private readonly keepEvents = false, private readonly keepRequests = false) {
+    this.timeline = new Timeline(now);
+  }
 
   request(r: RequestRecord): void {
     if (this.keepRequests) this.requestLog.push({ ...r, t: this.now() });
@@ -62,9 +72,10 @@ export class Recorder {
     this.requests.set(key, e);
   }
 
-  task(ok: boolean): void {
+  task(ok: boolean, upid?: string): void {
     this.tasks++;
     if (!ok) this.taskFailures++;
+    if (upid !== undefined) this.timeline.taskEnded(upid, ok);
   }
 
   /** A clone came into existence: it counts toward the total from this moment. */
@@ -73,6 +84,7 @@ export class Recorder {
     this.live.set(vmid, undefined);
     this.event(`vm ${vmid} created`);
     const total = this.live.size;
+    this.count();
     this.peakTotal = Math.max(this.peakTotal, total);
     if (this.caps?.total !== undefined && total > this.caps.total) this.capViolations.push(`t=${this.now().toFixed(0)}ms total VMs ${total} > max_total_runners ${this.caps.total}`);
   }
@@ -83,6 +95,8 @@ export class Recorder {
     this.live.set(vmid, pool);
     this.event(`vm ${vmid} pooled ${pool}`);
     const inPool = [...this.live.values()].filter((p) => p === pool).length;
+    this.count();
+    this.timeline.vmPooled(vmid, pool);
     this.peakByPool.set(pool, Math.max(this.peakByPool.get(pool) ?? 0, inPool));
     const cap = this.caps?.pools[pool];
     if (cap !== undefined && inPool > cap) this.capViolations.push(`t=${this.now().toFixed(0)}ms pool ${pool} VMs ${inPool} > max_runners ${cap}`);
@@ -90,12 +104,16 @@ export class Recorder {
 
   vmDestroyed(vmid: number): void {
     if (this.live.delete(vmid)) this.vmsDestroyed++;
+    this.count();
+    this.timeline.vmDestroyed(vmid);
     this.event(`vm ${vmid} destroyed`);
   }
 
   /** A person took the VM over: it no longer counts as pve-runners' (caps, leaks). */
   vmDisowned(vmid: number): void {
     this.live.delete(vmid);
+    this.count();
+    this.timeline.vmDestroyed(vmid);
     this.event(`vm ${vmid} disowned by a person (marks stripped)`);
   }
 
@@ -116,7 +134,16 @@ export class Recorder {
   jobTaken(id: number, runnerName: string, foreign: boolean): void {
     const j = this.jobs.get(id);
     if (j) Object.assign(j, { takenAt: this.now(), runnerName, takenByForeign: foreign });
+    this.timeline.runnerBusy(runnerName);
     this.event(`job ${id} taken by ${runnerName}`);
+  }
+
+  /** A jobs listing answered with these jobs in it. */
+  jobsListed(ids: readonly number[]): void {
+    for (const id of ids) {
+      const j = this.jobs.get(id);
+      if (j && j.listedAt === undefined) j.listedAt = this.now();
+    }
   }
 
   jobCompleted(id: number, conclusion: 'success' | 'failure' = 'success'): void {
@@ -129,6 +156,12 @@ export class Recorder {
     const j = this.jobs.get(id);
     if (j) Object.assign(j, { completedAt: this.now(), conclusion: 'cancelled' });
     this.event(`job ${id} cancelled`);
+  }
+
+  private count(): void {
+    const pools: Record<string, number> = {};
+    for (const p of this.live.values()) if (p !== undefined) pools[p] = (pools[p] ?? 0) + 1;
+    this.counts.push({ tMs: this.now(), total: this.live.size, pools });
   }
 
   event(what: string): void {

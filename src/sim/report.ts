@@ -1,4 +1,6 @@
 import type { JobTimes, Recorder } from './recorder.js';
+import { percentile, pickupSection, round, type PickupSection, type PoolModes } from './report-pickup.js';
+import type { Scenario } from './scenario.js';
 
 /** The measurement report of DESIGN.md ("The report"); every figure in scenario seconds. */
 export interface Report {
@@ -24,6 +26,8 @@ export interface Report {
   cap_violations: number;
   cap_violation_details: string[];
   controller: { cpu_s: number | null; max_rss_mb: number | null };
+  /** per pool and tier, and per job: where each second between queued and taken went */
+  pickup: PickupSection & { epoch_origin_ms: number };
 }
 
 export interface ReportInputs {
@@ -36,15 +40,15 @@ export interface ReportInputs {
   isUnmatched: (job: JobTimes) => boolean;
   leaks: { vms: number[]; registrations: string[]; snippets: string[] };
   controller?: { cpu_s: number; max_rss_mb: number };
+  scenarioModel: Scenario;
+  /** pools.yaml's clone and registration modes per pool (the floor depends on them) */
+  pools?: Record<string, PoolModes>;
+  /** pickup from the job's GitHub timestamps, as the jobs API returns them */
+  githubPickupS: (jobId: number) => number | undefined;
+  /** the epoch ms GitHub's timestamps give scenario time 0 */
+  epochOriginMs: number;
 }
 
-function percentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return round(sorted[idx]!);
-}
-
-const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export function buildReport(i: ReportInputs): Report {
   const jobs = [...i.recorder.jobs.values()];
@@ -98,5 +102,6 @@ export function buildReport(i: ReportInputs): Report {
     cap_violations: i.recorder.capViolations.length,
     cap_violation_details: [...i.recorder.capViolations],
     controller: { cpu_s: i.controller?.cpu_s ?? null, max_rss_mb: i.controller?.max_rss_mb ?? null },
+    pickup: { ...pickupSection({ recorder: i.recorder, scenario: i.scenarioModel, served: ours, pools: i.pools, githubPickupS: i.githubPickupS }), epoch_origin_ms: i.epochOriginMs },
   };
 }

@@ -81,6 +81,8 @@ export interface Scenario {
   file: string;
   seed: number;
   timeLimitMs: number;
+  /** epoch ms scenario time 0 stands for (`start_at`); undefined: the moment the simulator starts */
+  startEpochMs?: number;
   proxmox: {
     version: string;
     nodes: ScenarioNode[];
@@ -188,6 +190,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
     file,
     seed: raw.seed,
     timeLimitMs: ms(raw.time_limit),
+    startEpochMs: raw.start_at === undefined ? undefined : Date.parse(raw.start_at),
     proxmox: {
       version: px.version,
       nodes: (px.nodes as Raw[]).map((n) => ({ name: n.name, memoryMb: n.memory_mb, cpus: n.cpus, status: n.status })),

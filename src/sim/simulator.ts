@@ -9,6 +9,7 @@ import { Guests } from './guest.js';
 import { PveSim } from './pve/index.js';
 import { Recorder, type JobTimes } from './recorder.js';
 import { buildReport, type Report } from './report.js';
+import type { PoolModes } from './report-pickup.js';
 import { Rng } from './rng.js';
 import type { PersonEdit, Scenario, WorkloadEntry } from './scenario.js';
 
@@ -59,7 +60,7 @@ export class Simulator {
   readonly guests: Guests;
 
   constructor(readonly scenario: Scenario, private readonly opts: SimulatorOptions = {}) {
-    const clock = new RealTimeClock(opts.speed ?? 1);
+    const clock = new RealTimeClock(opts.speed ?? 1, scenario.startEpochMs);
     const caps = opts.caps ?? scenario.caps;
     this.ctx = { scenario, clock, rng: new Rng(scenario.seed), recorder: new Recorder(() => clock.nowMs(), caps, opts.keepEvents) };
     this.ownsSnippetsRoot = opts.snippetsRoot === undefined;
@@ -165,7 +166,7 @@ export class Simulator {
     return this.ctx.clock.nowMs() >= (this.opts.timeLimitMs ?? this.scenario.timeLimitMs);
   }
 
-  report(opts: { isUnmatched?: (job: JobTimes) => boolean; controller?: { cpu_s: number; max_rss_mb: number }; finished: boolean }): Report {
+  report(opts: { isUnmatched?: (job: JobTimes) => boolean; controller?: { cpu_s: number; max_rss_mb: number }; finished: boolean; pools?: Record<string, PoolModes> }): Report {
     const px = this.pve.leaks();
     return buildReport({
       scenario: this.scenario.file,
@@ -176,7 +177,18 @@ export class Simulator {
       isUnmatched: opts.isUnmatched ?? (() => false),
       leaks: { vms: px.vms, snippets: px.snippets, registrations: this.github.leaks().registrations },
       controller: opts.controller,
+      scenarioModel: this.scenario,
+      pools: opts.pools,
+      githubPickupS: (id) => this.githubPickupS(id),
+      epochOriginMs: epochAt(this.ctx.clock, 0),
     });
+  }
+
+  /** `started_at` − `created_at` of the job as GitHub's jobs API returns it now, in seconds. */
+  githubPickupS(jobId: number): number | undefined {
+    const j = this.github.jobJson(jobId);
+    if (!j || j.status === 'queued' || typeof j.created_at !== 'string' || typeof j.started_at !== 'string') return undefined;
+    return (Date.parse(j.started_at) - Date.parse(j.created_at)) / 1000;
   }
 
   async stop(): Promise<void> {

@@ -46,6 +46,7 @@ export class Broker implements RunnerBroker {
       runner.onlineSinceMs = this.ctx.clock.nowMs();
       this.world.lag.runnerChanged(runner);
       this.ctx.recorder.event(`runner ${runner.name} online`);
+      this.ctx.recorder.timeline.runnerOnline(runner.name);
       this.engine.runnerIdle(runner);
     });
     return runner.id;
@@ -101,6 +102,7 @@ export class Broker implements RunnerBroker {
     runner.session = undefined;
     runner.status = 'offline';
     this.world.lag.runnerChanged(runner);
+    this.ctx.recorder.timeline.runnerOffline(runner.name);
     if (!session) return;
     session.cancelConnect?.();
     this.timers.after(0, () => session.onExit({ reason: 'rejected', message: 'The runner registration has been deleted from the server, please re-configure.' }));

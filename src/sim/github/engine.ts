@@ -89,6 +89,7 @@ export class Engine {
   runnerLost(runner: Runner): void {
     runner.status = 'offline';
     runner.onlineSinceMs = undefined;
+    this.ctx.recorder.timeline.runnerOffline(runner.name);
     runner.session?.cancelConnect?.();
     runner.session = undefined;
     const job = runner.jobId !== undefined ? this.jobs.get(runner.jobId) : undefined;

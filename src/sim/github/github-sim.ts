@@ -114,6 +114,13 @@ export class GithubSim implements RunnerBroker {
     for (const r of this.world.runners.values()) if (r.name.toLowerCase() === name.toLowerCase()) r.foreign = true;
   }
 
+  /** The job as `GET /repos/{o}/{r}/actions/jobs/{id}` answers now (GitHub's listing lag included), or undefined. */
+  jobJson(id: number): Record<string, unknown> | undefined {
+    const live = this.engine.jobs.get(id);
+    const listed = live && this.world.lag.job(live);
+    return listed && this.render().job(listed);
+  }
+
   /** Every queued job has reached `completed` (success, failure or cancelled). */
   done(): boolean {
     return this.engine.done();

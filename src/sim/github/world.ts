@@ -100,6 +100,7 @@ export class World {
   unregister(runner: Runner): void {
     this.runners.delete(runner.id);
     this.lag.runnerDeleted(runner);
+    this.recorder.timeline.runnerOffline(runner.name);
     this.recorder.event(`runner ${runner.name} unregistered`);
   }
 

@@ -55,6 +55,7 @@ const join = (dir: string, file: string, m: Machine): string => m.fs.resolve(m.i
 
 export function configSh(dir: string): Program {
   return async (argv, proc, io, m) => {
+    m.ctx.recorder.timeline.runnerProcess(m.vmid, 'config');
     if (rootRefused(proc, m)) {
       io.out('Must not run with sudo');
       return 1;
@@ -129,6 +130,7 @@ function listenerDone(io: Io, message?: string): number {
 
 export function runSh(dir: string): Program {
   return async (argv, proc, io, m) => {
+    m.ctx.recorder.timeline.runnerProcess(m.vmid, 'run');
     if (rootRefused(proc, m)) {
       io.out('Must not run interactively with sudo');
       return 1;

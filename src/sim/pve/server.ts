@@ -50,19 +50,24 @@ export class PveHttp {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const startMs = this.world.ctx.clock.nowMs();
     const body = await readBody(req);
     let endpoint = `${method} ${url.pathname}`;
     let answer: Answer;
+    let params: Params = {};
     try {
       const r = await this.answer(method, url, body, req.headers.authorization);
       endpoint = r.endpoint ?? endpoint;
       answer = r.answer;
+      params = r.params ?? {};
     } catch (e) {
       answer = errorAnswer(e);
     }
     const latency = this.world.ctx.scenario.proxmox.timings.latencyMs;
     if (latency > 0) await this.world.ctx.clock.sleep(latency);
     this.world.ctx.recorder.request({ side: 'proxmox', endpoint, status: answer.status, countedAgainstRateLimit: false, notModified: false });
+    const data = (answer.body as { data?: unknown } | undefined)?.data;
+    this.world.ctx.recorder.timeline.pveRequest({ startMs, endpoint, params, status: answer.status, upid: typeof data === 'string' && data.startsWith('UPID:') ? data : undefined });
     if (answer.reset) {
       res.destroy();
       return;
@@ -95,7 +100,7 @@ export class PveHttp {
     return cfg.users.get(this.world.user.split('!')[0]!)?.enabled === true && cfg.tokens.has(this.world.user);
   }
 
-  private async answer(method: string, url: URL, body: string, auth: string | undefined): Promise<{ endpoint?: string; answer: Answer }> {
+  private async answer(method: string, url: URL, body: string, auth: string | undefined): Promise<{ endpoint?: string; params?: Params; answer: Answer }> {
     const w = this.world;
     if ((method === 'GET' || method === 'DELETE') && body.length > 0) {
       w.ctx.recorder.invalidRequest(`proxmox ${method} ${url.pathname}: a body on ${method}`);
@@ -131,12 +136,12 @@ export class PveHttp {
       if (w.faults.hit('http_error_rate', endpoint)) {
         // The client talks to the first node's pveproxy; see transient.ts for who answers what.
         const t = transientFailure(schema, node, w.ctx.scenario.proxmox.nodes[0]!.name);
-        return { endpoint, answer: t.kind === 'reset' ? { status: 599, reason: 'connection closed', reset: true } : { status: t.status, reason: t.reason } };
+        return { endpoint, params, answer: t.kind === 'reset' ? { status: 599, reason: 'connection closed', reset: true } : { status: t.status, reason: t.reason } };
       }
       const data = await handlers[endpoint]!(w, params, endpoint);
-      return { endpoint, answer: { status: 200, reason: 'OK', body: { data: data ?? null } } };
+      return { endpoint, params, answer: { status: 200, reason: 'OK', body: { data: data ?? null } } };
     } catch (e) {
-      return { endpoint, answer: errorAnswer(e) };
+      return { endpoint, params, answer: errorAnswer(e) };
     }
   }
 }

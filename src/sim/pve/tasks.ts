@@ -124,6 +124,6 @@ export class Tasks {
       task.exitstatus = 'OK';
       task.log.push('TASK OK');
     }
-    this.ctx.recorder.task(error === undefined);
+    this.ctx.recorder.task(error === undefined, task.upid);
   }
 }

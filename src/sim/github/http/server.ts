@@ -29,6 +29,9 @@ interface Answer {
   counted: boolean;
 }
 
+/** the listings the daemon learns of queued jobs from (a run's jobs, one job) */
+const JOB_LISTINGS = new Set(['GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', 'GET /repos/{owner}/{repo}/actions/jobs/{job_id}']);
+
 export class GithubHttp {
   private server: Server | undefined;
   private baseUrl = '';
@@ -85,6 +88,7 @@ export class GithubHttp {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startMs = this.ctx.clock.nowMs();
     const raw = await readBody(req);
     const latency = this.ctx.scenario.github.timings.latencyMs;
     if (latency > 0) await this.ctx.clock.sleep(latency);
@@ -112,6 +116,7 @@ export class GithubHttp {
       ...answer.headers,
     };
     this.ctx.recorder.request({ side: 'github', endpoint, status: answer.status, countedAgainstRateLimit: answer.counted, notModified, target: `${method} ${url.pathname}${url.search}` });
+    this.timed(startMs, endpoint, raw, answer);
     if (method !== 'GET' && answer.status < 300 && this.faults.hit('lost_answer_rate', matched?.endpoint)) {
       // Done, but the client never hears of it: the connection drops before the answer.
       this.ctx.recorder.event(`answer lost: ${endpoint}`);
@@ -131,6 +136,24 @@ export class GithubHttp {
     }
     res.writeHead(answer.status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify(answer.body));
+  }
+
+  /* What the pickup breakdown needs: when a jobs listing first showed a job, and how long a runner's JIT config took. */
+  private timed(startMs: number, endpoint: string, raw: string, answer: Answer): void {
+    if (answer.status === 200 && JOB_LISTINGS.has(endpoint)) {
+      const body = answer.body as { jobs?: Array<{ id?: unknown }>; id?: unknown } | undefined;
+      const ids = (body?.jobs ?? [body ?? {}]).map((j) => j.id).filter((id): id is number => typeof id === 'number');
+      this.ctx.recorder.jobsListed(ids);
+    }
+    if (endpoint.endsWith('/actions/runners/generate-jitconfig')) {
+      let name: unknown;
+      try {
+        name = (JSON.parse(raw) as { name?: unknown }).name;
+      } catch {
+        name = undefined;
+      }
+      if (typeof name === 'string') this.ctx.recorder.timeline.githubRequest(startMs, name);
+    }
   }
 
   private answer(req: IncomingMessage, method: string, url: URL, raw: string, matched: ReturnType<Router['match']>): Answer {
