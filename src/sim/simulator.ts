@@ -11,6 +11,8 @@ import { Recorder, type JobTimes } from './recorder.js';
 import { buildReport, type Report } from './report.js';
 import type { PoolModes } from './report-pickup.js';
 import { Rng } from './rng.js';
+import { withoutStandingTiers, type Leftovers } from './standing.js';
+import type { TierSizes } from '../config/types.js';
 import type { PersonEdit, Scenario, WorkloadEntry } from './scenario.js';
 
 export interface SimulatorOptions {
@@ -166,8 +168,17 @@ export class Simulator {
     return this.ctx.clock.nowMs() >= (this.opts.timeLimitMs ?? this.scenario.timeLimitMs);
   }
 
-  report(opts: { isUnmatched?: (job: JobTimes) => boolean; controller?: { cpu_s: number; max_rss_mb: number }; finished: boolean; pools?: Record<string, PoolModes> }): Report {
+  /**
+   * What pve-runners left behind: its VMs, snippets and registrations, less what the hot and warm
+   * sizes in force at the end (`standing`, per pool) keep on purpose.
+   */
+  leftovers(standing?: ReadonlyMap<string, TierSizes>): Leftovers {
     const px = this.pve.leaks();
+    const left = { vms: px.vms, snippets: px.snippets, registrations: this.github.leaks().registrations };
+    return standing ? withoutStandingTiers(this.pve, this.github, standing, left) : left;
+  }
+
+  report(opts: { isUnmatched?: (job: JobTimes) => boolean; controller?: { cpu_s: number; max_rss_mb: number }; finished: boolean; pools?: Record<string, PoolModes>; standing?: ReadonlyMap<string, TierSizes> }): Report {
     return buildReport({
       scenario: this.scenario.file,
       speed: this.ctx.clock.speed,
@@ -175,7 +186,7 @@ export class Simulator {
       finished: opts.finished,
       recorder: this.ctx.recorder,
       isUnmatched: opts.isUnmatched ?? (() => false),
-      leaks: { vms: px.vms, snippets: px.snippets, registrations: this.github.leaks().registrations },
+      leaks: this.leftovers(opts.standing),
       controller: opts.controller,
       scenarioModel: this.scenario,
       pools: opts.pools,

@@ -100,6 +100,12 @@ export class GithubSim implements RunnerBroker {
     this.broker.lost(runnerId);
   }
 
+  /** The registration of that name as GitHub has it now (undefined: none, or somebody else's). */
+  runnerState(name: string): { status: 'online' | 'offline'; busy: boolean } | undefined {
+    const r = [...this.world.runners.values()].find((x) => !x.foreign && x.name.toLowerCase() === name.toLowerCase());
+    return r && { status: r.status, busy: r.busy };
+  }
+
   /** Whether the registration of that name is running a job now (undefined: no such registration). */
   runnerBusy(name: string): boolean | undefined {
     const r = [...this.world.runners.values()].find((x) => x.name.toLowerCase() === name.toLowerCase());

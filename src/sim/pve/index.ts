@@ -96,10 +96,14 @@ export class PveSim implements GuestPower {
   }
 
   /** pve-runners' VMs as they are now (for scenario-driven checks such as killing the daemon mid-clone). */
-  ourVms(): Array<{ vmid: number; node: string; status: 'running' | 'stopped'; lock: string | undefined; tags: string[] }> {
+  ourVms(): Array<{ vmid: number; node: string; name: string; status: 'running' | 'stopped'; lock: string | undefined; tags: string[]; warm: boolean }> {
     return [...this.world.cluster.vms.values()]
       .filter((v) => v.kind === 'ours')
-      .map((v) => ({ vmid: v.vmid, node: v.node, status: v.status, lock: v.config.get('lock'), tags: (v.config.get('tags') ?? '').split(/[;,\s]+/).filter(Boolean) }));
+      .map((v) => ({
+        vmid: v.vmid, node: v.node, name: v.config.get('name') ?? '', status: v.status, lock: v.config.get('lock'), tags: (v.config.get('tags') ?? '').split(/[;,\s]+/).filter(Boolean),
+        // described warm by pve-runners (a stopped clone kept ready), as its description says
+        warm: /"warm":\{/.test(v.config.get('description') ?? ''),
+      }));
   }
 
   /**
