@@ -41,6 +41,7 @@ describe('executor: create', () => {
     expect(outcome).toMatchObject({ ok: true });
     expect(calls).toEqual([
       'pve nextid 200',
+      'pve getConfig 9000', // once per template: the storage whose lock its clones take (clone-slots.ts)
       'pve clone 9000->200 name=ubuntu-200-ab12 pool=pve-runners',
       'pve config 200 cicustom,cores,memory,tags',
       'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',

@@ -16,6 +16,7 @@ import { missingPermission } from '../github/permissions.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { HiddenVmids } from './hidden-vmids.js';
 import { whyNotOurs } from './ownership.js';
+import { CloneSlots, type CloneSlotLimits } from './clone-slots.js';
 import { cloneIntoFreeVmid } from './vmid-claim.js';
 import type { PermissionLog } from './permission-log.js';
 import { register } from './registration.js';
@@ -34,9 +35,9 @@ export interface ExecutorDeps {
   timings: Timings;
   /** 4 random [a-z0-9] for runner names */
   suffix: () => string;
-  /** actions at once; clones are further limited per node */
+  /** actions at once; clones are further limited per storage lock (clone-slots.ts) */
   concurrency?: number;
-  clonesPerNode?: number;
+  cloneSlots?: CloneSlotLimits;
   /** VMIDs taken by VMs the token cannot see (shared with the observer) */
   hidden?: HiddenVmids;
   /** Called with each registration secret as soon as it exists, so the logger can redact it. */
@@ -63,7 +64,7 @@ const FINISHED_KEPT_MS = 10 * 60_000;
  */
 export class Executor {
   private readonly queue: PQueue;
-  private readonly cloneQueues = new Map<string, PQueue>();
+  private readonly cloneSlots: CloneSlots;
   private readonly creating = new Map<number, InFlight['creating'][number]>();
   /** creations that ended recently (epoch ms): a tick that observed while they ran must still see them */
   private readonly finished: Array<{ entry: InFlight['creating'][number]; at: number }> = [];
@@ -85,6 +86,7 @@ export class Executor {
 
   constructor(private readonly d: ExecutorDeps) {
     this.queue = new PQueue({ concurrency: d.concurrency ?? 8 });
+    this.cloneSlots = new CloneSlots(d.proxmox, d.cloneSlots);
   }
 
   /**
@@ -244,12 +246,6 @@ export class Executor {
     return p;
   }
 
-  private cloneQueue(node: string): PQueue {
-    let q = this.cloneQueues.get(node);
-    if (!q) this.cloneQueues.set(node, (q = new PQueue({ concurrency: this.d.clonesPerNode ?? 2 })));
-    return q;
-  }
-
   private wait(upid: string, operation: string, timeoutMs: number): Promise<void> {
     const t = this.d.timings;
     return awaitTask(this.d.proxmox, this.d.clock, upid, operation, { timeoutMs, pollMs: t.taskPollMs, maxPollMs: t.taskMaxPollMs });
@@ -323,7 +319,7 @@ export class Executor {
     log('runner VM started');
   }
 
-  /** The whole clone (request and task) holds a slot of the node's clone queue; a clone that failed on a lock is retried. */
+  /** The whole clone (request and task) holds a slot of its storage lock's clone queue; a clone that failed on a lock is retried. */
   private async clone(a: CreateAction, pool: PoolConfig, vmid: number, name: string): Promise<void> {
     const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: this.d.clock.now() });
     // Parallel clones contend on the storage lock inside the task.
@@ -336,7 +332,7 @@ export class Executor {
         ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}),
         ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
       });
-    await this.cloneQueue(a.node).add(() =>
+    await this.cloneSlots.run({ node: a.node, templateVmid: a.templateVmid, full: pool.clone === 'full', storage: pool.storage }, () =>
       this.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => {
         const upid = await clone();
         // Known while awaited: once given up on (timeout), a clone still running is unexplained.
