@@ -1,7 +1,7 @@
 /**
  * The daemon's clone slots (src/daemon/clone-slots.ts) against the simulated Proxmox through the
  * real client: clones are limited per storage lock — per node for a local storage, once for the
- * whole cluster for a shared one — with two linked or one full clone in flight per lock.
+ * whole cluster for a shared one — with two linked and, apart, two full clones in flight per lock.
  */
 import { CloneSlots, type CloneTarget } from '../src/daemon/clone-slots.js';
 import { createProxmoxClient } from '../src/proxmox/client.js';
@@ -60,8 +60,10 @@ it('two linked clones at once in the whole cluster on a shared storage: its cfs 
   expect(await peak([...[1, 2, 3].map(() => linked('pve1', 9001)), ...[1, 2, 3].map(() => linked('pve2', 9101))])).toBe(2);
 });
 
-it('one full clone at a time per storage: copies side by side only share the disk', async () => {
-  expect(await peak([1, 2, 3].map(() => ({ ...linked('pve1', 9000), full: true })))).toBe(1);
+it('two full clones at a time per storage, in slots of their own: a linked clone never waits behind a copy', async () => {
+  const full = (storage?: string): CloneTarget => ({ ...linked('pve1', 9000), full: true, ...(storage ? { storage } : {}) });
+  expect(await peak([1, 2, 3, 4].map(() => full()))).toBe(2);
   // a full clone to another storage is limited by that one
-  expect(await peak([{ ...linked('pve1', 9000), full: true }, { ...linked('pve1', 9000), full: true, storage: 'ceph' }])).toBe(2);
+  expect(await peak([full(), full(), full('ceph'), full('ceph')])).toBe(4);
+  expect(await peak([full(), full(), full(), linked('pve1', 9000), linked('pve1', 9000), linked('pve1', 9000)])).toBe(4);
 });

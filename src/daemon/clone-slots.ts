@@ -5,9 +5,10 @@
  * copies of full clones share the storage's bandwidth. So clones are limited per storage lock,
  * not per node: with two in flight a clone waits behind at most one other's step, which is safe
  * for any step under 10 s, and the lock is never idle while the daemon polls a task that ended.
- * A full clone's copy gains nothing from company (N copies at once each take N times as long), so
- * full clones go one at a time per storage. See docs/simulator.md "Locks during a clone" and the
- * measurements in README "Clone concurrency".
+ * Full clones have their own two slots per storage, so a linked clone never queues behind minutes
+ * of copying: a third copy would gain nothing (N copies at once each take N times as long), a
+ * second overlaps its allocation and the daemon's gaps with the first's copy. See
+ * docs/simulator.md "Locks during a clone" and the measurements in README "Clone concurrency".
  */
 import PQueue from 'p-queue';
 import type { ProxmoxApi } from '../proxmox/api.js';
@@ -15,11 +16,11 @@ import type { ProxmoxApi } from '../proxmox/api.js';
 export interface CloneSlotLimits {
   /** linked clones at once per storage lock (2) */
   linked: number;
-  /** full clones at once per storage (1) */
+  /** full clones at once per storage (2) */
   full: number;
 }
 
-export const DEFAULT_CLONE_SLOTS: CloneSlotLimits = { linked: 2, full: 1 };
+export const DEFAULT_CLONE_SLOTS: CloneSlotLimits = { linked: 2, full: 2 };
 
 export interface CloneTarget {
   node: string;
