@@ -60,7 +60,7 @@ export function clonePlan(w: PveWorld, src: Vm, full: boolean, storage: string):
 export function runClone(w: PveWorld, plan: ClonePlan, ref: StorageRef, newid: number, log: string[], end: (error?: string) => void): void {
   const made: string[] = [];
   const fail = (error: string) => {
-    w.ctx.recorder.event(`vm ${newid} clone: ${error}`);
+    w.ctx.recorder.event(`storage lock: clone into VM ${newid} failed: ${error}`);
     // "some storage like rbd need to wait before release volume - really?"
     w.ctx.clock.after(1000, () => freeAll(w, ref, plan.lockMs, made, log, () => end(error)));
   };
