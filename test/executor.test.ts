@@ -43,6 +43,7 @@ describe('executor: create', () => {
       // asked for before the clone is even requested: neither waits on the other
       'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',
       'pve nextid 200',
+      'pve getConfig 9000', // once per template: the storage whose lock its clones take (clone-slots.ts)
       'pve clone 9000->200 name=ubuntu-200-ab12 pool=pve-runners',
       'pve config 200 cicustom,cores,memory,tags',
       'snippet write pve1/pvr-ubuntu-200-ab12.yaml',

@@ -110,20 +110,24 @@ describe('full clones', () => {
   it('take full_clone (default 3 minutes) where a linked clone takes clone', async () => {
     const h = await start('timings: {clone: 2s}');
     try {
+      // one after the other: clones on one storage share its lock and its bandwidth (sim-pve-storage-lock)
       const linked = await h.px.nodes.$('pve1').qemu.$(9000).clone.$post({ newid: 310 });
-      const full = await h.px.nodes.$('pve1').qemu.$(9000).clone.$post({ newid: 311, full: true });
-      const fromVm = await h.px.nodes.$('pve1').qemu.$(205).clone.$post({ newid: 312 }); // not a template: always full
       h.clock.advance(2_000);
       expect((await h.task('pve1', linked)).exitstatus).toBe('OK');
+      const full = await h.px.nodes.$('pve1').qemu.$(9000).clone.$post({ newid: 311, full: true });
+      h.clock.advance(2_000);
       expect((await h.task('pve1', full)).exitstatus).toBeUndefined();
-      expect((await h.task('pve1', fromVm)).exitstatus).toBeUndefined();
       expect((await h.px.nodes.$('pve1').qemu.$(311).config.$get()).lock).toBe('clone');
       h.clock.advance(180_000 - 2_000 - 1);
       expect((await h.task('pve1', full)).exitstatus).toBeUndefined();
       h.clock.advance(1);
       expect((await h.task('pve1', full)).exitstatus).toBe('OK');
-      expect((await h.task('pve1', fromVm)).exitstatus).toBe('OK');
       expect((await h.px.nodes.$('pve1').qemu.$(311).config.$get()).scsi0).toMatch(/^local-lvm:vm-311-disk-0,/);
+      const fromVm = await h.px.nodes.$('pve1').qemu.$(205).clone.$post({ newid: 312 }); // not a template: always full
+      h.clock.advance(180_000 - 1);
+      expect((await h.task('pve1', fromVm)).exitstatus).toBeUndefined();
+      h.clock.advance(1);
+      expect((await h.task('pve1', fromVm)).exitstatus).toBe('OK');
     } finally {
       await h.close();
     }
@@ -148,10 +152,12 @@ describe('tasks that end WARNINGS: N', () => {
     const h = await start('timings: {clone: 2s, start: 1s, destroy: 1s}\nfaults: {task_warning_rate: 1.0}');
     try {
       // A clone on the same node deactivates nothing: no warning there.
+      // (one after the other: both wait on the shared storage's one lock)
       const local = await h.px.nodes.$('pve1').qemu.$(9001).clone.$post({ newid: 330 });
-      const remote = await h.px.nodes.$('pve1').qemu.$(9001).clone.$post({ newid: 331, target: 'pve2' });
       h.clock.advance(2_000);
       expect((await h.task('pve1', local)).exitstatus).toBe('OK');
+      const remote = await h.px.nodes.$('pve1').qemu.$(9001).clone.$post({ newid: 331, target: 'pve2' });
+      h.clock.advance(2_000);
       const cloned = await h.task('pve1', remote);
       expect(cloned.exitstatus).toBe('WARNINGS: 1');
       expect(cloned.log.slice(-3)).toEqual([

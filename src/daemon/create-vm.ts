@@ -143,7 +143,7 @@ export class Creator {
     }
   }
 
-  /** The whole clone (request and task) holds a slot of the node's clone queue; a clone that failed on a lock is retried. */
+  /** The whole clone (request and task) holds a slot of its storage lock (clone-slots.ts); a clone that failed on a lock is retried. */
   private async clone(a: CreateAction, pool: PoolConfig, vmid: number, name: string): Promise<void> {
     const now = this.d.clock.now();
     const warm = a.purpose === 'warm' ? { template: a.templateVmid, ...(a.templateStamp !== undefined ? { stamp: a.templateStamp } : {}) } : undefined;
@@ -157,7 +157,7 @@ export class Creator {
         ...(pool.clone === 'full' && pool.storage ? { storage: pool.storage } : {}),
         ...(this.d.proxmoxPool ? { pool: this.d.proxmoxPool } : {}),
       });
-    await this.steps.cloneQueue(a.node).add(() =>
+    await this.steps.cloneSlots.run({ node: a.node, templateVmid: a.templateVmid, full: pool.clone === 'full', ...(pool.storage ? { storage: pool.storage } : {}) }, () =>
       // Parallel clones contend on the storage lock inside the task.
       this.steps.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => {
         const upid = await clone();

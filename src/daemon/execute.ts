@@ -9,6 +9,7 @@ import { runnerName } from '../planner/names.js';
 import type { InFlight } from '../planner/observation.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import type { SnippetStore } from '../snippets/store.js';
+import type { CloneSlotLimits } from './clone-slots.js';
 import { Creator, Skipped } from './create-vm.js';
 import { ExecutorState } from './executor-state.js';
 import type { HiddenVmids } from './hidden-vmids.js';
@@ -30,9 +31,9 @@ export interface ExecutorDeps {
   timings: Timings;
   /** 4 random [a-z0-9] for runner names */
   suffix: () => string;
-  /** actions at once; clones are further limited per node */
+  /** actions at once; clones are further limited per storage lock (see clone-slots.ts) */
   concurrency?: number;
-  clonesPerNode?: number;
+  cloneSlots?: CloneSlotLimits;
   /** VMIDs taken by VMs the token cannot see (shared with the observer) */
   hidden?: HiddenVmids;
   /** Called with each registration secret as soon as it exists, so the logger can redact it. */

@@ -1,18 +1,20 @@
-import PQueue from 'p-queue';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
 import { awaitTask } from '../proxmox/tasks.js';
+import { CloneSlots, type CloneSlotLimits } from './clone-slots.js';
 import type { Timings } from './timings.js';
 
 type Meta = Record<string, string | number | undefined>;
 
-/** The Proxmox calls every action is made of: awaiting a task, retrying on lock contention, one clone queue per node. */
+/** The Proxmox calls every action is made of: awaiting a task, retrying on lock contention, clone slots per storage lock. */
 export class ProxmoxSteps {
-  private readonly cloneQueues = new Map<string, PQueue>();
+  readonly cloneSlots: CloneSlots;
 
-  constructor(private readonly d: { proxmox: ProxmoxApi; clock: Clock; log: Logger; timings: Timings; clonesPerNode?: number }) {}
+  constructor(private readonly d: { proxmox: ProxmoxApi; clock: Clock; log: Logger; timings: Timings; cloneSlots?: CloneSlotLimits }) {
+    this.cloneSlots = new CloneSlots(d.proxmox, d.cloneSlots);
+  }
 
   wait(upid: string, operation: string, timeoutMs: number): Promise<void> {
     const t = this.d.timings;
@@ -41,11 +43,5 @@ export class ProxmoxSteps {
       const upid = await this.d.proxmox.updateConfig(node, vmid, params);
       if (upid) await this.wait(upid, `configure ${vmid}`, this.d.timings.configTimeoutMs);
     }, meta);
-  }
-
-  cloneQueue(node: string): PQueue {
-    let q = this.cloneQueues.get(node);
-    if (!q) this.cloneQueues.set(node, (q = new PQueue({ concurrency: this.d.clonesPerNode ?? 2 })));
-    return q;
   }
 }

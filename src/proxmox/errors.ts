@@ -31,7 +31,7 @@ export class TaskFailedError extends Error {
   }
 
   get isLockContention(): boolean {
-    return /got timeout|is locked/i.test(this.exitstatus);
+    return /got timeout|is locked|lock request timeout/i.test(this.exitstatus);
   }
 }
 

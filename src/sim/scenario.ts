@@ -92,7 +92,7 @@ export interface Scenario {
     storage: string;
     tokenPrivileges?: string[];
     access?: ScenarioAccess;
-    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number; fullCloneMs: number };
+    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number; fullCloneMs: number; storageLockMs: number };
     faults: FaultRates;
   };
   github: {
@@ -204,6 +204,8 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
         cloneMs: d('clone', '2s'), configMs: d('config', '200ms'), startMs: d('start', '1s'), bootMs: d('boot', '20s'),
         stopMs: d('stop', '1s'), shutdownMs: d('shutdown', '3s'), destroyMs: d('destroy', '1s'), latencyMs: d('latency', '0s'), statsMs: d('stats', '10s'),
         fullCloneMs: d('full_clone', '3m'),
+        // unset: a linked clone's whole time is its two locked storage steps (see qemu-clone.ts)
+        storageLockMs: t.storage_lock !== undefined ? ms(t.storage_lock) : d('clone', '2s') / 2,
       },
       faults: faults(px.faults),
     },

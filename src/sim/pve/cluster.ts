@@ -95,6 +95,11 @@ export class Cluster {
     return { storage, shared: t?.sharedStorage ?? this.scenario.proxmox.templates.some((x) => x.storage === storage && x.sharedStorage) };
   }
 
+  /** Whether a storage is shared (one lock and one device for the whole cluster), as storage.cfg says. */
+  storageShared(storage: string): boolean {
+    return this.scenario.proxmox.templates.some((x) => x.storage === storage && x.sharedStorage);
+  }
+
   /** PVE's load_config: the VM must live on the node in the URL. */
   vmOn(node: string, vmid: number): Vm {
     const vm = this.vms.get(vmid);

@@ -12,7 +12,9 @@ import { scenarioAccess } from './access-scenario.js';
 import { Privileges } from './permissions.js';
 import { markStopped } from './qemu-power.js';
 import { API_BASE, PveHttp } from './server.js';
+import { DiskBandwidth } from './disk-bandwidth.js';
 import { Snippets } from './snippets.js';
+import { StorageLocks } from './storage-locks.js';
 import { Tasks } from './tasks.js';
 import type { PveWorld } from './world.js';
 
@@ -42,6 +44,8 @@ export class PveSim implements GuestPower {
       ctx, hooks, rng,
       cluster: new Cluster(ctx.scenario, rng.fork('cluster')),
       tasks: new Tasks(ctx),
+      storageLocks: new StorageLocks(ctx.clock, ctx.rng.fork('pve-storage-locks')),
+      bandwidth: new DiskBandwidth(ctx.clock),
       access,
       privileges: new Privileges(access, authid),
       faults: new Faults(ctx.scenario.proxmox.faults, ctx.rng.fork('pve-faults')),

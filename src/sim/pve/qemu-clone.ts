@@ -5,6 +5,7 @@
  */
 import { randomMac, type Vm } from './cluster.js';
 import { PveError, PvePermError } from './errors.js';
+import { clonePlan, runClone } from './clone-steps.js';
 import { lockTimeout, noteTags } from './qemu-common.js';
 import type { Params, PveWorld } from './world.js';
 
@@ -36,11 +37,11 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
   const existing = cluster.vms.get(newid);
   if (existing?.node === target) throw new PveError(`unable to create VM ${newid}: config file already exists`);
 
-  // A linked clone only snapshots the base volume; a full one reads and writes the whole disk
-  // (qemu-server clone_disk: qemu-img convert), which on ordinary storage takes minutes.
-  const { cloneMs, fullCloneMs } = w.ctx.scenario.proxmox.timings;
-  const durationMs = full ? fullCloneMs : cloneMs;
-  const log = [`create ${full ? 'full' : 'linked'} clone of drive scsi0 (${src.config.get('scsi0')?.split(',')[0] ?? ''})`];
+  // The worker's storage steps, each under the storage's lock, and a full clone's copies (see
+  // clone-steps.ts); their times come from the scenario.
+  const plan = clonePlan(w, src, full, diskStorage);
+  const durationMs = plan.uncontendedMs;
+  const log = [`creating a clone of VM ${vmid} with ID ${newid}`];
   if (existing) {
     // Another node holds this VMID: pmxcfs refuses the new config file inside the worker.
     const reason = `close (rename) atomic file '/etc/pve/nodes/${target}/qemu-server/${newid}.conf' failed: File exists`;
@@ -63,15 +64,23 @@ export function cloneVm(w: PveWorld, p: Params, endpoint: string): unknown {
   // With a target node, clone_vm deactivates the source's volumes at the end and only warns when
   // that fails ("e.g., parallel clones keeping them active"): the clone is fine, the task ends WARNINGS.
   const warn = target !== src.node && w.faults.hit('task_warning_rate', endpoint) ? deactivationWarning(src, srcStorage) : undefined;
+  const ref = { storage: diskStorage, node: src.node, shared: cluster.storageShared(diskStorage) };
+  const removeTarget = () => {
+    // qemu-server always deallocates the VMID when a clone fails: the target config goes.
+    if (cluster.vms.get(newid) === vm) {
+      cluster.vms.delete(newid);
+      w.ctx.recorder.vmDestroyed(newid);
+    }
+  };
   return w.tasks.start({
     node: src.node, type: 'qmclone', id: vmid, user: w.user, durationMs, log,
+    run: (taskLog, end) => runClone(w, plan, ref, newid, taskLog, (error) => {
+      if (error !== undefined) removeTarget();
+      end(error === undefined ? undefined : `clone failed: ${error}`);
+    }),
     finish: () => {
       if (failure) {
-        // qemu-server always deallocates the VMID when a clone fails: the target config goes.
-        if (cluster.vms.get(newid) === vm) {
-          cluster.vms.delete(newid);
-          w.ctx.recorder.vmDestroyed(newid);
-        }
+        removeTarget();
         throw new Error(failure);
       }
       finalConfig.delete('lock');

@@ -30,6 +30,13 @@ export interface TaskInfo {
  */
 export type TaskFinish = () => void | { warnings: string[]; log?: string[] };
 
+/**
+ * A worker that paces itself (waits on locks, shares a disk) instead of running a fixed duration:
+ * it may add lines to its log, and calls `end()` when its work is over — `finish` then runs as for
+ * a timed worker — or `end(error)` when it failed, having undone its work itself.
+ */
+export type TaskRun = (log: string[], end: (error?: string) => void) => void;
+
 const hex8 = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
 
 export class Tasks {
@@ -60,10 +67,10 @@ export class Tasks {
   }
 
   /**
-   * Forks a worker. `finish` runs after `durationMs` of scenario time; what it throws becomes the
-   * exitstatus. `failNow` ends the task at once with that error (checks a real worker makes first).
+   * Forks a worker. `finish` runs after `durationMs` of scenario time (or once `run` ends it); what
+   * it throws becomes the exitstatus. `failNow` ends the task at once with that error (checks a real worker makes first).
    */
-  start(opts: { node: string; type: string; id: string | number; user: string; durationMs: number; log?: string[]; finish: TaskFinish; failNow?: string }): string {
+  start(opts: { node: string; type: string; id: string | number; user: string; durationMs: number; log?: string[]; finish: TaskFinish; failNow?: string; run?: TaskRun }): string {
     const pid = this.rng.int(1000, 4_000_000);
     this.pstart += this.rng.int(1, 500);
     const starttime = Math.floor(this.ctx.clock.epochMs() / 1000);
@@ -75,7 +82,7 @@ export class Tasks {
       this.ctx.clock.after(0, () => this.end(task, reason));
       return upid;
     }
-    this.ctx.clock.after(opts.durationMs, () => this.unlessHeld(opts.type, () => {
+    const complete = () => {
       try {
         const done = opts.finish();
         if (done && done.warnings.length > 0) {
@@ -85,7 +92,9 @@ export class Tasks {
       } catch (e) {
         this.end(task, (e as Error).message);
       }
-    }));
+    };
+    if (opts.run) opts.run(task.log, (error) => this.unlessHeld(opts.type, () => (error === undefined ? complete() : this.end(task, error))));
+    else this.ctx.clock.after(opts.durationMs, () => this.unlessHeld(opts.type, complete));
     return upid;
   }
 

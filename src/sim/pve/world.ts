@@ -5,7 +5,9 @@ import type { Rng } from '../rng.js';
 import type { Access } from './access.js';
 import type { Cluster } from './cluster.js';
 import type { Privileges } from './permissions.js';
+import type { DiskBandwidth } from './disk-bandwidth.js';
 import type { Snippets } from './snippets.js';
+import type { StorageLocks } from './storage-locks.js';
 import type { Tasks } from './tasks.js';
 
 export interface PveWorld {
@@ -13,6 +15,9 @@ export interface PveWorld {
   hooks: GuestHooks;
   cluster: Cluster;
   tasks: Tasks;
+  /** pve-storage's per-storage locks, and the storages' shared bandwidth for full-clone copies */
+  storageLocks: StorageLocks;
+  bandwidth: DiskBandwidth;
   /** user.cfg: users, tokens, roles, ACLs, pools */
   access: Access;
   /** the authenticated token's privileges, path by path */

@@ -1,0 +1,101 @@
+/**
+ * How many clones run at once, and against what. Proxmox takes a storage's lock for every storage
+ * step of a clone (pve-storage cluster_lock_storage: a flock per node for a local storage, one cfs
+ * lock for the whole cluster for a shared one) and fails a clone that waited 10 s for it; the
+ * copies of full clones share the storage's bandwidth. So clones are limited per storage lock,
+ * not per node: with two in flight a clone waits behind at most one other's step, which is safe
+ * for any step under 10 s, and the lock is never idle while the daemon polls a task that ended.
+ * Full clones have their own two slots per storage, so a linked clone never queues behind minutes
+ * of copying: a third copy would gain nothing (N copies at once each take N times as long), a
+ * second overlaps its allocation and the daemon's gaps with the first's copy. See
+ * docs/simulator.md "Locks during a clone" and the measurements in README "Clone concurrency".
+ */
+import PQueue from 'p-queue';
+import type { ProxmoxApi } from '../proxmox/api.js';
+
+export interface CloneSlotLimits {
+  /** linked clones at once per storage lock (2) */
+  linked: number;
+  /** full clones at once per storage (2) */
+  full: number;
+}
+
+export const DEFAULT_CLONE_SLOTS: CloneSlotLimits = { linked: 2, full: 2 };
+
+export interface CloneTarget {
+  node: string;
+  templateVmid: number;
+  full: boolean;
+  /** a full clone's target storage, when the pool names one */
+  storage?: string;
+}
+
+const DISK = /^(scsi|virtio|sata|ide)\d+$/;
+
+export class CloneSlots {
+  private readonly queues = new Map<string, PQueue>();
+  /** node/template → the template's disk storage and whether it is shared (asked once, by the first clone) */
+  private readonly storages = new Map<string, Promise<{ storage: string; shared: boolean } | undefined>>();
+  /** storage@node → shared or not */
+  private readonly shared = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly proxmox: ProxmoxApi, private readonly limits: CloneSlotLimits = DEFAULT_CLONE_SLOTS) {}
+
+  /** Runs `f` (the clone request and its task) in a slot of the storage lock it will take. */
+  async run(t: CloneTarget, f: () => Promise<void>): Promise<void> {
+    const key = await this.lockOf(t);
+    const id = `${t.full ? 'full' : 'linked'} ${key}`;
+    let q = this.queues.get(id);
+    if (!q) this.queues.set(id, (q = new PQueue({ concurrency: t.full ? this.limits.full : this.limits.linked })));
+    await q.add(f);
+  }
+
+  /**
+   * The lock a clone takes: its storage's, on its node or cluster-wide. When that cannot be read
+   * (the token lacks Datastore.Audit, Proxmox is restarting), the node: as if the storage were local.
+   */
+  private async lockOf(t: CloneTarget): Promise<string> {
+    const known = await this.templateStorage(t).catch(() => undefined);
+    if (!known) return `node ${t.node}`;
+    const storage = t.full && t.storage ? t.storage : known.storage;
+    const shared = storage === known.storage ? known.shared : await this.isShared(t.node, storage).catch(() => false);
+    return shared ? `storage ${storage}` : `storage ${storage}@${t.node}`;
+  }
+
+  private templateStorage(t: CloneTarget): Promise<{ storage: string; shared: boolean } | undefined> {
+    const k = `${t.node}/${t.templateVmid}`;
+    let p = this.storages.get(k);
+    if (!p) {
+      this.storages.set(k, (p = this.readTemplateStorage(t)));
+      p.catch(() => this.storages.delete(k)); // asked again by the next clone
+    }
+    return p;
+  }
+
+  private async readTemplateStorage(t: CloneTarget): Promise<{ storage: string; shared: boolean } | undefined> {
+    const config = await this.proxmox.getConfig(t.node, t.templateVmid);
+    // the first disk in PVE's order that is not cloud-init: the one the clone's storage steps lock
+    const disk = Object.keys(config).filter((o) => DISK.test(o)).sort()
+      .map((o) => String(config[o]))
+      .filter((v) => !v.includes('media=cdrom'))
+      .map((v) => v.split(',')[0]!)
+      .find((v) => v.includes(':'));
+    if (!disk) return undefined;
+    const storage = disk.slice(0, disk.indexOf(':'));
+    return { storage, shared: await this.isShared(t.node, storage) };
+  }
+
+  private isShared(node: string, storage: string): Promise<boolean> {
+    const k = `${storage}@${node}`;
+    let p = this.shared.get(k);
+    if (!p) {
+      this.shared.set(k, (p = this.proxmox.nodeStorages(node).then((list) => {
+        const s = list.find((x) => x.storage === storage);
+        if (!s) throw new Error(`storage ${storage} is not listed on ${node}`);
+        return s.shared;
+      })));
+      p.catch(() => this.shared.delete(k));
+    }
+    return p;
+  }
+}
