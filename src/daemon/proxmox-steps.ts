@@ -18,7 +18,7 @@ export class ProxmoxSteps {
 
   wait(upid: string, operation: string, timeoutMs: number): Promise<void> {
     const t = this.d.timings;
-    return awaitTask(this.d.proxmox, this.d.clock, upid, operation, { timeoutMs, pollMs: t.taskPollMs, maxPollMs: t.taskMaxPollMs });
+    return awaitTask(this.d.proxmox, this.d.clock, upid, operation, { timeoutMs, pollMs: t.taskPollMs, maxPollMs: t.taskMaxPollMs, fastForMs: t.taskFastPollForMs });
   }
 
   /** Retries a Proxmox call (or call and task) that met lock contention, with doubling delays. */

@@ -16,6 +16,8 @@ export interface Timings {
   recentActivityMs: number;
   taskPollMs: number;
   taskMaxPollMs: number;
+  /** a task is polled every taskPollMs for this long, then less often (see TaskWait.fastForMs) */
+  taskFastPollForMs: number;
   cloneTimeoutMs: number;
   configTimeoutMs: number;
   startTimeoutMs: number;
@@ -59,6 +61,7 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     recentActivityMs: 5 * 60_000,
     taskPollMs: 250,
     taskMaxPollMs: 2000,
+    taskFastPollForMs: 15_000,
     cloneTimeoutMs: 15 * 60_000,
     configTimeoutMs: 60_000,
     startTimeoutMs: 3 * 60_000,

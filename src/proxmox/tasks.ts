@@ -4,9 +4,15 @@ import { ProxmoxError, TaskFailedError, TaskTimeoutError } from './errors.js';
 
 export interface TaskWait {
   timeoutMs: number;
-  /** First poll after this; doubles up to maxPollMs (clones take seconds, configs milliseconds). */
+  /** Polled this often while the task is young; then the interval doubles up to maxPollMs. */
   pollMs: number;
   maxPollMs: number;
+  /**
+   * How long the task counts as young (default 0: doubling from the first poll). Clones, starts and
+   * configs take seconds: a doubling interval would notice their end up to as long again after it,
+   * on the path of a job waiting for its runner.
+   */
+  fastForMs?: number;
 }
 
 /** exitstatus values Proxmox counts as success (pve-common UPID.pm). */
@@ -22,7 +28,8 @@ export function taskSucceeded(exitstatus: string | undefined): boolean {
 export async function awaitTask(api: ProxmoxApi, clock: Clock, upid: string, operation: string, w: TaskWait): Promise<void> {
   const node = upidNode(upid);
   if (!node) throw new Error(`${operation}: Proxmox returned '${upid}', not a task id`);
-  const deadline = clock.now() + w.timeoutMs;
+  const started = clock.now();
+  const deadline = started + w.timeoutMs;
   let poll = w.pollMs;
   for (;;) {
     try {
@@ -36,6 +43,6 @@ export async function awaitTask(api: ProxmoxApi, clock: Clock, upid: string, ope
     }
     if (clock.now() + poll > deadline) throw new TaskTimeoutError(upid, operation, w.timeoutMs);
     await clock.sleep(poll);
-    poll = Math.min(poll * 2, w.maxPollMs);
+    if (clock.now() - started >= (w.fastForMs ?? 0)) poll = Math.min(poll * 2, w.maxPollMs);
   }
 }
