@@ -26,7 +26,7 @@ proxmox:
 github:
   repos: [acme/app]
   lag: ${lag}
-  timings: {runner_connect: 2s}
+  timings: {runner_connect: 2s, dispatch: 0s}  # listing lag alone: jobs reach idle runners at once
 workload: []
 `, 'lag.yaml');
   clock = new ManualClock();

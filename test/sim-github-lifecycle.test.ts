@@ -221,6 +221,8 @@ describe('job lifecycle through the runner broker', () => {
     gh.sim.queueRun('acme/app', 'B', [{ labels: ['x64'], durationMs: 3_000 }], false);
     gh.sim.queueRun('acme/app', 'C', [{ labels: ['arm64'], durationMs: 3_000 }], false);
     gh.sim.queueRun('acme/app', 'D', [{ labels: ['arm64'], durationMs: 3_000 }], false);
+    // after GitHub's dispatch delay, in the order they were queued
+    await until(gh.ctx, () => taken('pvr-250-hhhh').length + taken('pvr-251-hhhh').length === 2);
     expect(taken('pvr-250-hhhh').map((j) => j.id)).toHaveLength(1);
     expect(taken('pvr-251-hhhh').map((j) => j.id)).toHaveLength(1);
     expect(taken('pvr-250-hhhh')[0]!.id).toBeLessThan(taken('pvr-251-hhhh')[0]!.id);

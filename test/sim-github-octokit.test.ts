@@ -71,6 +71,7 @@ ${NO_LAG}
 
     // The laptop takes a job that fits it and is then busy: deleting it is refused.
     gh.sim.queueRun('acme/app', 'Lint', [{ labels: ['self-hosted', 'linux'], durationMs: 3_600_000 }], false);
+    await until(gh.ctx, () => gh.sim.runnerBusy('laptop') === true);
     const laptop = (await octokit.actions.listSelfHostedRunnersForRepo({ owner, repo, name: 'laptop' })).data.runners[0]!;
     expect(laptop.busy).toBe(true);
     const busy = await failure(octokit.actions.deleteSelfHostedRunnerFromRepo({ owner, repo, runner_id: laptop.id }));

@@ -21,7 +21,7 @@ export interface TierFigures {
   github_p50: number | null;
   github_p95: number | null;
   floor_s: number;
-  /** p50 / floor; null when the floor is 0 (hot: GitHub hands the job over the moment it is queued) */
+  /** p50 / floor; null when the floor is 0 (hot with `dispatch: 0s`) */
   ratio_p50: number | null;
   stage_means_s: Record<Stage, number>;
   daemon_s_mean: number;
@@ -54,11 +54,11 @@ export const round = (n: number, digits = 1): number => Math.round(n * 10 ** dig
  * cold: clone (linked or full) + config + start + boot + runner connect, plus Proxmox's latency
  * on the five requests that must follow one another (clone, its task poll, config, its poll,
  * start); token registration adds config.sh's own round trip (one more connect). warm: the same
- * without the clone and its poll (the VM still needs its cicustom set). hot: 0 — the simulated
- * GitHub hands a queued job to an idle runner at once.
+ * without the clone and its poll (the VM still needs its cicustom set). hot: GitHub's dispatch
+ * delay to an idle runner (`github.timings.dispatch`).
  */
 export function floorS(scenario: Scenario, tier: Tier, modes: PoolModes): number {
-  if (tier === 'hot') return 0;
+  if (tier === 'hot') return round(scenario.github.timings.dispatchMs / 1000, 2);
   const t = scenario.proxmox.timings;
   const connects = modes.registration === 'token' ? 2 : 1;
   const guest = t.configMs + t.startMs + t.bootMs + connects * scenario.github.timings.runnerConnectMs;

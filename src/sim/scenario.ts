@@ -107,7 +107,7 @@ export interface Scenario {
     minimumRunnerVersion: string;
     app?: ScenarioGithubApp;
     webhook?: ScenarioWebhook;
-    timings: { latencyMs: number; runnerConnectMs: number };
+    timings: { latencyMs: number; runnerConnectMs: number; dispatchMs: number };
     /** how late listings show changes (scenario ms) */
     lag: { jobsMs: number; runnersMs: number; runnerDeletionMs: number };
     permissions: GithubPermissions;
@@ -219,7 +219,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       minimumRunnerVersion: gh.minimum_runner_version,
       app: gh.app ? { id: gh.app.id, clientId: gh.app.client_id, installationId: gh.app.installation_id, tokenTtlMs: ms(gh.app.token_ttl) } : undefined,
       webhook: gh.webhook === true || (typeof gh.webhook === 'object' && gh.webhook !== null) ? { delayMs: ms(gh.webhook.delay ?? '1s'), duplicateRate: gh.webhook.duplicate_rate ?? 0 } : undefined,
-      timings: { latencyMs: ms(gt.latency ?? '0s'), runnerConnectMs: ms(gt.runner_connect ?? '2s') },
+      timings: { latencyMs: ms(gt.latency ?? '0s'), runnerConnectMs: ms(gt.runner_connect ?? '2s'), dispatchMs: ms(gt.dispatch ?? '2s') },
       lag: { jobsMs: ms(lag.jobs ?? '3s'), runnersMs: ms(lag.runners ?? '5s'), runnerDeletionMs: ms(lag.runner_deletion ?? '10s') },
       permissions: {
         actions: perms.actions ?? 'read', administration: perms.administration ?? 'write',

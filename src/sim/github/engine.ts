@@ -131,8 +131,21 @@ export class Engine {
     return job;
   }
 
-  /** A new job goes to the fitting idle runner online longest (ours or somebody's laptop). */
+  /**
+   * A new job goes to the fitting idle runner online longest (ours or somebody's laptop) — after
+   * GitHub's dispatch delay (`github.timings.dispatch`, the same for every job, so jobs are handed
+   * out in the order they were queued): the job must be assigned and the message reach the
+   * runner's long poll. Meanwhile a runner coming online may take it first.
+   */
   private offer(job: Job): void {
+    const delay = this.ctx.scenario.github.timings.dispatchMs;
+    if (delay <= 0) return this.offerNow(job);
+    job.cancels.push(this.timers.after(delay, () => {
+      if (job.status === 'queued') this.offerNow(job);
+    }));
+  }
+
+  private offerNow(job: Job): void {
     let best: Runner | undefined;
     for (const r of this.world.runners.values()) {
       if (r.status !== 'online' || r.busy || !this.world.serves(r, job.run.repo) || !labelsFit(job.spec.labels, r.labels)) continue;
