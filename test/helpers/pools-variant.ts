@@ -19,3 +19,12 @@ export function poolsVariant(replace: Array<[string, string]>): string {
   writeFileSync(file, text);
   return file;
 }
+
+/** A pools.yaml written as given, beside a link to the shipped cloud-init/ templates. Returns its path. */
+export function poolsFile(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pvr-pools-'));
+  symlinkSync(join(ROOT, 'cloud-init'), join(dir, 'cloud-init'));
+  const file = join(dir, 'pools.yaml');
+  writeFileSync(file, text);
+  return file;
+}
