@@ -127,6 +127,9 @@ describe(`planner properties (fast-check, seed ${SEED})`, () => {
         const freedAt = obs.inFlight.recentlyFreed.get(c.vmid);
         expect(freedAt === undefined || obs.now - freedAt >= cfg.vmidCooldownMs).toBe(true);
       }
+      // no VM is the object of two actions in one plan (say, started and removed)
+      const targets = pl.actions.filter(touches).map((a) => a.vmid);
+      expect(new Set(targets).size).toBe(targets.length);
       for (const a of pl.actions) {
         if (a.kind === 'delete-runner') expect(parseRunnerName(cfg.pools, a.name)).toBeDefined();
         if (a.kind === 'delete-snippet') expect(a.file).toMatch(/^\.?pvr-/);

@@ -94,6 +94,43 @@ describe('planner: hot runners', () => {
   });
 });
 
+describe('planner: tiers and caps together (review findings)', () => {
+  it('never removes a warm VM it starts in the same plan to make room for another job', () => {
+    const p = warmPool(2, { maxRunners: 2 });
+    const out = plan(config({ pools: [p] }), observation({ vms: [...templates, warmVm(p, 200), warmVm(p, 201)], jobs: [job(ULABELS), job(ULABELS), job(ULABELS)] }));
+    expect(starts(out.actions).map((a) => a.vmid)).toEqual([200, 201]);
+    expect(removals(out.actions)).toEqual([]);
+  });
+
+  it('starts a warm VM for a job even while max_total_runners holds an older job of another pool', () => {
+    const a = pool({ name: 'ubuntu', labels: ['self-hosted', 'linux', 'x64', 'ubuntu-24.04'] });
+    const b = warmPool(1, { name: 'gpu', labels: ['self-hosted', 'gpu'], vmidRange: { lo: 300, hi: 309 }, template: { kind: 'name', name: 'gpu-template' }, nodes: ['pve2'] });
+    const busy = [200, 201, 202].map((id) => idle(a, id, 5 * MIN));
+    const w = { ...warmVm(b, 300, { node: 'pve2' }), meta: { ...warmVm(b, 300, { node: 'pve2' }).meta!, warm: { template: 9101 } } };
+    const older = job(ULABELS, { createdAt: '2026-11-24T11:00:00Z' });
+    const newer = job(['self-hosted', 'gpu'], { createdAt: '2026-11-24T11:30:00Z' });
+    const out = plan(config({ pools: [a, b], maxTotalRunners: 4 }), observation({ vms: [...templates, template('gpu-template', 9101, 'pve2'), ...busy.map((x) => x.vm), w], runners: busy.map((x) => ({ ...x.runner, busy: true })), jobs: [older, newer] }));
+    expect(starts(out.actions).map((x) => [x.vmid, x.forJob])).toEqual([[300, newer.id]]);
+    expect(removals(out.actions)).toEqual([]);
+  });
+
+  it('makes no room for a job that could not be placed anyway (no churn with the warm top-up)', () => {
+    const a = warmPool(1);
+    const b = pool({ name: 'gpu', labels: ['self-hosted', 'gpu'], vmidRange: { lo: 300, hi: 309 }, template: { kind: 'name', name: 'gpu-template' }, nodes: ['pve2'] });
+    // gpu's only node has no memory left for a clone
+    const obs = observation({ vms: [...templates, template('gpu-template', 9101, 'pve2'), warmVm(a, 200)], jobs: [job(['self-hosted', 'gpu'])], nodes: [{ name: 'pve1', online: true, maxmemBytes: 128 * 2 ** 30, memBytes: 0 }, { name: 'pve2', online: true, maxmemBytes: 128 * 2 ** 30, memBytes: 128 * 2 ** 30 }] });
+    const out = plan(config({ pools: [a, b], maxTotalRunners: 1 }), obs);
+    expect(removals(out.actions)).toEqual([]);
+  });
+
+  it('replaces aged hot runners one at a time also while the first one\'s removal is still under way', () => {
+    const p = hotPool(2, { maxRunners: 2, hotMaxAgeMs: 60 * MIN });
+    const a = idle(p, 200, 90 * MIN), b = idle(p, 201, 80 * MIN);
+    const out = plan(config({ pools: [p] }), observation({ vms: [...templates, a.vm, b.vm], runners: [a.runner, b.runner], inFlight: inFlight({ busyVmids: new Set([200]) }) }));
+    expect(removals(out.actions)).toEqual([]);
+  });
+});
+
 describe('planner: listings that disagree', () => {
   it('a VM the job listing names as running a job covers no other job, though its runner is not listed yet', () => {
     const p = hotPool(0);

@@ -3,7 +3,7 @@ import type { CreateAction, RemoveVmAction, StartWarmAction } from './actions.js
 import { sizesOf, unlistedCreations, type OwnedVm, type PlanContext } from './context.js';
 import type { Want } from './demand.js';
 import type { ObservedVm, Observation } from './observation.js';
-import { removal, usableWarm } from './tiers.js';
+import { removal, staleWarm, usableWarm } from './tiers.js';
 
 const MIB = 1024 * 1024;
 
@@ -15,6 +15,8 @@ export interface Creation {
   limitedBy: Map<string, string>;
   /** queued jobs a cap kept from a runner, per pool and cap (the give-way phase makes room for them) */
   capped: Array<{ want: Want; cap: 'pool' | 'total' }>;
+  /** warm VMs this plan starts: nothing else may act on them in the same plan */
+  started: Set<number>;
   notes: string[];
 }
 
@@ -26,7 +28,7 @@ export interface Creation {
  */
 export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: readonly Want[], removing: ReadonlySet<number>): Creation {
   const { cfg, obs } = ctx;
-  const out: Creation = { actions: [], surplus: [], limitedBy: new Map(), capped: [], notes: [] };
+  const out: Creation = { actions: [], surplus: [], limitedBy: new Map(), capped: [], started: new Set(), notes: [] };
   const pending = unlistedCreations(ctx);
 
   const poolCount = new Map<string, number>();
@@ -67,17 +69,24 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
   };
 
   const capKind = new Map<string, 'pool' | 'total'>();
+  /** a job a cap holds back, if a clone for it could be placed but for the cap: only then is room worth making */
+  const holdBack = (w: Want, cap: 'pool' | 'total') => {
+    if (w.purpose === 'job' && placeable(w.pool)) out.capped.push({ want: w, cap });
+  };
+  const placeable = (p: PoolConfig) => freeVmid(p, usedVmids, obs.inFlight.recentlyFreed, obs.now, cfg.vmidCooldownMs) !== undefined && typeof place(p, templates, obs, reserved) !== 'string';
   for (const w of wanted) {
     const p = w.pool;
-    if (out.limitedBy.has(p.name)) {
+    const why = w.purpose === 'job' ? `job ${w.job!.id} (${w.job!.repo}, ${w.job!.name}) is queued and no idle or booting runner of pool ${p.name} covers it` : `pool ${p.name} keeps ${hotCount(ctx, p)} hot runner(s) and ${w.scope} has fewer ready`;
+    // A warm VM is already counted against the caps: starting it needs none of their room.
+    const warm = paused ? undefined : takeWarm(p, warmLeft.get(p.name)!, obs, reserved);
+    if (!warm && out.limitedBy.has(p.name)) {
       const kind = capKind.get(p.name);
-      if (w.purpose === 'job' && kind) out.capped.push({ want: w, cap: kind });
+      if (kind) holdBack(w, kind);
       continue;
     }
-    const why = w.purpose === 'job' ? `job ${w.job!.id} (${w.job!.repo}, ${w.job!.name}) is queued and no idle or booting runner of pool ${p.name} covers it` : `pool ${p.name} keeps ${hotCount(ctx, p)} hot runner(s) and ${w.scope} has fewer ready`;
-    const warm = takeWarm(p, warmLeft.get(p.name)!, obs, reserved);
     if (warm) {
       reserve(warm.o.vm.node, warm.memoryBytes);
+      out.started.add(warm.o.vm.vmid);
       out.actions.push({ kind: 'start-warm', purpose: w.purpose, pool: p.name, scope: w.scope, vmid: warm.o.vm.vmid, node: warm.o.vm.node, name: warm.o.vm.name, memoryBytes: warm.memoryBytes, forJob: w.job?.id, reason: `${why}: starting warm VM` });
       continue;
     }
@@ -89,7 +98,7 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
         out.limitedBy.set(name, cap.why);
         capKind.set(name, cap.cap!);
       }
-      if (w.purpose === 'job') out.capped.push({ want: w, cap: cap.cap! });
+      holdBack(w, cap.cap!);
       continue;
     }
     const made = clone(p);
@@ -104,7 +113,10 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
   for (const p of ctx.pools) {
     const target = sizesOf(ctx, p).warm;
     const left = warmLeft.get(p.name)!;
-    const warming = owned.filter((o) => o.pool === p && o.role === 'warming').length + pending.filter((c) => c.pool === p.name && c.warm).length;
+    // warm VMs kept from starting this tick only while a failed start's leftovers are removed: still warm
+    const waiting = owned.filter((o) => o.pool === p && o.role === 'warm' && !removing.has(o.vm.vmid) && !out.started.has(o.vm.vmid) && !left.includes(o) && staleWarm(ctx, o) === undefined).length;
+    // a warm VM under someone's lock (a backup) is still one: not replaced while the lock lasts
+    const warming = waiting + owned.filter((o) => o.pool === p && (o.role === 'warming' || (o.role === 'locked' && o.vm.meta?.warm !== undefined))).length + pending.filter((c) => c.pool === p.name && c.warm).length;
     // Oldest first: the one most likely to be behind its template goes first.
     for (const o of [...left].sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0)).slice(0, Math.max(0, left.length + warming - target))) {
       out.surplus.push(removal(ctx, o, `warm VMs above the ${target} pool ${p.name} keeps now`));

@@ -11,14 +11,15 @@ import { removal } from './tiers.js';
  * VMs, are removed — one per capped job, counting the removals already under way — and the job gets
  * the capacity on a later tick (demand is planned before the pools are refilled).
  */
-export function giveWay(ctx: PlanContext, owned: readonly OwnedVm[], demand: Demand, capped: Creation['capped'], removing: ReadonlySet<number>): RemoveVmAction[] {
+export function giveWay(ctx: PlanContext, owned: readonly OwnedVm[], demand: Demand, capped: Creation['capped'], removing: ReadonlySet<number>, started: ReadonlySet<number>): RemoveVmAction[] {
   if (!ctx.cleanup || capped.length === 0) return [];
   const pending = unlistedCreations(ctx);
   const full = (pool: string) => owned.filter((o) => o.pool.name === pool).length + pending.filter((c) => c.pool === pool).length >= ctx.poolByName.get(pool.toLowerCase())!.maxRunners;
   // VMs on their way out free their capacity soon: counted before anything else is removed.
   const leaving = owned.filter((o) => removing.has(o.vm.vmid) || o.role === 'busy-op');
   const victims = owned
-    .filter((o) => !removing.has(o.vm.vmid) && (o.role === 'warm' || (o.role === 'idle' && !demand.has(o.pool, o.scope))))
+    // never a warm VM this plan starts
+    .filter((o) => !removing.has(o.vm.vmid) && !started.has(o.vm.vmid) && (o.role === 'warm' || (o.role === 'idle' && !demand.has(o.pool, o.scope))))
     // warm VMs first (no registration to undo), then the idle runners that have waited longest
     .sort((a, b) => Number(b.role === 'warm') - Number(a.role === 'warm') || (b.ageMs ?? 0) - (a.ageMs ?? 0));
   const out: RemoveVmAction[] = [];

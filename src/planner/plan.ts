@@ -32,7 +32,7 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
   const created = creations(ctx, owned, [...wanted, ...hotWants(ctx, hot, spare)], vms.removing);
   const surplus = cfg.disableCleanup ? [] : created.surplus;
   const gone = new Set([...vms.removing, ...surplus.map((a) => a.vmid)]);
-  const yielded = giveWay(ctx, owned, demand, created.capped, gone);
+  const yielded = giveWay(ctx, owned, demand, created.capped, gone, created.started);
   const actions: Action[] = [...adopt, ...vms.actions, ...surplus, ...yielded, ...registrationRemovals(ctx), ...snippetRemovals(ctx), ...created.actions];
   notes.push(...created.notes);
   if (cfg.disableCleanup) notes.push('DISABLE_CLEANUP is set: nothing is removed');

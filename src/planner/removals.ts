@@ -95,11 +95,11 @@ function isWarm(v: ObservedVm): boolean {
 
 /**
  * How long the VM's job has run: from GitHub's started_at when the job listing shows it. Without
- * it, the VM's age — except for a pool keeping hot runners, whose runners may have idled for hours
- * before their job came: that waits for a listing that shows the job.
+ * it, the VM's age — except for a runner in one of its pool's hot scopes, which may have idled for
+ * hours before its job came: that waits for a listing that shows the job.
  */
 function jobRunningFor(ctx: PlanContext, o: OwnedVm): number | undefined {
   const started = ctx.obs.jobStarted?.get(o.vm.name);
   if (started !== undefined) return ctx.obs.now - started;
-  return o.pool.hotScopes.length > 0 ? undefined : o.ageMs;
+  return o.scope !== undefined && o.pool.hotScopes.includes(o.scope) ? undefined : o.ageMs;
 }

@@ -3,6 +3,7 @@ import { formatDuration } from '../util/duration.js';
 import type { RemoveVmAction } from './actions.js';
 import { key, sizesOf, unlistedCreations, type OwnedVm, type PlanContext } from './context.js';
 import type { Want } from './demand.js';
+import { runnerNameOfSnippet } from './names.js';
 import type { ObservedVm } from './observation.js';
 
 /**
@@ -52,7 +53,8 @@ export function agedHotRunners(ctx: PlanContext, owned: readonly OwnedVm[], hot:
   const out: OwnedVm[] = [];
   for (const k of hot.targets.keys()) {
     const mine = owned.filter((o) => o.scope !== undefined && key(o.pool.name, o.scope) === k);
-    const onItsWay = mine.some((o) => o.role === 'creating' || o.role === 'booting' || (o.role === 'locked' && o.vm.lock === 'clone')) || unlistedCreations(ctx).some((c) => !c.warm && key(c.pool, c.scope) === k);
+    // A removal under way (busy-op) may be the last replacement's predecessor: its successor is not made yet.
+    const onItsWay = mine.some((o) => o.role === 'creating' || o.role === 'booting' || o.role === 'busy-op' || (o.role === 'locked' && o.vm.lock === 'clone')) || unlistedCreations(ctx).some((c) => !c.warm && key(c.pool, c.scope) === k);
     if (onItsWay) continue;
     const aged = mine.filter((o) => o.role === 'idle' && isAging(o)).sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0));
     if (aged[0]) out.push(aged[0]);
@@ -79,9 +81,14 @@ export function staleWarm(ctx: PlanContext, o: OwnedVm): string | undefined {
   return undefined;
 }
 
-/** Warm VMs of `pool` that may be started: ready, not stale, not being removed. */
+/**
+ * Warm VMs of `pool` that may be started: ready, not stale, not being removed, and with nothing a
+ * failed start left (a registration or snippet of its name, which this tick removes: starting it
+ * now would race that cleanup).
+ */
 export function usableWarm(ctx: PlanContext, owned: readonly OwnedVm[], pool: PoolConfig, removing: ReadonlySet<number>): OwnedVm[] {
-  return owned.filter((o) => o.pool === pool && o.role === 'warm' && !removing.has(o.vm.vmid) && staleWarm(ctx, o) === undefined).sort((a, b) => a.vm.vmid - b.vm.vmid);
+  const leftover = (o: OwnedVm) => ctx.ourRunners.has(o.vm.name) || (ctx.obs.snippets ?? []).some((s) => runnerNameOfSnippet(s.file) === o.vm.name);
+  return owned.filter((o) => o.pool === pool && o.role === 'warm' && !removing.has(o.vm.vmid) && staleWarm(ctx, o) === undefined && !leftover(o)).sort((a, b) => a.vm.vmid - b.vm.vmid);
 }
 
 /** Removing a VM of ours: its registration goes first (a busy answer cancels the removal). */
