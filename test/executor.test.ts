@@ -4,7 +4,8 @@ import type { Config, PoolConfig } from '../src/config/types.js';
 import { Executor } from '../src/daemon/execute.js';
 import { defaultTimings } from '../src/daemon/timings.js';
 import { memoryLogger } from '../src/log.js';
-import type { Action, CreateAction } from '../src/planner/actions.js';
+import type { Action, CreateAction, StartWarmAction } from '../src/planner/actions.js';
+import { formatVmDescription, parseVmDescription } from '../src/proxmox/vm-meta.js';
 import { FakeClock, FakeGithub, FakeProxmox, FakeSnippets, pveError, type Call } from './helpers/fakes.js';
 import { pool } from './helpers/planner-fixtures.js';
 import { ROOT } from './helpers/e2e.js';
@@ -153,6 +154,68 @@ describe('executor: create', () => {
     expect(ex.inFlight().creating).toEqual([]);
     expect(ex.inFlight(tickStart).creating.map((c) => c.vmid)).toEqual([200]);
     expect(ex.inFlight(clock.now() + 1).creating).toEqual([]);
+  });
+});
+
+describe('executor: warm VMs', () => {
+  const warmVm = (t: ReturnType<typeof setup>, vmid = 201) => {
+    const name = `ubuntu-${vmid}-wq11`;
+    t.proxmox.vms.set(vmid, { kind: 'qemu', vmid, node: 'pve1', name, status: 'stopped', template: false, tags: ['pve-runners', 'pvr-pool.ubuntu'], maxmem: 4 << 30, uptime: 0 });
+    t.proxmox.configs.set(vmid, { name, description: formatVmDescription({ pool: 'ubuntu', scope: '', runner: name, createdAt: 1, warm: { template: 9000, stamp: '1793491200' } }) });
+    return name;
+  };
+  const startWarm = (name: string, over: Partial<StartWarmAction> = {}): StartWarmAction => ({
+    kind: 'start-warm', purpose: 'job', pool: 'ubuntu', scope: 'repo:acme/app', vmid: 201, node: 'pve1', name, memoryBytes: 4 << 30, forJob: 78, reason: 'job 78 waits', ...over,
+  });
+
+  it('makes a warm clone with our marks and nothing else: no registration, no snippet, no start', async () => {
+    const t = setup();
+    const [outcome] = await t.run(create({ purpose: 'warm', scope: '', forJob: undefined, templateStamp: '1793491200' }));
+    expect(outcome).toMatchObject({ ok: true });
+    expect(t.calls.filter((c) => !c.startsWith('pve getConfig'))).toEqual(['pve nextid 200', 'pve clone 9000->200 name=ubuntu-200-ab12', 'pve config 200 cores,memory,tags']);
+    const meta = parseVmDescription(String(t.proxmox.configs.get(200)!.description));
+    expect(meta).toMatchObject({ pool: 'ubuntu', scope: '', warm: { template: 9000, stamp: '1793491200' } });
+  });
+
+  it('starts a warm VM: reads it is still ours and warm, mints, writes the snippet, describes it as its scope\'s runner, starts, removes the snippet', async () => {
+    const t = setup();
+    const name = warmVm(t);
+    const [outcome] = await t.run(startWarm(name));
+    expect(outcome).toMatchObject({ ok: true });
+    expect(t.calls).toEqual([
+      'pve getConfig 201',
+      `gh jit ${name} group=1 labels=self-hosted,linux,x64,ubuntu scope=repo`,
+      `snippet write pve1/pvr-${name}.yaml`,
+      'pve config 201 cicustom,description',
+      'pve start 201',
+      `snippet remove pve1/pvr-${name}.yaml`,
+    ]);
+    const meta = parseVmDescription(String(t.proxmox.configs.get(201)!.description));
+    expect(meta).toMatchObject({ scope: 'repo:acme/app', runner: name });
+    expect(meta?.warm).toBeUndefined();
+    expect(t.lines.join('\n')).not.toContain('SECRET-JIT');
+  });
+
+  it('a warm start that fails takes its credentials with it: snippet removed, registration deleted', async () => {
+    const t = setup();
+    const name = warmVm(t);
+    t.proxmox.taskExit.set('qmstart', 'start failed: QEMU exited with code 1');
+    const [outcome] = await t.run(startWarm(name));
+    expect(outcome).toMatchObject({ ok: false });
+    expect(t.snippets.files.size).toBe(0);
+    expect(t.calls.filter((c) => c.startsWith('gh '))).toEqual([`gh jit ${name} group=1 labels=self-hosted,linux,x64,ubuntu scope=repo`, 'gh delete 101 → deleted']);
+    // and it does not linger as a runner on its way to its job
+    expect(t.ex.inFlight().creating).toEqual([]);
+  });
+
+  it('starts nothing on a VM that is no longer warm or no longer ours', async () => {
+    const t = setup();
+    const name = warmVm(t);
+    t.proxmox.configs.set(201, { name, description: formatVmDescription({ pool: 'ubuntu', scope: 'repo:acme/app', runner: name, createdAt: 1 }) });
+    expect((await t.run(startWarm(name)))[0]).toMatchObject({ ok: false, detail: expect.stringContaining('no longer a warm VM') });
+    t.proxmox.vms.get(201)!.tags = [];
+    expect((await t.run(startWarm(name)))[0]).toMatchObject({ ok: false });
+    expect(t.calls.filter((c) => !c.startsWith('pve getConfig'))).toEqual([]);
   });
 });
 

@@ -86,13 +86,20 @@ export class Creator {
     const meta = parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined);
     if (!meta?.warm || cfg.lock !== undefined) throw new Skipped(`VM ${a.vmid} is no longer a warm VM ready to start`);
     log(`starting warm VM: ${a.reason}`);
-    const { registration } = await this.mint(pool, a.scope, scope, a.name, log);
+    const minted = await this.mint(pool, a.scope, scope, a.name, log);
     const file = snippetFile(a.name);
-    const userData = renderUserData(pool.userData.text, { runnerName: a.name, vmid: a.vmid, pool: pool.name, node: a.node, registration }, pool.userData.path);
+    const userData = renderUserData(pool.userData.text, { runnerName: a.name, vmid: a.vmid, pool: pool.name, node: a.node, registration: minted.registration }, pool.userData.path);
     // Described as a runner of its scope before it starts: a start that fails leaves a stopped VM
     // of ours, which the next tick removes, never a warm VM that has been booted.
     const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: a.name, createdAt: this.d.clock.now() });
-    await this.boot(a.node, a.vmid, file, userData, { cicustom: `user=${this.d.snippets.volid(file)}`, description });
+    try {
+      await this.boot(a.node, a.vmid, file, userData, { cicustom: `user=${this.d.snippets.volid(file)}`, description });
+    } catch (e) {
+      // Its credentials go now, not when a later tick finds them: the snippet holds a live JIT config.
+      await this.d.snippets.remove(a.node, file).catch(() => {});
+      await this.discard(a.scope, scope, minted, log);
+      throw e;
+    }
     log('runner VM started from warm');
   }
 

@@ -56,6 +56,11 @@ export interface ActionOutcome {
  */
 export class Executor {
   private readonly queue: PQueue;
+  /**
+   * Clones wait for a slot of their storage lock (clone-slots.ts), for minutes behind full clones:
+   * they queue apart, so warm starts and removals never wait behind them for an action slot.
+   */
+  private readonly clones: PQueue;
   private readonly s: ExecutorState;
   private readonly creator: Creator;
   private readonly changes: VmChanges;
@@ -64,6 +69,7 @@ export class Executor {
 
   constructor(private readonly d: ExecutorDeps) {
     this.queue = new PQueue({ concurrency: d.concurrency ?? 8 });
+    this.clones = new PQueue({ concurrency: 4 * (d.concurrency ?? 8) });
     this.s = new ExecutorState(d.timings);
     const steps = new ProxmoxSteps(d);
     this.changes = new VmChanges(d, this.s, steps, (a) => this.meta(a));
@@ -101,7 +107,7 @@ export class Executor {
   }
 
   get pending(): number {
-    return this.queue.size + this.queue.pending;
+    return this.queue.size + this.queue.pending + this.clones.size + this.clones.pending;
   }
 
   /** What finished since the last call (for the tick summary). */
@@ -123,7 +129,7 @@ export class Executor {
       if (a.kind === 'remove-vm' || a.kind === 'stop-vm' || a.kind === 'adopt-vm') this.s.busyVmids.add(a.vmid);
       if (a.kind === 'delete-runner') this.s.deletingRunners.add(a.runnerId);
       if (a.kind === 'remove-vm' && a.runner) this.s.deletingRunners.add(a.runner.id);
-      void this.queue.add(() => this.run(a));
+      void (a.kind === 'create' ? this.clones : this.queue).add(() => this.run(a));
     }
   }
 
@@ -132,8 +138,8 @@ export class Executor {
   }
 
   /** Resolves when every submitted action has finished. */
-  drain(): Promise<void> {
-    return this.queue.onIdle();
+  async drain(): Promise<void> {
+    while (this.pending > 0) await Promise.all([this.queue.onIdle(), this.clones.onIdle()]);
   }
 
   /** Resolves true when every submitted action has finished, false once `timeoutMs` passed first. */
@@ -145,6 +151,7 @@ export class Executor {
   }
 
   private async run(a: Action): Promise<void> {
+    let ok = false;
     try {
       switch (a.kind) {
         case 'create':
@@ -170,6 +177,7 @@ export class Executor {
           break;
       }
       this.outcomes.push({ action: a, ok: true });
+      ok = true;
     } catch (e) {
       const detail = (e as Error).message;
       this.outcomes.push({ action: a, ok: false, detail });
@@ -179,7 +187,7 @@ export class Executor {
       }
     } finally {
       if (a.kind === 'create' || a.kind === 'start-warm') {
-        const entry = this.s.ended(a.vmid, this.d.clock.now());
+        const entry = this.s.ended(a.vmid, this.d.clock.now(), a.kind === 'start-warm' && !ok);
         // A clone whose answer or task was lost may still be running, invisible to this token.
         if (entry && a.kind === 'create') this.d.hidden?.suspect(entry.vmid);
       }

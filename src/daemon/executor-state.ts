@@ -30,11 +30,15 @@ export class ExecutorState {
 
   constructor(private readonly timings: Timings) {}
 
-  /** A creation (or a warm VM's start) ended, however: it stays visible to ticks that observed while it ran. */
-  ended(vmid: number, now: number): Creating | undefined {
+  /**
+   * A creation (or a warm VM's start) ended, however: it stays visible to ticks that observed while
+   * it ran — unless `forget`: a warm VM's start that failed started nothing, and counting it as a
+   * runner on its way would keep its job waiting for one that never comes.
+   */
+  ended(vmid: number, now: number, forget = false): Creating | undefined {
     const entry = this.creating.get(vmid);
     this.creating.delete(vmid);
-    if (entry) this.finished.push({ entry, at: now });
+    if (entry && !forget) this.finished.push({ entry, at: now });
     return entry;
   }
 
