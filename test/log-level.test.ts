@@ -31,7 +31,7 @@ async function closedPort(): Promise<number> {
 /** `run` until it logs a failed tick (then SIGTERM); the JSON lines it printed. Killed after 20 s. */
 function runUntilTickFails(env: Record<string, string>): Promise<Array<{ level: string; message: string }>> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, 'run'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000, killSignal: 'SIGKILL' });
+    const child = spawn(process.execPath, [CLI, 'run'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000, killSignal: 'SIGKILL' });
     let text = '';
     const onData = (b: Buffer) => {
       text += b.toString();

@@ -156,7 +156,11 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
         killConditions.shift();
         await restart('on cue');
       }
-      if (current.child.exitCode !== null) throw new Error(`the daemon exited with code ${current.child.exitCode}`);
+      if (current.child.exitCode !== null) {
+        // what it said last is why: a start-up refusal, a crash's stack
+        const last = currentLogs.slice(-8).join('\n');
+        throw new Error(`the daemon exited with code ${current.child.exitCode}; its last lines:\n${last}`);
+      }
       o.during?.(sim, currentLogs);
       if (o.progress && now - lastProgress >= 30_000) {
         lastProgress = now;
