@@ -107,10 +107,11 @@ describe('e2e: the daemon under GitHub listing lag', () => {
     const onlineAt = sim.ctx.recorder.events.find((e) => e.what === onlineEvent())!.t;
     await waitFor('our runner listed idle', () => scenarioNow() > onlineAt + 61_000);
 
-    // Job B: taken at once by our idle runner; the job listing will not show it for a minute, the
-    // runner listing shows the runner idle as long.
+    // Job B: taken by our idle runner after GitHub's dispatch delay; the job listing will not show
+    // it for a minute, the runner listing shows the runner idle as long.
     sim.github.queueRun('acme/app', 'CI', [{ labels: LABELS, durationMs: 30_000 }], false);
     const runnerName = onlineEvent()!.split(' ')[1]!;
+    await waitFor('our idle runner takes B', () => jobs()[1]?.runnerName !== undefined);
     expect(jobs()[1]?.runnerName).toBe(runnerName);
     const r = await w.daemon.tick();
     expect(r.plan.actions.map((a) => `${a.kind} ${'vmid' in a ? a.vmid : ''}`)).toEqual(['remove-vm 200']); // planned: idle past idle_timeout, no job listed
