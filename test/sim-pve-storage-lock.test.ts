@@ -110,6 +110,29 @@ describe('the storage lock around the storage steps of a clone', () => {
   });
 });
 
+describe('destroy frees its volumes under the same lock', () => {
+  it('behind a clone\'s long step it waits, warns after 10 s for the disk it could not free, and the VM is gone', async () => {
+    await open('clone: 22s, storage_lock: 11s, destroy: 2s');
+    expect((await runUntilStopped([await clone('pve1', 9000, 201)], 30_000))[0]!.exitstatus).toBe('OK');
+    const t0 = clock.nowMs();
+    await clone('pve1', 9000, 202); // holds the lock for its cloud-init volume for 11 s
+    const d = await h.raw('DELETE', '/nodes/pve1/qemu/201');
+    // the disk waits 10 s and is given up on; the cloud-init volume waits 1 s more, then takes 1 s
+    const [end] = await runUntilStopped([d.json.data as string], 30_000);
+    expect(end).toEqual({ at: t0 + 12_000, exitstatus: 'WARNINGS: 1' });
+    expect((await task(d.json.data as string)).log).toContain("WARN: Could not remove disk 'local-lvm:base-9000-disk-0/vm-201-disk-0', check manually: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout");
+    expect((await h.raw('GET', '/nodes/pve1/qemu/201/config')).status).toBe(500);
+  });
+
+  it('alone it takes its destroy time', async () => {
+    await open('clone: 4s, destroy: 2s');
+    expect((await runUntilStopped([await clone('pve1', 9000, 201)], 30_000))[0]!.exitstatus).toBe('OK');
+    const t0 = clock.nowMs();
+    const d = await h.raw('DELETE', '/nodes/pve1/qemu/201');
+    expect(await runUntilStopped([d.json.data as string], 30_000)).toEqual([{ at: t0 + 2_000, exitstatus: 'OK' }]);
+  });
+});
+
 describe('full clones: allocation under the lock, the copy outside it on a shared disk', () => {
   it('two full copies on one storage share its bandwidth: both take about twice as long', async () => {
     // 60 s alone: two locked allocations of 1 s and a 58 s copy
