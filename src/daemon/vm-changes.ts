@@ -64,13 +64,16 @@ export class VmChanges {
       await this.steps.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
     }
     // The stop took a while: the destroy, which cannot be undone, is decided on a fresh read too.
-    if (!(await this.stillOurs(a, false))) return;
+    const cfg = await this.currentConfig(a, false);
+    if (!cfg) return;
     try {
-      // A lock timeout in the task too is retried: another destroy may hold the config lock.
-      await this.steps.withLockRetry(`destroy ${a.vmid}`, async () => {
+      // A lock timeout in the task too is retried: another destroy may hold the config lock. Its
+      // removals take the storage lock clones take, so each try runs in one of their slots (not
+      // the waits between tries): at a burst's end, destroys had clones wait out the lock's 10 s.
+      await this.steps.withLockRetry(`destroy ${a.vmid}`, () => this.steps.cloneSlots.runDestroy(a.node, cfg, async () => {
         const upid = await this.d.proxmox.destroy(a.node, a.vmid);
         await this.steps.wait(upid, `destroy ${a.vmid}`, this.d.timings.destroyTimeoutMs);
-      }, meta);
+      }), meta);
     } catch (e) {
       if (!configGone(e)) throw e;
       // A destroy begun before a restart holds the VM's config lock until its disks are freed:
