@@ -23,8 +23,13 @@ beforeAll(async () => {
 });
 afterAll(async () => h.close());
 
+/** A clone of `t`, or a destroy of a VM with this config on `node`, run in its slot. */
+type Slotted = (f: () => Promise<void>) => Promise<void>;
+const cloneOf = (t: CloneTarget): Slotted => (f) => slots.run(t, f);
+
 /** Submits every target at once; each holds its slot until the test lets it go. Returns the most in flight at once. */
-async function peak(targets: CloneTarget[]): Promise<number> {
+async function peak(clones: Array<CloneTarget | Slotted>): Promise<number> {
+  const targets = clones.map((t) => (typeof t === 'function' ? t : cloneOf(t)));
   let now = 0;
   let most = 0;
   const releases: Array<() => void> = [];
@@ -37,8 +42,8 @@ async function peak(targets: CloneTarget[]): Promise<number> {
     });
   });
   // the storages are asked once; from then on a slot is decided without I/O
-  await Promise.all(targets.map((t) => slots.run(t, async () => {})));
-  const runs = targets.map((t) => slots.run(t, started));
+  await Promise.all(targets.map((t) => t(async () => {})));
+  const runs = targets.map((t) => t(started));
   // every slot that can start has started once the promise jobs are done: then end them one by one
   const settle = () => new Promise((r) => setImmediate(r));
   for (let ended = 0; ended < targets.length; ended++) {
@@ -66,4 +71,13 @@ it('two full clones at a time per storage, in slots of their own: a linked clone
   // a full clone to another storage is limited by that one
   expect(await peak([full(), full(), full('ceph'), full('ceph')])).toBe(4);
   expect(await peak([full(), full(), full(), linked('pve1', 9000), linked('pve1', 9000), linked('pve1', 9000)])).toBe(4);
+});
+
+it('a destroy takes a linked-clone slot of the lock its volumes\' removals take (vdisk_free under the storage lock)', async () => {
+  const destroy = (node: string, disk: string): Slotted => (f) => slots.runDestroy(node, { scsi0: `${disk},size=32G`, ide2: `${disk.split(':')[0]}:vm-201-cloudinit,media=cdrom` }, f);
+  expect(await peak([linked('pve1', 9000), linked('pve1', 9000), destroy('pve1', 'local-lvm:base-9000-disk-0/vm-201-disk-0')])).toBe(2);
+  // another node's local storage is another lock
+  expect(await peak([linked('pve1', 9000), linked('pve1', 9000), destroy('pve2', 'local-lvm:base-9100-disk-0/vm-201-disk-0')])).toBe(3);
+  // a shared storage's lock is the whole cluster's
+  expect(await peak([linked('pve1', 9001), linked('pve1', 9001), destroy('pve2', 'ceph:base-9101-disk-0/vm-201-disk-0')])).toBe(2);
 });

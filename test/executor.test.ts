@@ -235,6 +235,19 @@ describe('executor: removals', () => {
     expect([...ex.inFlight().recentlyFreed.keys()]).toEqual([201]);
   });
 
+  it('a destroy that waits out another destroy\'s config lock retries, and a config gone by then is the VM destroyed', async () => {
+    // A destroy begun before a restart holds the config lock while it frees the disks: this one's
+    // worker times out on it, and the retry is refused because that destroy has removed the config.
+    const { calls, run, ex, proxmox, lines } = setupOurs();
+    proxmox.vms.set(201, { ...proxmox.vms.get(201)!, status: 'stopped' });
+    proxmox.taskExitOnce.set('qmdestroy', ["can't lock file '/var/lock/qemu-server/lock-201.conf' - got timeout"]);
+    proxmox.failNext.set('destroy', [undefined as unknown as Error, pveError(500, "Configuration file 'nodes/pve1/qemu-server/201.conf' does not exist")]);
+    expect((await run({ ...remove, running: false, runner: undefined }))[0]).toMatchObject({ ok: true });
+    expect(calls.filter((c) => c.startsWith('pve destroy'))).toEqual(['pve destroy 201', 'pve destroy 201']);
+    expect([...ex.inFlight().recentlyFreed.keys()]).toEqual([201]);
+    expect(lines.some((l) => l.includes('destroyed by an earlier destroy still under way'))).toBe(true);
+  });
+
   it('never destroys a VM whose runner turned out busy (422)', async () => {
     const { calls, run, github } = setupOurs();
     github.deleteAnswer = 'busy';

@@ -96,6 +96,29 @@ describe('a restart mid-clone, with a token that cannot see the clones', () => {
     expect(w.calls.filter((c) => c === 'pve tasks pve1 qmclone')).toHaveLength(8);
   });
 
+  it('clones that end while a tick observes (after its VM listing, before its task list) are counted all the same', async () => {
+    // The first tick of a new daemon probes every unlisted VMID of the ranges, so a clone of the
+    // killed one can end in between: not listed, its VMID taken, and its task no longer running.
+    const w = world({ tasks: true });
+    const list = w.proxmox.listVms.bind(w.proxmox);
+    let ended = false;
+    w.proxmox.listVms = async () => {
+      const vms = await list();
+      if (!ended) w.cloneEnds();
+      ended = true;
+      return vms;
+    };
+    const first = await w.tick();
+    expect(first.actions.filter((a) => a.kind === 'create')).toEqual([]);
+    let peak = w.count();
+    for (let i = 0; i < 4; i++) {
+      await w.tick();
+      peak = Math.max(peak, w.count());
+    }
+    expect(peak).toBeLessThanOrEqual(4);
+    expect(w.calls.filter((c) => /^pve config 20[0-3] tags$/.test(c)).length).toBe(4); // adopted
+  });
+
   it('a foreign VM it cannot see, and no clone task of ours: costs no slot, from the first tick', async () => {
     const w = world({ tasks: true, clones: [], foreign: [201] });
     const p = await w.tick();
@@ -120,11 +143,16 @@ describe('a restart mid-clone, with a token that cannot see the clones', () => {
     expect((await w.tick()).notes.some((x) => /VMID 201 .*no clone of ours is unaccounted for/.test(x))).toBe(true);
   });
 
-  it('a cluster with nothing hidden pays no task request', async () => {
+  it('a cluster with nothing hidden pays no task request once its VMIDs are probed', async () => {
     const w = world({ tasks: true, clones: [] });
-    await w.tick();
-    await w.tick();
-    expect(w.calls.filter((c) => c.startsWith('pve tasks'))).toEqual([]);
+    const tasksPerTick: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const before = w.calls.length;
+      await w.tick();
+      tasksPerTick.push(w.calls.slice(before).filter((c) => c.startsWith('pve tasks')).length);
+    }
+    // the first tick probes every VMID, the second those whose creation ended (4 clones); then none
+    expect(tasksPerTick).toEqual([1, 1, 0, 0]);
   });
 
 

@@ -110,6 +110,57 @@ describe('the storage lock around the storage steps of a clone', () => {
   });
 });
 
+describe('destroy frees its volumes under the same lock', () => {
+  it('behind a clone\'s long step it waits, warns after 10 s for the disk it could not free, and the VM is gone', async () => {
+    await open('clone: 22s, storage_lock: 11s, destroy: 2s');
+    expect((await runUntilStopped([await clone('pve1', 9000, 201)], 30_000))[0]!.exitstatus).toBe('OK');
+    const t0 = clock.nowMs();
+    await clone('pve1', 9000, 202); // holds the lock for its cloud-init volume for 11 s
+    const d = await h.raw('DELETE', '/nodes/pve1/qemu/201');
+    // the disk waits 10 s and is given up on; the cloud-init volume waits 1 s more, then takes 1 s
+    const [end] = await runUntilStopped([d.json.data as string], 30_000);
+    expect(end).toEqual({ at: t0 + 12_000, exitstatus: 'WARNINGS: 1' });
+    expect((await task(d.json.data as string)).log).toContain("WARN: Could not remove disk 'local-lvm:base-9000-disk-0/vm-201-disk-0', check manually: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout");
+    expect((await h.raw('GET', '/nodes/pve1/qemu/201/config')).status).toBe(500);
+  });
+
+  it('the config stays, unlocked, while the disks go; a second destroy meanwhile waits on the config lock and finds the config gone', async () => {
+    await open('clone: 4s, destroy: 2s');
+    expect((await runUntilStopped([await clone('pve1', 9000, 201)], 30_000))[0]!.exitstatus).toBe('OK');
+    const t0 = clock.nowMs();
+    const first = (await h.raw('DELETE', '/nodes/pve1/qemu/201')).json.data as string;
+    const again = await h.raw('DELETE', '/nodes/pve1/qemu/201');
+    expect(again.status).toBe(200); // its synchronous checks pass: no lock property, not running
+    const cfg = (await h.raw('GET', '/nodes/pve1/qemu/201/config')).json.data;
+    expect([cfg.name, cfg.lock]).toEqual(['ci-201', undefined]);
+    expect(await runUntilStopped([first, again.json.data as string], 30_000)).toEqual([
+      { at: t0 + 2_000, exitstatus: 'OK' },
+      { at: t0 + 2_000, exitstatus: "Configuration file 'nodes/pve1/qemu-server/201.conf' does not exist" },
+    ]);
+  });
+
+  it('a second destroy that waits on the config lock past 10 s fails with its lock timeout', async () => {
+    await open('clone: 22s, storage_lock: 11s, destroy: 2s');
+    expect((await runUntilStopped([await clone('pve1', 9000, 201)], 30_000))[0]!.exitstatus).toBe('OK');
+    const t0 = clock.nowMs();
+    await clone('pve1', 9000, 202); // the first destroy waits behind it and takes 12 s
+    const first = (await h.raw('DELETE', '/nodes/pve1/qemu/201')).json.data as string;
+    const again = (await h.raw('DELETE', '/nodes/pve1/qemu/201')).json.data as string;
+    expect(await runUntilStopped([first, again], 30_000)).toEqual([
+      { at: t0 + 12_000, exitstatus: 'WARNINGS: 1' },
+      { at: t0 + 10_000, exitstatus: "can't lock file '/var/lock/qemu-server/lock-201.conf' - got timeout" },
+    ]);
+  });
+
+  it('alone it takes its destroy time', async () => {
+    await open('clone: 4s, destroy: 2s');
+    expect((await runUntilStopped([await clone('pve1', 9000, 201)], 30_000))[0]!.exitstatus).toBe('OK');
+    const t0 = clock.nowMs();
+    const d = await h.raw('DELETE', '/nodes/pve1/qemu/201');
+    expect(await runUntilStopped([d.json.data as string], 30_000)).toEqual([{ at: t0 + 2_000, exitstatus: 'OK' }]);
+  });
+});
+
 describe('full clones: allocation under the lock, the copy outside it on a shared disk', () => {
   it('two full copies on one storage share its bandwidth: both take about twice as long', async () => {
     // 60 s alone: two locked allocations of 1 s and a 58 s copy

@@ -7,11 +7,12 @@
  * for any step under 10 s, and the lock is never idle while the daemon polls a task that ended.
  * Full clones have their own two slots per storage, so a linked clone never queues behind minutes
  * of copying: a third copy would gain nothing (N copies at once each take N times as long), a
- * second overlaps its allocation and the daemon's gaps with the first's copy. See
+ * second overlaps its allocation and the daemon's gaps with the first's copy. A destroy frees its
+ * volumes under the same lock (vdisk_free), so it takes a linked slot too. See
  * docs/simulator.md "Locks during a clone" and the measurements in README "Clone concurrency".
  */
 import PQueue from 'p-queue';
-import type { ProxmoxApi } from '../proxmox/api.js';
+import type { ProxmoxApi, VmConfigValue } from '../proxmox/api.js';
 
 export interface CloneSlotLimits {
   /** linked clones at once per storage lock (2) */
@@ -44,10 +45,24 @@ export class CloneSlots {
   /** Runs `f` (the clone request and its task) in a slot of the storage lock it will take. */
   async run(t: CloneTarget, f: () => Promise<void>): Promise<void> {
     const key = await this.lockOf(t);
-    const id = `${t.full ? 'full' : 'linked'} ${key}`;
+    await this.queue(`${t.full ? 'full' : 'linked'} ${key}`, t.full ? this.limits.full : this.limits.linked).add(f);
+  }
+
+  /**
+   * Runs `f` (a destroy and its task) in a linked-clone slot of the storage lock its removals take:
+   * the storage of the VM's first disk, as for a clone of its template.
+   */
+  async runDestroy(node: string, config: Record<string, VmConfigValue>, f: () => Promise<void>): Promise<void> {
+    const storage = diskStorage(config);
+    const shared = storage === undefined ? undefined : await this.isShared(node, storage).catch(() => undefined);
+    const key = storage === undefined || shared === undefined ? `node ${node}` : shared ? `storage ${storage}` : `storage ${storage}@${node}`;
+    await this.queue(`linked ${key}`, this.limits.linked).add(f);
+  }
+
+  private queue(id: string, concurrency: number): PQueue {
     let q = this.queues.get(id);
-    if (!q) this.queues.set(id, (q = new PQueue({ concurrency: t.full ? this.limits.full : this.limits.linked })));
-    await q.add(f);
+    if (!q) this.queues.set(id, (q = new PQueue({ concurrency })));
+    return q;
   }
 
   /**
@@ -73,15 +88,8 @@ export class CloneSlots {
   }
 
   private async readTemplateStorage(t: CloneTarget): Promise<{ storage: string; shared: boolean } | undefined> {
-    const config = await this.proxmox.getConfig(t.node, t.templateVmid);
-    // the first disk in PVE's order that is not cloud-init: the one the clone's storage steps lock
-    const disk = Object.keys(config).filter((o) => DISK.test(o)).sort()
-      .map((o) => String(config[o]))
-      .filter((v) => !v.includes('media=cdrom'))
-      .map((v) => v.split(',')[0]!)
-      .find((v) => v.includes(':'));
-    if (!disk) return undefined;
-    const storage = disk.slice(0, disk.indexOf(':'));
+    const storage = diskStorage(await this.proxmox.getConfig(t.node, t.templateVmid));
+    if (storage === undefined) return undefined;
     return { storage, shared: await this.isShared(t.node, storage) };
   }
 
@@ -98,4 +106,14 @@ export class CloneSlots {
     }
     return p;
   }
+}
+
+/** The storage of the first disk in PVE's order that is not cloud-init: the one a clone's storage steps lock. */
+function diskStorage(config: Record<string, VmConfigValue>): string | undefined {
+  const disk = Object.keys(config).filter((o) => DISK.test(o)).sort()
+    .map((o) => String(config[o]))
+    .filter((v) => !v.includes('media=cdrom'))
+    .map((v) => v.split(',')[0]!)
+    .find((v) => v.includes(':'));
+  return disk === undefined ? undefined : disk.slice(0, disk.indexOf(':'));
 }

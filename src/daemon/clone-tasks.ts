@@ -1,6 +1,6 @@
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { ProxmoxApi, PveNode, PveVm } from '../proxmox/api.js';
+import type { ProxmoxApi, PveNode, PveTask, PveVm } from '../proxmox/api.js';
 
 export interface CloneTasksDeps {
   proxmox: ProxmoxApi;
@@ -25,10 +25,10 @@ export class CloneTasks {
   constructor(private readonly d: CloneTasksDeps) {}
 
   /**
-   * Per pool name, the number of unexplained clones of ours; undefined when a node's task list
-   * could not be read (then nobody can tell whose an unseen VMID is). One request per online node.
+   * The running clone tasks on the online nodes, read now; undefined when a node's list could not
+   * be read (then nobody can tell whose an unseen VMID is). One request per online node.
    */
-  async unexplained(nodes: readonly PveNode[], vms: readonly PveVm[]): Promise<Map<string, number> | undefined> {
+  async running(nodes: readonly PveNode[]): Promise<PveTask[] | undefined> {
     let tasks;
     try {
       const lists = await Promise.all(nodes.filter((n) => n.online).map((n) => this.d.proxmox.activeTasks(n.node, 'qmclone')));
@@ -40,6 +40,11 @@ export class CloneTasks {
     }
     if (this.failing) this.d.log.info('the clone tasks can be listed again');
     this.failing = false;
+    return tasks;
+  }
+
+  /** Per pool name, how many of `tasks` (see running) are clones of ours this process does not account for. */
+  unexplained(tasks: readonly PveTask[], vms: readonly PveVm[]): Map<string, number> {
     const known = this.d.known();
     const counts = new Map(this.d.pools.map((p) => [p.name, 0]));
     for (const t of tasks) {

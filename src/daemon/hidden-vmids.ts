@@ -44,6 +44,11 @@ export class HiddenVmids {
     return new Map([...this.taken].map(([id, e]) => [id, e.since]));
   }
 
+  /** Whether the next refresh may find a VMID hidden: some are already, or some are still to be probed. */
+  mayFind(): boolean {
+    return this.taken.size > 0 || this.toProbe.size > 0;
+  }
+
   has(vmid: number): boolean {
     return this.taken.has(vmid);
   }

@@ -4,7 +4,7 @@ import type { GithubApi, QueuedJob } from '../github/api.js';
 import { describeScope, scopeKey, type Scope } from '../github/scope.js';
 import type { Logger } from '../log.js';
 import type { InFlight, Observation, ObservedJob, ObservedRunner, ObservedVm, VmMeta } from '../planner/observation.js';
-import type { ProxmoxApi, PveNode, PveVm } from '../proxmox/api.js';
+import type { ProxmoxApi, PveNode, PveTask, PveVm } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { CloneTasks } from './clone-tasks.js';
@@ -58,13 +58,14 @@ export class Observer {
 
   async observe(now: number, inFlight: InFlight): Promise<Observation> {
     // Proxmox is required: without the VM list nothing can be planned safely.
-    const [pveVms, pveNodes] = await Promise.all([this.d.proxmox.listVms(), this.d.proxmox.listNodes()]);
+    const read = await this.listProxmox();
+    const { pveVms, pveNodes } = read;
     const listed = new Set(pveVms.map((v) => v.vmid));
     const busy = new Set(inFlight.creating.map((c) => c.vmid));
     const [vms, gh, snippets, unexplainedClones] = await Promise.all([this.withMeta(pveVms), this.observeGithub(now), this.d.snippets.list().catch((e: unknown) => {
       this.d.log.warn(`cannot list snippets: ${(e as Error).message}; snippet cleanup skipped this tick`);
       return undefined;
-    }), this.hiddenAndClones(listed, busy, now, pveVms, pveNodes)]);
+    }), this.hiddenAndClones(listed, busy, now, pveVms, pveNodes, read)]);
     const guarded = this.lagGuard.apply(gh);
     for (const { job, runner } of guarded.leftOut) {
       this.d.log.debug(`job ${job.id} (${job.repo}) is still listed queued, but our runner ${runner} is busy and no listed job names it: taken to be running it (GitHub's job listing lags), not counted as demand`, { job: job.id, runner });
@@ -86,14 +87,34 @@ export class Observer {
   }
 
   /**
-   * Brings the hidden VMIDs up to date, then — only if there are any, so a cluster the token fully
-   * sees pays nothing — lists the clone tasks that may explain them.
+   * The VMs and nodes, and — when a VMID may be hidden this tick — the clone tasks, read *before*
+   * the VMs: a clone that ends in between is then in the listing, or still running in the task
+   * list. Read after the listing (and after the first tick's probes of every unlisted VMID), a
+   * clone ending meanwhile was in neither: its VMID counted for no one, and the pool got a runner
+   * too many, which adopting the clone then put over max_runners.
    */
-  private async hiddenAndClones(listed: ReadonlySet<number>, busy: ReadonlySet<number>, now: number, vms: PveVm[], nodes: PveNode[]): Promise<ReadonlyMap<string, number> | undefined> {
+  private async listProxmox(): Promise<{ pveVms: PveVm[]; pveNodes: PveNode[]; cloneTasks?: PveTask[] | undefined }> {
+    if (!this.d.cloneTasks || !this.d.hidden?.mayFind()) {
+      const [pveVms, pveNodes] = await Promise.all([this.d.proxmox.listVms(), this.d.proxmox.listNodes()]);
+      return { pveVms, pveNodes };
+    }
+    const pveNodes = await this.d.proxmox.listNodes();
+    const cloneTasks = await this.d.cloneTasks.running(pveNodes);
+    return { pveVms: await this.d.proxmox.listVms(), pveNodes, cloneTasks };
+  }
+
+  /**
+   * Brings the hidden VMIDs up to date; if there are any, counts the clone tasks that may explain
+   * them. A cluster the token fully sees pays no task request, once its VMIDs are probed.
+   */
+  private async hiddenAndClones(listed: ReadonlySet<number>, busy: ReadonlySet<number>, now: number, vms: PveVm[], nodes: PveNode[], readBefore: { cloneTasks?: PveTask[] | undefined }): Promise<ReadonlyMap<string, number> | undefined> {
     if (!this.d.hidden) return undefined;
     await this.d.hidden.refresh(listed, busy, now);
     if (this.d.hidden.snapshot().size === 0) return new Map();
-    return this.d.cloneTasks?.unexplained(nodes, vms);
+    if (!this.d.cloneTasks) return undefined;
+    // Not read before: a VMID the executor found taken while this tick listed (a clone collision).
+    const tasks = 'cloneTasks' in readBefore ? readBefore.cloneTasks : await this.d.cloneTasks.running(nodes);
+    return tasks && this.d.cloneTasks.unexplained(tasks, vms);
   }
 
   /**

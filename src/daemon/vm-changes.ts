@@ -2,12 +2,19 @@ import { parseScopeKey } from '../github/scope.js';
 import type { AdoptVmAction, DeleteRunnerAction, DeleteSnippetAction, RemoveVmAction, StartWarmAction, StopVmAction } from '../planner/actions.js';
 import { OWNER_TAG } from '../planner/names.js';
 import type { VmConfigValue } from '../proxmox/api.js';
+import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
 import type { ExecutorDeps } from './execute.js';
 import type { ExecutorState } from './executor-state.js';
 import { whyNotOurs } from './ownership.js';
 import type { ProxmoxSteps } from './proxmox-steps.js';
 
 type Meta = Record<string, string | number | undefined>;
+
+/** qemu-server's load_config failing (synchronously, or in the worker once it had the lock): the VM is gone. */
+function configGone(e: unknown): boolean {
+  const text = e instanceof ProxmoxError ? e.pveMessage : e instanceof TaskFailedError ? e.exitstatus : '';
+  return /^Configuration file '[^']+' does not exist/.test(text);
+}
 type Changed = RemoveVmAction | StopVmAction | AdoptVmAction | StartWarmAction;
 
 /**
@@ -57,9 +64,24 @@ export class VmChanges {
       await this.steps.wait(upid, `stop ${a.vmid}`, this.d.timings.stopTimeoutMs);
     }
     // The stop took a while: the destroy, which cannot be undone, is decided on a fresh read too.
-    if (!(await this.stillOurs(a, false))) return;
-    const upid = await this.steps.withLockRetry(`destroy ${a.vmid}`, () => this.d.proxmox.destroy(a.node, a.vmid), meta);
-    await this.steps.wait(upid, `destroy ${a.vmid}`, this.d.timings.destroyTimeoutMs);
+    const cfg = await this.currentConfig(a, false);
+    if (!cfg) return;
+    try {
+      // A lock timeout in the task too is retried: another destroy may hold the config lock. Its
+      // removals take the storage lock clones take, so each try runs in one of their slots (not
+      // the waits between tries): at a burst's end, destroys had clones wait out the lock's 10 s.
+      await this.steps.withLockRetry(`destroy ${a.vmid}`, () => this.steps.cloneSlots.runDestroy(a.node, cfg, async () => {
+        const upid = await this.d.proxmox.destroy(a.node, a.vmid);
+        await this.steps.wait(upid, `destroy ${a.vmid}`, this.d.timings.destroyTimeoutMs);
+      }), meta);
+    } catch (e) {
+      if (!configGone(e)) throw e;
+      // A destroy begun before a restart holds the VM's config lock until its disks are freed:
+      // this one waited for it (and retried its lock timeouts), then found the config removed.
+      this.d.log.info('runner VM destroyed by an earlier destroy still under way when this one was asked', meta);
+      this.s.freed(a.vmid, a.name, this.d.clock.now());
+      return;
+    }
     this.d.log.info('runner VM destroyed', meta);
     this.s.freed(a.vmid, a.name, this.d.clock.now());
   }

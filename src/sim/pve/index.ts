@@ -15,6 +15,7 @@ import { API_BASE, PveHttp } from './server.js';
 import { DiskBandwidth } from './disk-bandwidth.js';
 import { Snippets } from './snippets.js';
 import { StorageLocks } from './storage-locks.js';
+import { ConfigLocks } from './config-locks.js';
 import { Tasks } from './tasks.js';
 import type { PveWorld } from './world.js';
 
@@ -45,6 +46,7 @@ export class PveSim implements GuestPower {
       cluster: new Cluster(ctx.scenario, rng.fork('cluster')),
       tasks: new Tasks(ctx),
       storageLocks: new StorageLocks(ctx.clock, ctx.rng.fork('pve-storage-locks')),
+      configLocks: new ConfigLocks(ctx.clock, ctx.rng.fork('pve-config-locks')),
       bandwidth: new DiskBandwidth(ctx.clock),
       access,
       privileges: new Privileges(access, authid),

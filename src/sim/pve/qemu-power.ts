@@ -127,21 +127,60 @@ export function destroyVm(w: PveWorld, p: Params, endpoint: string): unknown {
   // destroy_vm frees each disk and only warns when that fails (QemuServer.pm "Could not remove disk
   // …, check manually"): the VM is gone, its volume stays behind on the storage.
   const stuck = disks.length > 0 && w.faults.hit('task_warning_rate', endpoint) ? disks[0]! : undefined;
+  // Each volume (the cloud-init one too) goes by vdisk_free, under its storage's lock like a
+  // clone's steps: the destroy's time is those removals, and one that waits out the lock's 10 s
+  // is only warned about (storage-locks.ts).
+  const volumes = [...disks, ...[...vm.config.values()].map((v) => v.split(',')[0]!).filter((v) => v.endsWith(`:vm-${vm.vmid}-cloudinit`))];
+  const lockFailed: string[] = [];
+  let release = () => {};
   return w.tasks.start({
     ...base,
-    log: disks.filter((d) => d !== stuck).map((d) => `Removing image: 100% complete...done. (${d})`),
-    finish: () => {
-      if (failure) throw new Error(failure);
-      if (vm.status === 'running') throw new Error(`VM ${vm.vmid} is running - destroy failed`);
-      // The config goes last (after the disks), so the VMID is not reused while disks remain.
-      if (w.cluster.vms.get(vm.vmid) === vm) {
-        // AccessControl::remove_vm_access: the VM's ACLs and its pool membership go with it.
-        w.access.removeVm(vm.vmid);
-        w.cluster.vms.delete(vm.vmid);
-        w.ctx.recorder.vmDestroyed(vm.vmid);
+    // The worker holds the VM's config lock throughout (config-locks.ts); a destroy already holding
+    // it makes this one wait, then find the config gone, or time out.
+    run: (log, end) => w.configLocks.acquire(vm, (unlock) => {
+      release = unlock;
+      if (w.cluster.vms.get(vm.vmid) !== vm) {
+        unlock();
+        return end(`Configuration file 'nodes/${vm.node}/qemu-server/${vm.vmid}.conf' does not exist`);
       }
-      return stuck === undefined ? undefined : { warnings: [`Could not remove disk '${stuck}', check manually: ${lvremoveError(stuck)}`] };
+      freeVolumes(w, vm.node, volumes, base.durationMs / Math.max(1, volumes.length), log, (volid, error) => {
+        if (error !== undefined) lockFailed.push(`Could not remove disk '${volid}', check manually: ${error}`);
+        else if (disks.includes(volid) && volid !== stuck) log.push(`Removing image: 100% complete...done. (${volid})`);
+      }, () => end());
+    }, () => end(lockTimeout(vm.vmid).message)),
+    finish: () => {
+      try {
+        if (failure) throw new Error(failure);
+        if (vm.status === 'running') throw new Error(`VM ${vm.vmid} is running - destroy failed`);
+        // destroy_vm replaces the config with `lock: destroyed` once the disks are gone, then
+        // remove_vm_access, then destroy_config: pmxcfs writes in one go, taken here as one step.
+        if (w.cluster.vms.get(vm.vmid) === vm) {
+          // AccessControl::remove_vm_access: the VM's ACLs and its pool membership go with it.
+          w.access.removeVm(vm.vmid);
+          w.cluster.vms.delete(vm.vmid);
+          w.ctx.recorder.vmDestroyed(vm.vmid);
+        }
+      } finally {
+        release();
+      }
+      const warnings = [...(stuck === undefined ? [] : [`Could not remove disk '${stuck}', check manually: ${lvremoveError(stuck)}`]), ...lockFailed];
+      return warnings.length === 0 ? undefined : { warnings };
     },
+  });
+}
+
+/** vdisk_free of each volume in turn, `holdMs` each under its storage's lock; `each` hears how it went. */
+function freeVolumes(w: PveWorld, node: string, volumes: string[], holdMs: number, log: string[], each: (volid: string, error?: string) => void, done: () => void): void {
+  const [volid, ...rest] = volumes;
+  if (volid === undefined) return done();
+  const storage = volid.slice(0, volid.indexOf(':'));
+  const next = () => freeVolumes(w, node, rest, holdMs, log, each, done);
+  w.storageLocks.run({ storage, node, shared: w.cluster.storageShared(storage) }, holdMs, log, () => {
+    each(volid);
+    next();
+  }, (error) => {
+    each(volid, error);
+    next();
   });
 }
 

@@ -4,6 +4,7 @@ import type { Faults } from '../faults.js';
 import type { Rng } from '../rng.js';
 import type { Access } from './access.js';
 import type { Cluster } from './cluster.js';
+import type { ConfigLocks } from './config-locks.js';
 import type { Privileges } from './permissions.js';
 import type { DiskBandwidth } from './disk-bandwidth.js';
 import type { Snippets } from './snippets.js';
@@ -18,6 +19,8 @@ export interface PveWorld {
   /** pve-storage's per-storage locks, and the storages' shared bandwidth for full-clone copies */
   storageLocks: StorageLocks;
   bandwidth: DiskBandwidth;
+  /** the VM config locks a destroy's worker holds (config-locks.ts) */
+  configLocks: ConfigLocks;
   /** user.cfg: users, tokens, roles, ACLs, pools */
   access: Access;
   /** the authenticated token's privileges, path by path */
