@@ -13,5 +13,8 @@ export default {
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 60000,
+  // Most suites wait on a simulator and a daemon child process, not on a core: two at a time
+  // halve the run on a 2-core machine (jest's default is one worker there).
+  maxWorkers: 2,
   globalSetup: '<rootDir>/test/global-setup.js',
 };
