@@ -41,10 +41,10 @@ describe('executor: create', () => {
     const [outcome] = await run(create());
     expect(outcome).toMatchObject({ ok: true });
     expect(calls).toEqual([
-      // asked for before the clone is even requested: neither waits on the other
-      'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',
       'pve nextid 200',
       'pve getConfig 9000', // once per template: the storage whose lock its clones take (clone-slots.ts)
+      // asked for once the clone has its storage-lock slot, just before the clone request: neither waits on the other
+      'gh jit ubuntu-200-ab12 group=1 labels=self-hosted,linux,x64,ubuntu scope=repo',
       'pve clone 9000->200 name=ubuntu-200-ab12 pool=pve-runners',
       'pve config 200 cicustom,cores,memory,tags',
       'snippet write pve1/pvr-ubuntu-200-ab12.yaml',

@@ -39,12 +39,18 @@ export class Creator {
     if (scope) this.checkMayRegister(a.scope, scope);
     log(`creating ${warm ? 'warm VM' : 'runner VM'}: ${a.reason}`);
 
-    // The registration is minted while the clone runs: both wait on someone else, neither on the other.
-    let minting = scope ? this.mint(pool, a.scope, scope, name, log) : undefined;
-    let mintedFor = name;
+    // The registration is minted while the clone runs: both wait on someone else, neither on the
+    // other. It is asked for when the clone gets its storage-lock slot, not before: GitHub spaces
+    // mutations a second apart, so in a burst the order of minting must follow the order of cloning.
+    const reg: { minting?: Promise<Registered>; for?: string } = {};
+    const startMinting = () => {
+      if (!scope || reg.minting) return;
+      reg.minting = this.mint(pool, a.scope, scope, name, log);
+      reg.for = name;
+    };
     try {
       const claim = { proxmox: this.d.proxmox, hidden: this.d.hidden, pool, now: () => this.d.clock.now(), busy: () => [...this.s.creating.values()].map((c) => c.vmid), recentlyFreed: this.s.recentlyFreed, cooldownMs: this.d.timings.vmidCooldownMs, log };
-      vmid = await cloneIntoFreeVmid(claim, vmid, (id) => this.clone(a, pool, id, name), (id) => {
+      vmid = await cloneIntoFreeVmid(claim, vmid, (id) => this.clone(a, pool, id, name, startMinting), (id) => {
         vmid = id;
         name = runnerName(pool, id, this.d.suffix());
         this.s.creating.set(a.vmid, { pool: a.pool, scope: a.scope, vmid: id, node: a.node, runnerName: name, memoryBytes: a.memoryBytes, ...(warm ? { warm } : {}) });
@@ -55,22 +61,23 @@ export class Creator {
       if (pool.cores !== undefined) config.cores = pool.cores;
       if (pool.memoryMb !== undefined) config.memory = pool.memoryMb;
       await this.steps.configure(a.node, vmid, config, { vmid });
-      if (!scope || !minting) {
+      startMinting();
+      if (!scope || !reg.minting) {
         log('warm VM ready');
         return;
       }
-      if (mintedFor !== name) {
+      if (reg.for !== name) {
         // The VMID moved, and the runner's name with it: the registration minted for the old name goes.
-        await this.discard(a.scope, scope, await minting.catch(() => undefined), log);
-        minting = this.mint(pool, a.scope, scope, name, log);
-        mintedFor = name;
+        await this.discard(a.scope, scope, await reg.minting.catch(() => undefined), log);
+        reg.minting = this.mint(pool, a.scope, scope, name, log);
+        reg.for = name;
       }
-      const { registration } = await minting;
+      const { registration } = await reg.minting;
       const userData = renderUserData(pool.userData.text, { runnerName: name, vmid, pool: pool.name, node: a.node, registration }, pool.userData.path);
       await this.boot(a.node, vmid, file, userData);
       log('runner VM started');
     } catch (e) {
-      if (minting && !(e instanceof Skipped)) await this.discard(a.scope, scope!, await minting.catch(() => undefined), log);
+      if (reg.minting && !(e instanceof Skipped)) await this.discard(a.scope, scope!, await reg.minting.catch(() => undefined), log);
       throw e;
     }
   }
@@ -151,7 +158,7 @@ export class Creator {
   }
 
   /** The whole clone (request and task) holds a slot of its storage lock (clone-slots.ts); a clone that failed on a lock is retried. */
-  private async clone(a: CreateAction, pool: PoolConfig, vmid: number, name: string): Promise<void> {
+  private async clone(a: CreateAction, pool: PoolConfig, vmid: number, name: string, onSlot: () => void): Promise<void> {
     const now = this.d.clock.now();
     const warm = a.purpose === 'warm' ? { template: a.templateVmid, ...(a.templateStamp !== undefined ? { stamp: a.templateStamp } : {}) } : undefined;
     const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: now, ...(warm ? { warm } : {}) });
@@ -167,6 +174,7 @@ export class Creator {
     await this.steps.cloneSlots.run({ node: a.node, templateVmid: a.templateVmid, full: pool.clone === 'full', ...(pool.storage ? { storage: pool.storage } : {}) }, () =>
       // Parallel clones contend on the storage lock inside the task.
       this.steps.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => {
+        onSlot();
         const upid = await clone();
         // Known while awaited: once given up on (timeout), a clone still running is unexplained.
         this.s.cloneUpids.add(upid);
