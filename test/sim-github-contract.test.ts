@@ -47,7 +47,8 @@ beforeAll(async () => {
   gh.sim.queueRun('acme/app', 'GPU', [{ labels: ['self-hosted', 'gpu'], durationMs: 60_000 }, { labels: ['self-hosted', 'gpu'], durationMs: 60_000 }], true);
   gh.sim.queueRun('acme/app', 'Nightly', [{ labels: ['self-hosted', 'gpu'], durationMs: 60_000, cancelAfterMs: 1_000 }], false);
   gh.sim.queueRun('bigco/web', 'CI', [{ labels: ['self-hosted', 'linux'], durationMs: 60_000 }], false);
-  await until(gh.ctx, () => [...gh.ctx.recorder.jobs.values()].some((j) => j.conclusion === 'cancelled'));
+  // the cancel comes at 1 s, the laptop gets CI after GitHub's dispatch delay (2 s)
+  await until(gh.ctx, () => [...gh.ctx.recorder.jobs.values()].some((j) => j.conclusion === 'cancelled') && [...gh.ctx.recorder.jobs.values()].some((j) => j.takenAt !== undefined));
 });
 
 afterAll(async () => {
