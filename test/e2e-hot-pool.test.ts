@@ -1,5 +1,6 @@
 import { leakedSecrets, runE2e, zeroLeaks } from './helpers/e2e.js';
 import { poolsFile } from './helpers/pools-variant.js';
+import { tierPools, TWO_NODES } from './helpers/tier-scenarios.js';
 
 /*
  * Issue 9: a hot pool of 4 in one repository. Four jobs queued at once are all taken by runners
@@ -10,12 +11,7 @@ import { poolsFile } from './helpers/pools-variant.js';
 const SCENARIO = `
 seed: 91
 time_limit: 1200s
-proxmox:
-  nodes: [{name: pve1, memory_mb: 262144}, {name: pve2, memory_mb: 262144}]
-  templates:
-    - {name: ubuntu-2404-runner-template, vmid: 9000, node: pve1}
-    - {name: ubuntu-2404-runner-template, vmid: 9100, node: pve2}
-  timings: {clone: 3s, config: 200ms, start: 2s, boot: 25s, stop: 1s, destroy: 2s}
+${TWO_NODES.trim()}
 github:
   repos: [acme/app]
   timings: {runner_connect: 3s}
@@ -24,21 +20,9 @@ workload:
   - {at: 480s, repo: acme/app, jobs: 4, runs: 4, labels: [self-hosted, linux, ubuntu-24.04], duration: 30s}
 `;
 
-const POOLS = `
-github:
-  repos: [acme/app]
-max_total_runners: 12
-pools:
-  - name: ubuntu-2404
-    template: ubuntu-2404-runner-template
-    labels: [self-hosted, linux, x64, ubuntu-24.04]
-    vmid_range: [200, 229]
-    max_runners: 12
-    nodes: [pve1, pve2]
-    user_data: cloud-init/ubuntu-2404.yaml
-    idle_timeout: 30s
+const POOLS = tierPools(['acme/app'], 12, `    idle_timeout: 30s
     hot: 4
-`;
+`);
 
 describe('e2e: a hot pool of 4 in one repository', () => {
   it('takes 4 jobs queued at once within the hot target, is back to 4 afterwards, and never idles a hot runner out', async () => {

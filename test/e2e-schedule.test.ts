@@ -1,5 +1,6 @@
 import { leakedSecrets, runE2e, zeroLeaks } from './helpers/e2e.js';
 import { poolsFile } from './helpers/pools-variant.js';
+import { tierPools, TWO_NODES } from './helpers/tier-scenarios.js';
 
 /*
  * Issue 9: a schedule changes the warm size at the scenario times its rules fire (08:00 → 3,
@@ -12,12 +13,7 @@ const SCENARIO = `
 seed: 93
 start_at: 2026-12-07T07:58:00Z
 time_limit: 1500s
-proxmox:
-  nodes: [{name: pve1, memory_mb: 262144}, {name: pve2, memory_mb: 262144}]
-  templates:
-    - {name: ubuntu-2404-runner-template, vmid: 9000, node: pve1}
-    - {name: ubuntu-2404-runner-template, vmid: 9100, node: pve2}
-  timings: {clone: 3s, config: 200ms, start: 2s, boot: 25s, stop: 1s, destroy: 2s}
+${TWO_NODES.trim()}
 github:
   repos: [acme/app]
   timings: {runner_connect: 3s}
@@ -25,23 +21,11 @@ workload:
   - {at: 900s, repo: acme/app, jobs: 1, labels: [self-hosted, linux, ubuntu-24.04], duration: 30s}
 `;
 
-const POOLS = `
-github:
-  repos: [acme/app]
-max_total_runners: 8
-pools:
-  - name: ubuntu-2404
-    template: ubuntu-2404-runner-template
-    labels: [self-hosted, linux, x64, ubuntu-24.04]
-    vmid_range: [200, 229]
-    max_runners: 8
-    nodes: [pve1, pve2]
-    user_data: cloud-init/ubuntu-2404.yaml
-    timezone: UTC
+const POOLS = tierPools(['acme/app'], 8, `    timezone: UTC
     schedule:
       - {cron: "0 8 * * *", warm: 3}
       - {cron: "10 8 * * *", warm: 1}
-`;
+`);
 
 const FIRST_S = 120; // 08:00
 const SECOND_S = 720; // 08:10

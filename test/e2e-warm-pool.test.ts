@@ -1,6 +1,7 @@
 import type { Simulator } from '../src/sim/simulator.js';
 import { leakedSecrets, runE2e, zeroLeaks } from './helpers/e2e.js';
 import { poolsFile } from './helpers/pools-variant.js';
+import { tierPools, TWO_NODES } from './helpers/tier-scenarios.js';
 
 /*
  * Issue 9: a warm pool of 4. Jobs are started from warm VMs: no clone on their critical path (the
@@ -10,12 +11,7 @@ import { poolsFile } from './helpers/pools-variant.js';
 const SCENARIO = `
 seed: 92
 time_limit: 1500s
-proxmox:
-  nodes: [{name: pve1, memory_mb: 262144}, {name: pve2, memory_mb: 262144}]
-  templates:
-    - {name: ubuntu-2404-runner-template, vmid: 9000, node: pve1}
-    - {name: ubuntu-2404-runner-template, vmid: 9100, node: pve2}
-  timings: {clone: 3s, config: 200ms, start: 2s, boot: 25s, stop: 1s, destroy: 2s}
+${TWO_NODES.trim()}
 github:
   repos: [acme/app, acme/web]
   timings: {runner_connect: 3s}
@@ -25,20 +21,8 @@ workload:
   - {at: 600s, repo: acme/web, jobs: 4, runs: 4, labels: [self-hosted, linux, ubuntu-24.04], duration: 30s}
 `;
 
-const POOLS = `
-github:
-  repos: [acme/app, acme/web]
-max_total_runners: 12
-pools:
-  - name: ubuntu-2404
-    template: ubuntu-2404-runner-template
-    labels: [self-hosted, linux, x64, ubuntu-24.04]
-    vmid_range: [200, 229]
-    max_runners: 12
-    nodes: [pve1, pve2]
-    user_data: cloud-init/ubuntu-2404.yaml
-    warm: 4
-`;
+const POOLS = tierPools(['acme/app', 'acme/web'], 12, `    warm: 4
+`);
 
 const REBUILD_AT_MS = 400_000;
 
