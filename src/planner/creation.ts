@@ -76,7 +76,7 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
   const placeable = (p: PoolConfig) => freeVmid(p, usedVmids, obs.inFlight.recentlyFreed, obs.now, cfg.vmidCooldownMs) !== undefined && typeof place(p, templates, obs, reserved) !== 'string';
   for (const w of wanted) {
     const p = w.pool;
-    const why = w.purpose === 'job' ? `job ${w.job!.id} (${w.job!.repo}, ${w.job!.name}) is queued and no idle or booting runner of pool ${p.name} covers it` : `pool ${p.name} keeps ${hotCount(ctx, p)} hot runner(s) and ${w.scope} has fewer ready`;
+    const why = w.purpose === 'job' ? `job ${w.job!.id} (${w.job!.repo}, ${w.job!.name}) is queued and no idle or booting runner of pool ${p.name} covers it` : `pool ${p.name} keeps ${sizesOf(ctx, p).hot} hot runner(s) and ${w.scope} has fewer ready`;
     // A warm VM is already counted against the caps: starting it needs none of their room.
     const warm = paused ? undefined : takeWarm(p, warmLeft.get(p.name)!, obs, reserved);
     if (!warm && out.limitedBy.has(p.name)) {
@@ -133,10 +133,6 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
     }
   }
   return out;
-}
-
-function hotCount(ctx: PlanContext, p: PoolConfig): number {
-  return sizesOf(ctx, p).hot;
 }
 
 /** The first warm VM whose node is online and has the memory to start it; taken off `left`. */

@@ -18,6 +18,7 @@ import { StorageLocks } from './storage-locks.js';
 import { ConfigLocks } from './config-locks.js';
 import { Tasks } from './tasks.js';
 import type { PveWorld } from './world.js';
+import { parseVmDescription } from '../../proxmox/vm-meta.js';
 
 export { pveToJsonSchema, pveApi, type PveSchema, type PveEndpoint } from './schema.js';
 export { matchRoute } from './routes.js';
@@ -108,7 +109,7 @@ export class PveSim implements GuestPower {
       .map((v) => ({
         vmid: v.vmid, node: v.node, name: v.config.get('name') ?? '', status: v.status, lock: v.config.get('lock'), tags: (v.config.get('tags') ?? '').split(/[;,\s]+/).filter(Boolean),
         // described warm by pve-runners (a stopped clone kept ready), as its description says
-        warm: /"warm":\{/.test(v.config.get('description') ?? ''),
+        warm: parseVmDescription(v.config.get('description'))?.warm !== undefined,
       }));
   }
 
