@@ -87,6 +87,8 @@ function formatMeta(meta: Record<string, unknown>): string {
 class WinstonLogger implements Logger {
   constructor(private readonly w: winston.Logger, private readonly redactor: Redactor) {}
   private log(level: string, msg: string, meta?: LogMeta): void {
+    // a line that is not written costs no redaction and no formatting (debug lines at 1,500 listings a tick)
+    if (!this.w.isLevelEnabled(level)) return;
     this.w.log(level, this.redactor.redact(msg), meta);
   }
   error(msg: string, meta?: LogMeta): void { this.log('error', msg, meta); }
