@@ -8,6 +8,7 @@ import type { ProxmoxApi, PveNode, PveTask, PveVm } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { CloneTasks } from './clone-tasks.js';
+import type { ConfigWrites } from './config-writes.js';
 import type { HiddenVmids } from './hidden-vmids.js';
 import { LagGuard } from './lag-guard.js';
 import type { PermissionLog } from './permission-log.js';
@@ -30,6 +31,20 @@ export interface ObserverDeps {
   permissions?: PermissionLog;
   /** told which repositories have runs, for the quick looks between ticks */
   activity?: RepoActivity;
+  /**
+   * What this process may have changed in each VM's config (the executor's API goes through it):
+   * with it, every description — a warm VM's too — is read once and again only after such a
+   * change; without it, warm VMs are read at every tick.
+   */
+  writes?: ConfigWrites;
+  /** a warm pool's template is read again at most this often (default: every tick) */
+  templateRecheckMs?: number;
+}
+
+interface CachedMeta {
+  meta: VmMeta | null;
+  /** ConfigWrites' generation of the VM when the read began */
+  gen: number;
 }
 
 /**
@@ -37,7 +52,9 @@ export interface ObserverDeps {
  * descriptions, which never change): losing them on restart costs one full read, nothing else.
  */
 export class Observer {
-  private readonly metaCache = new Map<string, VmMeta | null>();
+  private readonly metaCache = new Map<string, CachedMeta>();
+  /** `node/vmid/name` of a warm pool's template → its stamp and when it was read */
+  private readonly stampCache = new Map<string, { stamp: string | undefined; at: number }>();
   private orgRepos = new Map<string, string[]>();
   private readonly queue: PQueue;
   private readonly lagGuard: LagGuard;
@@ -62,7 +79,7 @@ export class Observer {
     const { pveVms, pveNodes } = read;
     const listed = new Set(pveVms.map((v) => v.vmid));
     const busy = new Set(inFlight.creating.map((c) => c.vmid));
-    const [vms, gh, snippets, unexplainedClones] = await Promise.all([this.withMeta(pveVms), this.observeGithub(now), this.d.snippets.list().catch((e: unknown) => {
+    const [vms, gh, snippets, unexplainedClones] = await Promise.all([this.withMeta(pveVms, now), this.observeGithub(now), this.d.snippets.list().catch((e: unknown) => {
       this.d.log.warn(`cannot list snippets: ${(e as Error).message}; snippet cleanup skipped this tick`);
       return undefined;
     }), this.hiddenAndClones(listed, busy, now, pveVms, pveNodes, read)]);
@@ -118,12 +135,13 @@ export class Observer {
   }
 
   /**
-   * Reads the description of every VM in a pool's range (once per unlocked VM: people rarely edit
-   * it, and every change is decided on a fresh read by the executor). A locked VM is read every tick:
+   * Reads the description of every VM in a pool's range (once per unlocked VM, and again after this
+   * process changed or re-read its config: people rarely edit it, and every change is decided on a
+   * fresh read by the executor, which also makes the next tick read it). A locked VM is read every tick:
    * a clone's config is a bare placeholder until its task ends. A read that fails marks the VM
    * `configUnread`: it is counted as possibly ours, never taken for someone else's.
    */
-  private async withMeta(vms: PveVm[]): Promise<ObservedVm[]> {
+  private async withMeta(vms: PveVm[], now: number): Promise<ObservedVm[]> {
     const pools = this.d.config.pools;
     const candidate = (v: PveVm) => v.kind === 'qemu' && !v.template && pools.some((p: PoolConfig) => v.vmid >= p.vmidRange.lo && v.vmid <= p.vmidRange.hi);
     // Warm VMs are replaced when their template is rebuilt: the templates they come from are read too.
@@ -131,19 +149,26 @@ export class Observer {
     const warmTemplate = (v: PveVm) => warmPools.some((p) => (p.template.kind === 'vmid' ? p.template.vmid === v.vmid : p.template.name === v.name) && p.nodes.includes(v.node));
     const live = new Set(vms.map((v) => `${v.vmid}/${v.name}`));
     for (const k of this.metaCache.keys()) if (!live.has(k)) this.metaCache.delete(k);
+    const liveTemplates = new Set(vms.filter((v) => v.template).map((v) => `${v.node}/${v.vmid}/${v.name}`));
+    for (const k of this.stampCache.keys()) if (!liveTemplates.has(k)) this.stampCache.delete(k);
+    const writes = this.d.writes;
+    writes?.keepOnly(new Set(vms.map((v) => v.vmid)));
     return Promise.all(
       vms.map(async (v): Promise<ObservedVm> => {
         const base: ObservedVm = { kind: v.kind, vmid: v.vmid, node: v.node, name: v.name, status: v.status, template: v.template, tags: v.tags, lock: v.lock, maxmemBytes: v.maxmem, uptimeS: v.uptime };
-        if (v.template) return warmTemplate(v) ? { ...base, stamp: await this.templateStamp(v) } : base;
+        if (v.template) return warmTemplate(v) ? { ...base, stamp: await this.templateStamp(v, now) } : base;
         if (!candidate(v)) return base;
         const k = `${v.vmid}/${v.name}`;
-        let meta = v.lock ? undefined : this.metaCache.get(k);
+        const cached = v.lock ? undefined : this.metaCache.get(k);
+        let meta = cached && (writes ? cached.gen === writes.generation(v.vmid) : !cached.meta?.warm) ? cached.meta : undefined;
         if (meta === undefined) {
+          const gen = writes?.generation(v.vmid) ?? 0;
           try {
             const cfg = await this.d.proxmox.getConfig(v.node, v.vmid);
             meta = parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined) ?? null;
-            // A warm VM's description is rewritten when it is started: read again every tick.
-            if (!v.lock && !meta?.warm) this.metaCache.set(k, meta);
+            // Without ConfigWrites, nothing says when the executor rewrites a warm VM's description
+            // (when it starts it): read again every tick then.
+            if (!v.lock) this.metaCache.set(k, { meta, gen });
           } catch (e) {
             this.d.log.debug(`cannot read config of VM ${v.vmid} yet: ${(e as Error).message}`, { vmid: v.vmid });
             return { ...base, configUnread: true };
@@ -161,12 +186,18 @@ export class Observer {
   /**
    * What tells one build of a template from the next: Proxmox writes `meta: creation-qemu=…,ctime=…`
    * when a VM is created, so a template built again (same VMID or not) has a new ctime. Undefined
-   * when it cannot be read: then only the VMID is compared.
+   * when it cannot be read: then only the VMID is compared. Read again after templateRecheckMs: a
+   * template built again under the same VMID and name between two listings shows nothing else.
    */
-  private async templateStamp(v: PveVm): Promise<string | undefined> {
+  private async templateStamp(v: PveVm, now: number): Promise<string | undefined> {
+    const k = `${v.node}/${v.vmid}/${v.name}`;
+    const cached = this.stampCache.get(k);
+    if (cached && now - cached.at < (this.d.templateRecheckMs ?? 0)) return cached.stamp;
     try {
       const cfg = await this.d.proxmox.getConfig(v.node, v.vmid);
-      return typeof cfg.meta === 'string' ? /(?:^|,)ctime=(\d+)/.exec(cfg.meta)?.[1] : undefined;
+      const stamp = typeof cfg.meta === 'string' ? /(?:^|,)ctime=(\d+)/.exec(cfg.meta)?.[1] : undefined;
+      this.stampCache.set(k, { stamp, at: now });
+      return stamp;
     } catch (e) {
       this.d.log.debug(`cannot read config of template ${v.vmid}: ${(e as Error).message}`, { vmid: v.vmid });
       return undefined;

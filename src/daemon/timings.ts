@@ -43,6 +43,8 @@ export interface Timings {
   listingLagRetryMs: number;
   /** a registration this process deleted is not acted on again for this long (GitHub lists deleted runners for a while) */
   deletedRunnerMemoryMs: number;
+  /** a warm pool's template config is read again at most this often (a rebuild gives it a new ctime) */
+  templateRecheckMs: number;
   /** longest wait after repeated failed ticks */
   maxBackoffMs: number;
   /** how long a graceful stop waits for in-flight actions */
@@ -75,6 +77,7 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     permissionRetryMs: 10 * 60_000,
     deletedRunnerMemoryMs: 5 * 60_000,
     listingLagRetryMs: 2_000,
+    templateRecheckMs: 60_000,
     maxBackoffMs: 5 * 60_000,
     shutdownGraceMs: 5 * 60_000,
     scale: 1,

@@ -16,6 +16,7 @@ import { CloneTasks } from './clone-tasks.js';
 import { Daemon } from './daemon.js';
 import { Executor } from './execute.js';
 import { HiddenVmids } from './hidden-vmids.js';
+import { ConfigWrites } from './config-writes.js';
 import { Observer } from './observe.js';
 import { PermissionLog } from './permission-log.js';
 import { QuickLook } from './quick-look.js';
@@ -82,13 +83,16 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     clock: o.clock,
   });
   const github = new OctokitGithubApi(octokit);
-  const proxmox = createProxmoxClient({
+  const writes = new ConfigWrites();
+  const pveClient = createProxmoxClient({
     url: env.proxmox.url,
     tokenId: env.proxmox.tokenId,
     tokenSecret: env.proxmox.tokenSecret.reveal(),
     verifySsl: env.proxmox.verifySsl,
     ca: env.proxmox.ca,
   });
+  // everything but the observer's reads goes through the tracker: it says which descriptions to read again
+  const proxmox = writes.watch(pveClient);
   const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
   const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
   const hidden = new HiddenVmids({ proxmox, pools: config.pools, log: o.log, windowMs: timings.cloneTimeoutMs, staleProbeMs: timings.hiddenReprobeMs });
@@ -96,7 +100,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   // asked only while observing, once the executor below exists
   const cloneTasks = new CloneTasks({ proxmox, pools: config.pools, log: o.log, tokenId: env.proxmox.tokenId, known: () => executor.cloneTasks() });
   const activity = new RepoActivity();
-  const observer = new Observer({ config, github, proxmox, snippets, log: o.log, hidden, cloneTasks, permissions, activity });
+  const observer = new Observer({ config, github, proxmox: pveClient, snippets, log: o.log, hidden, cloneTasks, permissions, activity, writes, templateRecheckMs: timings.templateRecheckMs });
   const quickLook = new QuickLook({ github, activity, clock: o.clock, log: o.log, timings });
   const executor = new Executor({
     config,
