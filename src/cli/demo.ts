@@ -36,6 +36,8 @@ export interface DemoOptions {
   timeLimitMs?: number;
   /** called every loop turn (~100 ms) while the daemon runs: tests act on the simulator mid-run */
   during?: (sim: Simulator, daemonLogs: readonly string[]) => void;
+  /** told the process id of every daemon started (the bench samples its CPU and RSS from /proc) */
+  onDaemonStart?: (pid: number) => void;
   /** called with the simulator after the run, before it stops (tests read its records, events included) */
   inspect?: (sim: Simulator) => void;
 }
@@ -117,6 +119,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
       });
     }
     daemons.push(d);
+    if (child.pid !== undefined) o.onDaemonStart?.(child.pid);
     return d;
   };
   let current = startDaemon();
