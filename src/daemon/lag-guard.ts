@@ -35,16 +35,26 @@ export class LagGuard {
     const listed = new Set(i.runners.map((r) => r.name));
     for (const n of this.named) if (!listed.has(n)) this.named.delete(n);
     const jobs = [...i.jobs].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
+    // per scope, oldest first: each busy runner looks only at its own scope's jobs (not all of them)
+    const byScope = new Map<string, ObservedJob[]>();
+    for (const j of jobs) {
+      const list = byScope.get(j.scope);
+      if (list) list.push(j);
+      else byScope.set(j.scope, [j]);
+    }
     const leftOut: Array<{ job: ObservedJob; runner: string }> = [];
     for (const r of i.runners) {
       if (!loaded.has(r.scope) || r.status !== 'online' || !r.busy || this.named.has(r.name)) continue;
       const pool = parseRunnerName(this.pools, r.name)?.pool;
       if (!pool) continue;
-      const idx = jobs.findIndex((j) => j.scope === r.scope && selectPool(this.pools, j.labels) === pool);
+      const candidates = byScope.get(r.scope) ?? [];
+      const idx = candidates.findIndex((j) => selectPool(this.pools, j.labels) === pool);
       if (idx < 0) continue;
-      leftOut.push({ job: jobs[idx]!, runner: r.name });
-      jobs.splice(idx, 1);
+      leftOut.push({ job: candidates[idx]!, runner: r.name });
+      candidates.splice(idx, 1);
     }
-    return { jobs, leftOut };
+    if (leftOut.length === 0) return { jobs, leftOut };
+    const out = new Set(leftOut.map((l) => l.job));
+    return { jobs: jobs.filter((j) => !out.has(j)), leftOut };
   }
 }
