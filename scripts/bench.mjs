@@ -7,6 +7,7 @@
 //   npm run bench                         all scenarios, speed BENCH_SPEED (10)
 //   npm run bench -- burst                scenarios whose name starts with "burst"
 //   npm run bench -- --only within-caps,full-clone
+//   npm run bench -- --growth [--sizes …]  the many-repos growth table instead (scripts/bench-growth.mjs)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,6 +23,10 @@ const SPEEDS = { 'office-hours': 100 };
 const TICK_S = 16.5;
 
 const args = process.argv.slice(2);
+if (args.includes('--growth')) {
+  await import('./bench-growth.mjs');
+  process.exit(process.exitCode ?? 0);
+}
 const onlyArg = args.indexOf('--only');
 const only = onlyArg >= 0 ? (args[onlyArg + 1] ?? '').split(',').filter(Boolean) : args.filter((a) => !a.startsWith('--'));
 const all = readdirSync(join(root, 'scenarios')).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
