@@ -19,6 +19,8 @@ import { parse as parseYaml, stringify } from 'yaml';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { runDemo } = await import(join(root, 'dist', 'cli', 'demo.js'));
 const { procStats } = await import(join(root, 'dist', 'cli', 'proc-stats.js'));
+// the daemon runs with the flags the systemd unit gives it (none in a build without node-flags.js)
+const nodeFlags = await import(join(root, 'dist', 'cli', 'node-flags.js')).then((m) => m.DAEMON_NODE_FLAGS, () => []);
 
 const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--growth'), options: { sizes: { type: 'string', default: '10,100,500,500x200,2000' }, quick: { type: 'boolean', default: false }, readme: { type: 'boolean', default: false } }, strict: true });
 const speed = Number(process.env.BENCH_SPEED ?? 10);
@@ -96,7 +98,7 @@ async function runSize(size, scenarioFile, poolsFile) {
     scenario: scenarioFile,
     pools: poolsFile,
     speed,
-    daemonArgv: [process.execPath, join(root, 'dist', 'cli.js')],
+    daemonArgv: [process.execPath, ...nodeFlags, join(root, 'dist', 'cli.js')],
     baseEnv: process.env,
     // the shipped scenario's interval (issue 10's measurement), whatever the caller's environment says
     env: { POLL_INTERVAL: '15' },

@@ -9,6 +9,7 @@ import { parseDuration } from './util/duration.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { CommandFailure } from './cli/failure.js';
+import { DAEMON_NODE_FLAGS } from './cli/node-flags.js';
 import { ConfigError } from './config/index.js';
 import { Redactor } from './log.js';
 
@@ -108,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
         scenario: resolve(values.scenario ?? join(root, 'scenarios', 'demo.yaml')),
         pools: resolve(values.pools ?? join(root, 'pools.yaml')),
         speed: positiveNumber('speed', values.speed, 10),
-        daemonArgv: [process.execPath, fileURLToPath(import.meta.url)],
+        daemonArgv: [process.execPath, ...DAEMON_NODE_FLAGS, fileURLToPath(import.meta.url)],
         baseEnv: process.env,
         killAtMs: (values['kill-daemon-at'] ?? []).map((d) => parseDuration(d)),
         progress: err,
