@@ -8,7 +8,7 @@
 //   npm run bench -- --growth --sizes 10,500x200   those only
 //   npm run bench -- --growth --quick              20 scenario minutes, no idle-hour job (smoke, profiles)
 //   npm run bench -- --growth --readme             also rewrites README.md's growth table
-// BENCH_SPEED (default 10) sets the speed. Results go to bench/growth.json (and stdout, one line per size).
+// BENCH_SPEED (default 10) sets the speed. Results go to bench/growth.json (--out FILE; and stdout, one line per size).
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,7 +22,7 @@ const { procStats } = await import(join(root, 'dist', 'cli', 'proc-stats.js'));
 // the daemon runs with the flags the systemd unit gives it (none in a build without node-flags.js)
 const nodeFlags = await import(join(root, 'dist', 'cli', 'node-flags.js')).then((m) => m.DAEMON_NODE_FLAGS, () => []);
 
-const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--growth'), options: { sizes: { type: 'string', default: '10,100,500,500x200,2000' }, quick: { type: 'boolean', default: false }, readme: { type: 'boolean', default: false } }, strict: true });
+const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--growth'), options: { sizes: { type: 'string', default: '10,100,500,500x200,2000' }, quick: { type: 'boolean', default: false }, readme: { type: 'boolean', default: false }, out: { type: 'string', default: join(root, 'bench', 'growth.json') } }, strict: true });
 const speed = Number(process.env.BENCH_SPEED ?? 10);
 const sizes = values.sizes.split(',').filter(Boolean).map((s) => {
   const m = /^(\d+)(?:x(\d+))?$/.exec(s.trim());
@@ -61,8 +61,8 @@ for (const size of sizes) {
   process.stdout.write(`${JSON.stringify(results.at(-1))}\n`);
 }
 
-mkdirSync(join(root, 'bench'), { recursive: true });
-writeFileSync(join(root, 'bench', 'growth.json'), `${JSON.stringify({ at: new Date().toISOString(), speed, quick: values.quick, results }, null, 1)}\n`);
+mkdirSync(dirname(resolve(values.out)), { recursive: true });
+writeFileSync(resolve(values.out), `${JSON.stringify({ at: new Date().toISOString(), speed, quick: values.quick, results }, null, 1)}\n`);
 const md = markdownTable(results);
 process.stderr.write(`\n${md}\n`);
 if (values.readme) updateReadme(md);
