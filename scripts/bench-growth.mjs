@@ -8,6 +8,7 @@
 //   npm run bench -- --growth --sizes 10,500x200   those only
 //   npm run bench -- --growth --quick              20 scenario minutes, no idle-hour job (smoke, profiles)
 //   npm run bench -- --growth --readme             also rewrites README.md's growth table
+//   npm run bench -- --growth --from a.json,b.json --readme   the table of earlier runs (no new run)
 // BENCH_SPEED (default 10) sets the speed. Results go to bench/growth.json (--out FILE; and stdout, one line per size).
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ const { procStats } = await import(join(root, 'dist', 'cli', 'proc-stats.js'));
 // the daemon runs with the flags the systemd unit gives it (none in a build without node-flags.js)
 const nodeFlags = await import(join(root, 'dist', 'cli', 'node-flags.js')).then((m) => m.DAEMON_NODE_FLAGS, () => []);
 
-const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--growth'), options: { sizes: { type: 'string', default: '10,100,500,500x200,2000' }, quick: { type: 'boolean', default: false }, readme: { type: 'boolean', default: false }, out: { type: 'string', default: join(root, 'bench', 'growth.json') } }, strict: true });
+const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--growth'), options: { sizes: { type: 'string', default: '10,100,500,500x200,2000' }, quick: { type: 'boolean', default: false }, readme: { type: 'boolean', default: false }, out: { type: 'string', default: join(root, 'bench', 'growth.json') }, from: { type: 'string' } }, strict: true });
 const speed = Number(process.env.BENCH_SPEED ?? 10);
 const sizes = values.sizes.split(',').filter(Boolean).map((s) => {
   const m = /^(\d+)(?:x(\d+))?$/.exec(s.trim());
@@ -40,6 +41,11 @@ const dir = mkdtempSync(join(tmpdir(), 'pve-runners-growth-'));
 const IDLE_REPO = 'acme/repo-005';
 
 const results = [];
+// --from a.json,b.json: no runs, the table of results already measured (e.g. a full run of one size and a quick one of the others)
+if (values.from) {
+  for (const f of values.from.split(',')) results.push(...JSON.parse(readFileSync(f, 'utf8')).results);
+  sizes.length = 0;
+}
 for (const size of sizes) {
   const repos = Array.from({ length: size.repos }, (_, i) => repoName(i));
   const scenario = { ...shipped, github: { ...shipped.github, repos } };
@@ -61,8 +67,10 @@ for (const size of sizes) {
   process.stdout.write(`${JSON.stringify(results.at(-1))}\n`);
 }
 
-mkdirSync(dirname(resolve(values.out)), { recursive: true });
-writeFileSync(resolve(values.out), `${JSON.stringify({ at: new Date().toISOString(), speed, quick: values.quick, results }, null, 1)}\n`);
+if (!values.from) {
+  mkdirSync(dirname(resolve(values.out)), { recursive: true });
+  writeFileSync(resolve(values.out), `${JSON.stringify({ at: new Date().toISOString(), speed, quick: values.quick, results }, null, 1)}\n`);
+}
 const md = markdownTable(results);
 process.stderr.write(`\n${md}\n`);
 if (values.readme) updateReadme(md);
@@ -85,13 +93,17 @@ async function runSize(size, scenarioFile, poolsFile) {
     }
     let total = 0;
     let counted = 0;
+    let pve = 0;
     for (const r of sim.ctx.recorder.requests.values()) {
-      if (r.side !== 'github') continue;
+      if (r.side !== 'github') {
+        pve += r.count;
+        continue;
+      }
       total += r.count;
       counted += r.counted;
     }
     const s = procStats(pid);
-    ticks.push({ t: sim.clock.nowMs(), tickMs: meta.tick_ms, total, counted, cpuS: s?.cpuS, rssMb: s?.peakRssMb, pid });
+    ticks.push({ t: sim.clock.nowMs(), tickMs: meta.tick_ms, total, counted, pve, cpuS: s?.cpuS, rssMb: s?.peakRssMb, pid });
   };
   const started = Date.now();
   const report = await runDemo({
@@ -134,6 +146,7 @@ function summarise(size, report, ticks, realS) {
   const last = ticks.at(-1);
   const after = ticks.slice(1);
   const perTick = after.map((x, i) => x.total - ticks[i].total);
+  const pvePerTick = after.map((x, i) => x.pve - ticks[i].pve);
   const hours = first && last && last.t > first.t ? (last.t - first.t) / 3_600_000 : undefined;
   const per = (k) => (hours ? (last[k] - first[k]) / hours : undefined);
   const gaps = after.map((x, i) => (x.t - ticks[i].t) / 1000);
@@ -157,6 +170,9 @@ function summarise(size, report, ticks, realS) {
     ticks: ticks.length,
     requests_per_tick: median(perTick) ?? null,
     requests_per_tick_max: perTick.length ? Math.max(...perTick) : null,
+    proxmox_requests_per_tick: median(pvePerTick) ?? null,
+    // the last quarter of the run: warm pool filled, workload done — what a tick costs at rest
+    proxmox_requests_per_tick_settled: median(pvePerTick.slice(Math.floor(pvePerTick.length * 0.75))) ?? null,
     counted_first_tick: first?.counted ?? null,
     counted_per_hour: r1(per('counted')),
     requests_per_hour: r1(per('total')),
@@ -178,11 +194,11 @@ function summarise(size, report, ticks, realS) {
 }
 
 function markdownTable(rows) {
-  const n = (v) => (v === null || v === undefined ? '—' : typeof v === 'number' ? v.toLocaleString('en-US') : v);
-  const head = '| repos | VMs | GitHub requests per tick | counted by the first tick | counted per hour after it | requests per hour | tick takes (real, p50 / max) | daemon CPU per tick (p50) | ticks every (scenario s) | daemon CPU per hour (speed 1) | peak RSS | pickup p50, active repos | pickup, repo idle 1 h |';
+  const n = (v) => (v === null || v === undefined ? '—' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 1 }) : v);
+  const head = '| repos | VMs | GitHub requests per tick | Proxmox requests per tick (at rest) | counted by the first tick | counted per hour after it | requests per hour | tick takes (real, p50 / max) | daemon CPU per tick (p50) | ticks every (scenario s) | daemon CPU per hour (speed 1) | peak RSS | pickup p50, active repos | pickup, repo idle 1 h |';
   const lines = [head, `|${head.split('|').slice(1, -1).map(() => '---').join('|')}|`];
   for (const r of rows) {
-    lines.push(`| ${n(r.repos)} | ${n(r.vms)} | ${n(r.requests_per_tick)} | ${n(r.counted_first_tick)} | ${n(r.counted_per_hour)} | ${n(r.requests_per_hour)} | ${n(r.tick_real_ms_p50)} / ${n(r.tick_real_ms_max)} ms | ${n(r.cpu_ms_per_tick_p50)} ms | ${n(r.tick_gap_s_mean)} | ${n(r.cpu_s_per_hour)} CPU-s (${n(r.cpu_pct_of_core)} %) | ${n(r.peak_rss_mb)} MB | ${r.pickup_p50_active_s === null ? '—' : `${n(r.pickup_p50_active_s)} s`} | ${r.pickup_idle_hour_s === null ? '—' : `${n(r.pickup_idle_hour_s)} s`} |`);
+    lines.push(`| ${n(r.repos)} | ${n(r.vms)} | ${n(r.requests_per_tick)} | ${n(r.proxmox_requests_per_tick)} (${n(r.proxmox_requests_per_tick_settled)} at rest) | ${n(r.counted_first_tick)} | ${n(r.counted_per_hour)} | ${n(r.requests_per_hour)} | ${n(r.tick_real_ms_p50)} / ${n(r.tick_real_ms_max)} ms | ${n(r.cpu_ms_per_tick_p50)} ms | ${n(r.tick_gap_s_mean)} | ${n(r.cpu_s_per_hour)} CPU-s (${n(r.cpu_pct_of_core)} %) | ${n(r.peak_rss_mb)} MB | ${r.pickup_p50_active_s === null ? '—' : `${n(r.pickup_p50_active_s)} s`} | ${r.pickup_idle_hour_s === null ? '—' : `${n(r.pickup_idle_hour_s)} s`} |`);
   }
   return lines.join('\n');
 }
