@@ -77,6 +77,9 @@ export class Metrics implements MetricsRecorder {
     for (const p of o.config.pools) {
       this.maxRunners.set({ pool: p.name }, p.maxRunners);
       this.queued.set({ pool: p.name }, 0);
+      // Zero from the first scrape: Prometheus' increase() counts nothing before a series' first sample.
+      for (const tier of ['hot', 'warm', 'cold']) this.pickup.zero({ pool: p.name, tier });
+      for (const h of [this.jobDuration, this.clone, this.boot]) h.zero({ pool: p.name });
       for (const state of VM_STATES) this.vms.set({ pool: p.name, state }, 0);
       for (const state of RUNNER_STATES) this.runners.set({ pool: p.name, state }, 0);
     }
