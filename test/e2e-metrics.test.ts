@@ -88,6 +88,9 @@ describeWithTools([PROMTOOL, PROMETHEUS], 'metrics through a demo run, scraped b
     // every job our runners took is in the pickup histogram once, and its p50 lies within a bucket of the report's
     const pickup = buckets(last, 'pve_runners_job_pickup_seconds');
     expect(pickup.at(-1)![1]).toBe(r.report.pickup.jobs.length);
+    // the same GitHub timestamps the report reads: the sum agrees to the millisecond
+    const sum = [...last.matchAll(/^pve_runners_job_pickup_seconds_sum\{.*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(sum).toBeCloseTo(r.report.pickup.jobs.reduce((n, j) => n + j.github_pickup_s!, 0), 3);
     const p50 = quantile(0.5, pickup);
     const reported = r.report.jobs.pickup_latency_s.p50!;
     expect(Math.abs(p50.bucket - bucketOf(pickup, reported))).toBeLessThanOrEqual(1);
