@@ -65,7 +65,13 @@ describeWithTools([PROMTOOL, PROMETHEUS], 'metrics through a demo run, scraped b
         .finally(() => (scraping = false));
     };
     let sim: Simulator | undefined;
-    const r = await runE2e('demo.yaml', { speed: 20, env: { METRICS_LISTEN: `127.0.0.1:${port}` }, during, inspect: (s) => (sim = s) });
+    // the demo with GitHub's webhook on: WEBHOOK_LISTEN (127.0.0.1:0) and METRICS_LISTEN are two listeners, and its secret is one more not to leak
+    const demo = readFileSync(join(ROOT, 'scenarios', 'demo.yaml'), 'utf8');
+    expect(demo).toContain('\ngithub:\n  repos: [acme/app]\n');
+    const scenario = demo.replace('\ngithub:\n  repos: [acme/app]\n', '\ngithub:\n  repos: [acme/app]\n  webhook: true\n');
+    const r = await runE2e(scenario, { speed: 20, env: { METRICS_LISTEN: `127.0.0.1:${port}` }, during, inspect: (s) => (sim = s) });
+    expect(r.logs.some((l) => l.includes('"message":"webhook listener on '))).toBe(true);
+    expect(r.secrets.length).toBeGreaterThan(3);
     zeroLeaks(r.report);
     expect(sim).toBeDefined();
     expect(last).toContain('pve_runners_ticks_total{outcome="ok"}');
