@@ -5,6 +5,7 @@
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { probeMetricsListener } from '../src/check/metrics-listen.js';
 import { systemClock } from '../src/clock.js';
 import { ConfigError, loadSettings } from '../src/config/index.js';
 import { wire } from '../src/daemon/wire.js';
@@ -53,6 +54,7 @@ describe('wire: METRICS_LISTEN', () => {
       await w.metricsListener!.stop();
       await w.webhook!.stop();
     }
+    expect(await probeMetricsListener(w.metricsListener!)).toMatchObject({ status: 'ok', problem: expect.stringMatching(/^can listen on http:\/\/\[::1\]:\d+: \/metrics/) });
   });
 
   it('unset: no metrics at all', () => {
@@ -80,6 +82,7 @@ describe('wire: METRICS_LISTEN', () => {
     const port = (holder.address() as AddressInfo).port;
     try {
       const w = build({ METRICS_LISTEN: `127.0.0.1:${port}` });
+      expect(await probeMetricsListener(w.metricsListener!)).toMatchObject({ status: 'warn', problem: `cannot listen on 127.0.0.1:${port}: the port is in use (by the running daemon?)` });
       const err = await w.metricsListener!.start().then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).message).toBe(`environment: METRICS_LISTEN: cannot listen on 127.0.0.1:${port}: the port is in use — fix: set METRICS_LISTEN to an address of this host and a free port of 1024 or above, e.g. 127.0.0.1:9464`);
