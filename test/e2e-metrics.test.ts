@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import type { Simulator } from '../src/sim/simulator.js';
 import { leakedSecrets, ROOT, runE2e, zeroLeaks } from './helpers/e2e.js';
 import { freePort, TestPrometheus } from './helpers/prometheus.js';
+import { poolsFile } from './helpers/pools-variant.js';
+import { tierPools, TWO_NODES } from './helpers/tier-scenarios.js';
 import { describeWithTools, PROMETHEUS, PROMTOOL } from './helpers/tools.js';
 
 /** le → cumulative count of one histogram, summed over all its label sets */
@@ -115,22 +117,28 @@ describeWithTools([PROMTOOL, PROMETHEUS], 'metrics through a demo run, scraped b
   }, 240_000);
 });
 
-describe('/readyz follows the ticks', () => {
-  it('turns 503 once Proxmox has been unreachable for 3 poll intervals, 200 again after; /healthz stays 200', async () => {
+describe('/readyz follows the ticks; pickup tiers', () => {
+  it('turns 503 once Proxmox has been unreachable for 3 poll intervals, 200 again after; /healthz stays 200; hot, warm and cold pickups counted as the report tiers them', async () => {
     type Step = 'ready' | 'down' | 'red' | 'up' | 'green';
     const seen: Array<{ step: Step; status: number; body: string; health?: number }> = [];
     let step: Step = 'ready';
     let busy = false;
     let url: string | undefined;
+    let last = '';
     const get = async (path: string) => {
       const res = await fetch(`${url}${path}`);
       return { status: res.status, body: (await res.text()).trim() };
     };
     const during = (sim: Simulator, logs: readonly string[]) => {
       url ??= logs.map((l) => /"metrics":"(http:\/\/[^"]+)"/.exec(l)?.[1]).find((u) => u !== undefined);
-      if (!url || busy || step === 'green') return;
+      if (!url || busy) return;
       busy = true;
       void (async () => {
+        if (step === 'green') {
+          const m = await fetch(`${url}/metrics`);
+          if (m.ok) last = await m.text();
+          return;
+        }
         const r = await get('/readyz');
         const health = (await get('/healthz')).status;
         if (step === 'ready' && r.status === 200) {
@@ -149,25 +157,31 @@ describe('/readyz follows the ticks', () => {
         .catch(() => {})
         .finally(() => (busy = false));
     };
+    // a hot runner and a warm VM are ready long before the jobs come: one job each, and a cold one
     const scenario = `
 seed: 5
 time_limit: 900s
-proxmox:
-  nodes: [{name: pve1, memory_mb: 65536}]
-  templates: [{name: ubuntu-2404-runner-template, vmid: 9000, node: pve1}]
-  timings: {clone: 3s, config: 200ms, start: 2s, boot: 20s, stop: 1s, shutdown: 3s, destroy: 2s}
+${TWO_NODES.trim()}
 github:
   repos: [acme/app]
+  timings: {runner_connect: 3s}
 workload:
-  - {at: 240s, repo: acme/app, jobs: 1, labels: [self-hosted, linux, ubuntu-24.04], duration: 20s}
+  - {at: 240s, repo: acme/app, jobs: 3, runs: 3, labels: [self-hosted, linux, ubuntu-24.04], duration: 20s}
 `;
-    const r = await runE2e(scenario, { speed: 20, env: { METRICS_LISTEN: '127.0.0.1:0', POLL_INTERVAL: '10' }, during });
+    const pools = poolsFile(tierPools(['acme/app'], 6, '    hot: 1\n    warm: 1\n'));
+    const r = await runE2e(scenario, { speed: 20, pools, env: { METRICS_LISTEN: '127.0.0.1:0', POLL_INTERVAL: '10' }, during });
     expect(seen.map((s) => [s.step, s.status, s.health])).toEqual([['ready', 200, 200], ['red', 503, 200], ['green', 200, 200]]);
     expect(seen[1]!.body).toMatch(/^not ready: the last tick that succeeded ended [\d.]+s ago, more than 3 poll intervals \(30s\); [1-9]\d* failed since/);
     expect(seen[2]!.body).toMatch(/^ready: the last tick succeeded [\d.]+s ago$/);
     // red because the ticks failed against the unreachable Proxmox, not for another reason
     expect(r.logs.some((l) => l.includes('tick failed'))).toBe(true);
-    expect(r.report.jobs.completed).toBe(1);
+    expect(r.report.jobs.completed).toBe(3);
     zeroLeaks(r.report);
+    // the daemon's tiers (its runner listed online before the job was queued; a warm VM started) are the simulator's
+    const tiers = r.report.pickup.by_pool['ubuntu-2404']!;
+    const counted = (tier: string) => Number(new RegExp(`^pve_runners_job_pickup_seconds_count\\{pool="ubuntu-2404",tier="${tier}"\\} (\\d+)$`, 'm').exec(last)?.[1]);
+    expect({ hot: counted('hot'), warm: counted('warm'), cold: counted('cold') }).toEqual({ hot: tiers.hot?.jobs ?? 0, warm: tiers.warm?.jobs ?? 0, cold: tiers.cold?.jobs ?? 0 });
+    expect(tiers.hot?.jobs).toBeGreaterThanOrEqual(1);
+    expect(tiers.warm?.jobs).toBeGreaterThanOrEqual(1);
   }, 240_000);
 });
