@@ -9,6 +9,7 @@ import { probeRunnerVersions } from '../check/runner-version.js';
 import { formatCheckLine, type CheckLine } from '../check/result.js';
 import { probeSnippetsDir } from '../check/snippets-dir.js';
 import { probeWebhook } from '../check/webhook.js';
+import { probeMetricsListener } from '../check/metrics-listen.js';
 import { systemClock } from '../clock.js';
 import { loadSettings, type Env } from '../config/index.js';
 import { wire } from '../daemon/wire.js';
@@ -47,6 +48,7 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   print(gh);
   if (px.reachable && !gh.some((l) => l.status === 'fail')) print(await probeRunnerVersions({ proxmox: w.proxmox, github: w.github, config }));
   if (w.webhook) print([await probeWebhook(w.webhook)]);
+  if (w.metricsListener) print([await probeMetricsListener(w.metricsListener)]);
 
   o.out(`${counts.fail === 0 ? '✓' : '✗'} ${counts.ok} passed, ${counts.warn} warning(s), ${counts.fail} failed${counts.fail === 0 ? ': `pve-runners run` has what it needs' : ''}`);
   return counts.fail === 0 ? 0 : 1;

@@ -53,12 +53,18 @@ export async function runCommand(o: DaemonCommandOptions & { stopSignal: Promise
     // bound before the first tick: a bad WEBHOOK_LISTEN stops the start (exit 78), not a running daemon
     const at = await w.webhook.start();
     log.info(`webhook listener on ${at.url}/webhook (workflow_job deliveries wake the loop; polling stays the truth)`, { webhook: at.url });
+    if (w.metrics && !w.metricsListener) log.info(`metrics on ${at.url}/metrics (the webhook's listener; also /healthz, /readyz)`, { metrics: at.url });
+  }
+  if (w.metricsListener) {
+    const at = await w.metricsListener.start();
+    log.info(`metrics on ${at.url}/metrics (also /healthz, /readyz)`, { metrics: at.url });
   }
   try {
     // The loop logs a failed tick and carries on; only what escapes it ends the command.
     await describingFailures('run', endpoints, () => w.daemon.run(abort.signal));
   } finally {
     await w.webhook?.stop();
+    await w.metricsListener?.stop();
   }
   return 0;
 }

@@ -19,8 +19,8 @@ const MIN_SECRET_LENGTH = 16;
 const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const LISTEN_FIX = 'set WEBHOOK_LISTEN to host:port, e.g. 0.0.0.0:8080 (every interface) or 127.0.0.1:8080 (behind a reverse proxy), or unset it to rely on polling alone';
 
-/** host and port of `host:port` / `[v6]:port`, or a reason it is not one. */
-function parseListen(raw: string): { host: string; port: number } | string {
+/** host and port of `host:port` / `[v6]:port`, or a reason it is not one (also METRICS_LISTEN's form). */
+export function parseListen(raw: string): { host: string; port: number } | string {
   const m = /^\[([0-9A-Fa-f:.]+)\]:(\d+)$/.exec(raw) ?? /^([^:[\]]+):(\d+)$/.exec(raw);
   if (!m) return raw.includes(':') && !raw.startsWith('[') && raw.split(':').length > 2 ? 'an IPv6 address needs brackets, e.g. [::]:8080' : 'is not of the form host:port';
   const [, host = '', portText = ''] = m;

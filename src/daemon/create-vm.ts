@@ -75,6 +75,7 @@ export class Creator {
       const { registration } = await reg.minting;
       const userData = renderUserData(pool.userData.text, { runnerName: name, vmid, pool: pool.name, node: a.node, registration }, pool.userData.path);
       await this.boot(a.node, vmid, file, userData);
+      this.d.metrics?.vmStarted(pool.name, name, false, this.d.clock.now());
       log('runner VM started');
     } catch (e) {
       if (reg.minting && !(e instanceof Skipped)) await this.discard(a.scope, scope!, await reg.minting.catch(() => undefined), log);
@@ -107,6 +108,7 @@ export class Creator {
       await this.discard(a.scope, scope, minted, log);
       throw e;
     }
+    this.d.metrics?.vmStarted(pool.name, a.name, true, this.d.clock.now());
     log('runner VM started from warm');
   }
 
@@ -175,11 +177,13 @@ export class Creator {
       // Parallel clones contend on the storage lock inside the task.
       this.steps.withLockRetry(`clone ${a.templateVmid} → ${vmid}`, async () => {
         onSlot();
+        const began = this.d.clock.now();
         const upid = await clone();
         // Known while awaited: once given up on (timeout), a clone still running is unexplained.
         this.s.cloneUpids.add(upid);
         try {
           await this.steps.wait(upid, `clone ${a.templateVmid} → ${vmid}`, this.d.timings.cloneTimeoutMs);
+          this.d.metrics?.cloned(pool.name, this.d.clock.now() - began);
         } finally {
           this.s.cloneUpids.delete(upid);
         }

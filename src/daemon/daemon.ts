@@ -7,6 +7,7 @@ import type { ProxmoxApi } from '../proxmox/api.js';
 import type { Plan } from '../planner/actions.js';
 import { plan, type PlanConfig } from '../planner/plan.js';
 import type { InFlight, Observation } from '../planner/observation.js';
+import type { LoopMetrics } from '../metrics/recorder.js';
 import type { Executor } from './execute.js';
 import type { Observer } from './observe.js';
 import type { QuickLook } from './quick-look.js';
@@ -32,6 +33,8 @@ export interface DaemonDeps {
   webhook?: boolean;
   /** looks at the active repositories between ticks (without it, none) */
   quickLook?: QuickLook;
+  /** told when each tick starts and how it ended (metrics, /readyz) */
+  loop?: LoopMetrics;
 }
 
 export interface TickResult {
@@ -64,8 +67,20 @@ export class Daemon {
   }
 
   async tick(opts: { dryRun?: boolean } = {}): Promise<TickResult> {
-    this.freedSinceObserve = false;
     const started = this.d.clock.now();
+    this.d.loop?.tickStarted(started);
+    try {
+      const r = await this.observePlanAct(started, opts);
+      this.d.loop?.tickEnded(this.d.clock.now(), { ok: true, ...r });
+      return r;
+    } catch (e) {
+      this.d.loop?.tickEnded(this.d.clock.now(), { ok: false });
+      throw e;
+    }
+  }
+
+  private async observePlanAct(started: number, opts: { dryRun?: boolean }): Promise<TickResult> {
+    this.freedSinceObserve = false;
     const seen = await this.d.observer.observe(started, this.d.executor.inFlight());
     // What ran while observing counts too: a creation that began after the first snapshot may have
     // cloned and registered before the listings were read.

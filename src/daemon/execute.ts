@@ -12,6 +12,7 @@ import type { SnippetStore } from '../snippets/store.js';
 import type { CloneSlotLimits } from './clone-slots.js';
 import { Creator, Skipped } from './create-vm.js';
 import { ExecutorState } from './executor-state.js';
+import type { ExecutorMetrics } from '../metrics/recorder.js';
 import type { HiddenVmids } from './hidden-vmids.js';
 import type { PermissionLog } from './permission-log.js';
 import { ProxmoxSteps } from './proxmox-steps.js';
@@ -40,6 +41,8 @@ export interface ExecutorDeps {
   onSecret?: (secret: string) => void;
   /** says once what GitHub permission a refused call lacks */
   permissions?: PermissionLog;
+  /** told how each action, clone and VM start went */
+  metrics?: ExecutorMetrics;
 }
 
 
@@ -152,6 +155,8 @@ export class Executor {
 
   private async run(a: Action): Promise<void> {
     let ok = false;
+    let skipped = false;
+    const began = this.d.clock.now();
     try {
       switch (a.kind) {
         case 'create':
@@ -180,12 +185,14 @@ export class Executor {
       ok = true;
     } catch (e) {
       const detail = (e as Error).message;
+      skipped = e instanceof Skipped;
       this.outcomes.push({ action: a, ok: false, detail });
       if (e instanceof Skipped) this.d.log.debug(`${a.kind} skipped: ${detail}`, this.meta(a));
       else if (!this.d.permissions?.report(e, `${a.kind} (${a.reason})`, this.where(a))) {
         this.d.log.warn(`${a.kind} failed; the next tick will see what is left: ${detail}`, this.meta(a));
       }
     } finally {
+      this.d.metrics?.actionDone(a, ok ? 'ok' : skipped ? 'skipped' : 'failed', this.d.clock.now() - began);
       if (a.kind === 'create' || a.kind === 'start-warm') {
         const entry = this.s.ended(a.vmid, this.d.clock.now(), a.kind === 'start-warm' && !ok);
         // A clone whose answer or task was lost may still be running, invisible to this token.

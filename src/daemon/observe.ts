@@ -11,6 +11,7 @@ import type { CloneTasks } from './clone-tasks.js';
 import type { ConfigWrites } from './config-writes.js';
 import type { HiddenVmids } from './hidden-vmids.js';
 import { LagGuard } from './lag-guard.js';
+import type { ObserverMetrics } from '../metrics/recorder.js';
 import type { PermissionLog } from './permission-log.js';
 import { asRateLimited, type RateLimitedError } from './rate-limit.js';
 import type { RepoActivity } from './repo-activity.js';
@@ -31,6 +32,8 @@ export interface ObserverDeps {
   permissions?: PermissionLog;
   /** told which repositories have runs, for the quick looks between ticks */
   activity?: RepoActivity;
+  /** told every job listing (pickup and job durations) */
+  metrics?: ObserverMetrics;
   /**
    * What this process may have changed in each VM's config (the executor's API goes through it):
    * with it, every description — a warm VM's too — is read once and again only after such a
@@ -273,7 +276,9 @@ export class Observer {
     this.d.activity?.saw(fullName, queued.items.map((r) => r.id), inProgress.items.length, now);
     const runs = [...queued.items, ...inProgress.items];
     const lists = await Promise.all(runs.map((run) => this.d.github.listRunJobs(owner, repo, run.id)));
-    return lists.flatMap((l) => l.items);
+    const jobs = lists.flatMap((l) => l.items);
+    this.d.metrics?.jobsListed(jobs, now);
+    return jobs;
   }
 }
 

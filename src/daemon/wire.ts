@@ -12,6 +12,11 @@ import type { ProxmoxApi } from '../proxmox/api.js';
 import { createProxmoxClient } from '../proxmox/client.js';
 import { DirSnippetStore, type SnippetStore } from '../snippets/store.js';
 import { WebhookService } from '../http/webhook-service.js';
+import { MetricsService } from '../http/metrics-service.js';
+import { Metrics } from '../metrics/registry.js';
+import { Readiness } from '../metrics/readiness.js';
+import { pveEndpoint } from '../metrics/labels.js';
+import { healthRoutes, metricsRoute } from '../metrics/routes.js';
 import { CloneTasks } from './clone-tasks.js';
 import { Daemon } from './daemon.js';
 import { Executor } from './execute.js';
@@ -34,6 +39,11 @@ export interface Wiring {
   timings: Timings;
   /** WEBHOOK_LISTEN is set: the listener to start (and stop) around daemon.run */
   webhook: WebhookService | undefined;
+  /** METRICS_LISTEN is set: the metrics (served by the webhook's listener when the address is the same) */
+  metrics: Metrics | undefined;
+  /** METRICS_LISTEN names another address than WEBHOOK_LISTEN: its own listener, to start and stop */
+  metricsListener: MetricsService | undefined;
+  readiness: Readiness;
 }
 
 export interface WireOptions {
@@ -72,6 +82,11 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   for (const s of [env.proxmox.tokenSecret, env.github.auth.kind === 'token' ? env.github.auth.token : env.github.auth.privateKey]) o.redactor.addPermanent(s.reveal());
   if (env.webhook) o.redactor.addPermanent(env.webhook.secret.reveal());
 
+  const origin = o.timeOrigin;
+  // GitHub's timestamps are in the scenario's time when the demo runs faster (and schedules are read in it).
+  const wallTime = origin ? (now: number) => origin.scenarioMs + (now - origin.realMs) * factor : (now: number) => now;
+  const metrics = env.metrics ? new Metrics({ config, timeScale: factor, wallTime, now: o.clock.now(), githubBudget: () => github.budget() }) : undefined;
+  const readiness = new Readiness({ pollIntervalMs: timings.pollIntervalMs, timeScale: factor });
   const octokit = createGithubClient({
     apiUrl: env.github.apiUrl,
     auth:
@@ -81,6 +96,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     log: o.log,
     timeScale: timings.scale,
     clock: o.clock,
+    ...(metrics ? { onRequest: (method: string, endpoint: string, status: number | 'error') => metrics.request('github', method, endpoint, status) } : {}),
   });
   const github = new OctokitGithubApi(octokit);
   const writes = new ConfigWrites();
@@ -90,6 +106,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     tokenSecret: env.proxmox.tokenSecret.reveal(),
     verifySsl: env.proxmox.verifySsl,
     ca: env.proxmox.ca,
+    ...(metrics ? { onResponse: (method: string, path: string, status: number | 'error') => metrics.request('proxmox', method, pveEndpoint(path), status) } : {}),
   });
   // everything but the observer's reads goes through the tracker: it says which descriptions to read again
   const proxmox = writes.watch(pveClient);
@@ -100,7 +117,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   // asked only while observing, once the executor below exists
   const cloneTasks = new CloneTasks({ proxmox, pools: config.pools, log: o.log, tokenId: env.proxmox.tokenId, known: () => executor.cloneTasks() });
   const activity = new RepoActivity();
-  const observer = new Observer({ config, github, proxmox: pveClient, snippets, log: o.log, hidden, cloneTasks, permissions, activity, writes, templateRecheckMs: timings.templateRecheckMs });
+  const observer = new Observer({ config, github, proxmox: pveClient, snippets, log: o.log, hidden, cloneTasks, permissions, activity, metrics, writes, templateRecheckMs: timings.templateRecheckMs });
   const quickLook = new QuickLook({ github, activity, clock: o.clock, log: o.log, timings });
   const executor = new Executor({
     config,
@@ -116,6 +133,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     suffix: () => Array.from({ length: 4 }, () => SUFFIX_CHARS[randomInt(SUFFIX_CHARS.length)]).join(''),
     onSecret: (s) => o.redactor.add(s),
     permissions,
+    metrics,
   });
   const planConfig: PlanConfig = {
     pools: config.pools,
@@ -125,12 +143,16 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     vmidCooldownMs: timings.vmidCooldownMs,
     hiddenVmidWindowMs: timings.cloneTimeoutMs,
   };
-  // Schedules are wall-clock rules: read in the scenario's time when the demo runs faster.
-  const origin = o.timeOrigin;
-  const wallTime = origin ? (now: number) => origin.scenarioMs + (now - origin.realMs) * factor : (now: number) => now;
+  // Schedules are wall-clock rules: read in the scenario's time when the demo runs faster (wallTime).
   const tierSizes = (now: number) => new Map(config.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));
-  const webhook = env.webhook ? new WebhookService(env.webhook, { target: { nudge: (why) => daemon.nudge(why) }, clock: o.clock, log: o.log, timeScale: factor }) : undefined;
+  // One listener when both addresses are the same; every listener answers /healthz and /readyz.
+  const health = healthRoutes(readiness, o.clock);
+  const metricsRoutes = metrics ? [metricsRoute(metrics)] : [];
+  const shared = env.webhook !== undefined && env.metrics !== undefined && env.webhook.host === env.metrics.host && env.webhook.port === env.metrics.port;
+  const webhook = env.webhook ? new WebhookService(env.webhook, { target: { nudge: (why) => daemon.nudge(why) }, clock: o.clock, log: o.log, timeScale: factor, routes: new Map([...health, ...(shared ? metricsRoutes : [])]) }) : undefined;
+  const metricsListener = env.metrics && !shared ? new MetricsService(env.metrics, new Map([...metricsRoutes, ...health]), o.log) : undefined;
+  const loop = { tickStarted: (at: number) => metrics?.tickStarted(at), tickEnded: (at: number, r: Parameters<Readiness['tickEnded']>[1]) => (readiness.tickEnded(at, r), metrics?.tickEnded(at, r)) };
   const onTicked = webhook ? (r: { observation: { jobs: ReadonlyArray<{ id: number }> } }) => webhook.nudges.ticked(new Set(r.observation.jobs.map((j) => j.id))) : undefined;
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes, onTicked, webhook: webhook !== undefined, quickLook });
-  return { daemon, observer, executor, github, proxmox, snippets, config, timings, webhook };
+  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes, onTicked, webhook: webhook !== undefined, quickLook, loop });
+  return { daemon, observer, executor, github, proxmox, snippets, config, timings, webhook, metrics, metricsListener, readiness };
 }

@@ -56,7 +56,7 @@ export interface GithubApi {
    */
   listRuns(owner: string, repo: string, status: 'queued' | 'in_progress', signal?: AbortSignal): Promise<Listing<WorkflowRunRef>>;
   /** Jobs of a run (filter=latest), every status, with the runner that took each (null until one did) and when it started. */
-  listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string; runnerName: string | null; startedAt?: string | null }>>;
+  listRunJobs(owner: string, repo: string, runId: number): Promise<Listing<QueuedJob & { status: string; runnerName: string | null; startedAt?: string | null; completedAt?: string | null }>>;
   /** Every repository of an organisation, as owner/name. */
   listOrgRepos(org: string): Promise<Listing<string>>;
   listRunners(scope: Scope): Promise<Listing<RunnerRegistration>>;

@@ -70,8 +70,8 @@ export class OctokitGithubApi implements GithubApi {
     return this.collect(
       'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs',
       { owner, repo, run_id: runId, filter: 'latest' },
-      (jobs: Array<{ id: number; run_id: number; name: string; labels: string[]; status: string; created_at: string; started_at?: string | null; runner_name: string | null }>) =>
-        jobs.map((j) => ({ id: j.id, runId: j.run_id, repo: `${owner}/${repo}`, name: j.name, labels: j.labels, status: j.status, createdAt: j.created_at, startedAt: j.started_at ?? null, runnerName: j.runner_name ?? null })),
+      (jobs: Array<{ id: number; run_id: number; name: string; labels: string[]; status: string; created_at: string; started_at?: string | null; completed_at?: string | null; runner_name: string | null }>) =>
+        jobs.map((j) => ({ id: j.id, runId: j.run_id, repo: `${owner}/${repo}`, name: j.name, labels: j.labels, status: j.status, createdAt: j.created_at, startedAt: j.started_at ?? null, completedAt: j.completed_at ?? null, runnerName: j.runner_name ?? null })),
     );
   }
 

@@ -23,6 +23,8 @@ export interface OctokitOptions {
   clock?: Clock;
   /** Deadline of one HTTP request (default 30 s). */
   requestTimeoutMs?: number;
+  /** told of every call (after retries): method, endpoint template (`/repos/{owner}/{repo}/…`), status ('error': no answer) */
+  onRequest?: (method: string, endpoint: string, status: number | 'error') => void;
 }
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
@@ -93,6 +95,22 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
   });
 
   sentPoints.set(octokit, sent);
+  // Innermost of ours: a 304 the cache answers is still counted as the 304 GitHub sent.
+  const told = o.onRequest;
+  if (told) {
+    octokit.hook.wrap('request', async (request, options) => {
+      const endpoint = options.url.startsWith('/') ? options.url.split('?')[0]! : pageTemplate(options.url);
+      try {
+        const r = await request(options);
+        told(options.method, endpoint, r.status);
+        return r;
+      } catch (e) {
+        const status = (e as { status?: unknown }).status;
+        told(options.method, endpoint, typeof status === 'number' && status > 0 ? status : 'error');
+        throw e;
+      }
+    });
+  }
   // Octokit's paginate rewrites response.data in place, so the cache keeps its own copy and hands
   // out a fresh one for every 304.
   const cache = new Map<string, { etag: string; status: number; url: string; headers: object; data: unknown }>();
@@ -141,4 +159,16 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
     }
   });
   return octokit;
+}
+
+/**
+ * A next page's absolute URL (from the Link header) as the template of its first page: names and
+ * ids are data, not label values.
+ */
+function pageTemplate(url: string): string {
+  const path = new URL(url).pathname.replace(/^\/api\/v3(?=\/)/, '');
+  return path
+    .replace(/^\/repos\/[^/]+\/[^/]+/, '/repos/{owner}/{repo}')
+    .replace(/^\/orgs\/[^/]+/, '/orgs/{org}')
+    .replace(/\/\d+(?=\/|$)/g, '/{id}');
 }

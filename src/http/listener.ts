@@ -60,16 +60,17 @@ export class HttpListener {
   }
 
   /**
-   * Binds `host:port` (port 0: any free port). A bind that fails is a configuration problem of
-   * WEBHOOK_LISTEN (exit 78): a port in use or not ours to take does not free itself on restart.
+   * Binds `host:port` (port 0: any free port). A bind that fails is a configuration problem of the
+   * variable that named the address (exit 78): a port in use or not ours to take does not free
+   * itself on restart.
    */
-  async start(host: string, port: number): Promise<BoundAddress> {
+  async start(host: string, port: number, variable: { name: string; example: string } = { name: 'WEBHOOK_LISTEN', example: '0.0.0.0:8080' }): Promise<BoundAddress> {
     await new Promise<void>((resolve, reject) => {
       const failed = (e: NodeJS.ErrnoException) => {
         this.server.off('listening', ok);
         const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
         const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : e.code === 'EADDRNOTAVAIL' ? 'no interface of this host has that address' : e.message;
-        reject(new ConfigError([{ file: ENVIRONMENT, path: 'WEBHOOK_LISTEN', message: `cannot listen on ${shown}: ${why}`, fix: 'set WEBHOOK_LISTEN to an address of this host and a free port of 1024 or above, e.g. 0.0.0.0:8080' }]));
+        reject(new ConfigError([{ file: ENVIRONMENT, path: variable.name, message: `cannot listen on ${shown}: ${why}`, fix: `set ${variable.name} to an address of this host and a free port of 1024 or above, e.g. ${variable.example}` }]));
       };
       const ok = () => {
         this.server.off('error', failed);

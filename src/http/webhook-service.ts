@@ -6,14 +6,14 @@ import type { Clock } from '../clock.js';
 import type { WebhookSettings } from '../config/env-webhook.js';
 import { DEFAULT_NUDGE_TIMINGS, Nudges, type NudgeTarget } from '../daemon/nudges.js';
 import type { Logger } from '../log.js';
-import { HttpListener, type BoundAddress } from './listener.js';
+import { HttpListener, type BoundAddress, type Routes } from './listener.js';
 import { WEBHOOK_PATH, webhookHandler } from './webhook.js';
 
 export class WebhookService {
   readonly nudges: Nudges;
   readonly listener: HttpListener;
 
-  constructor(private readonly settings: WebhookSettings, d: { target: NudgeTarget; clock: Clock; log: Logger; timeScale: number }) {
+  constructor(private readonly settings: WebhookSettings, d: { target: NudgeTarget; clock: Clock; log: Logger; timeScale: number; routes?: Routes }) {
     const scale = (ms: number) => ms / d.timeScale;
     this.nudges = new Nudges({
       target: d.target, clock: d.clock, log: d.log,
@@ -29,7 +29,8 @@ export class WebhookService {
         } else if (j.action === 'in_progress' || j.action === 'completed') this.nudges.left(j.jobId);
       },
     });
-    this.listener = new HttpListener(new Map([[WEBHOOK_PATH, handler]]), d.log);
+    // the one listener: /healthz, /readyz (and /metrics when METRICS_LISTEN is the same address) too
+    this.listener = new HttpListener(new Map([[WEBHOOK_PATH, handler], ...(d.routes ?? [])]), d.log);
   }
 
   async start(): Promise<BoundAddress> {

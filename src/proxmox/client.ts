@@ -13,6 +13,8 @@ export interface ProxmoxClientOptions {
   ca?: string;
   /** Per-request timeout; clones answer with a UPID quickly, so this bounds a hung connection. */
   queryTimeoutMs?: number;
+  /** told of every HTTP request: its method, path and status ('error': no answer) */
+  onResponse?: (method: string, path: string, status: number | 'error') => void;
 }
 
 /** Asked for at once; a node running this many clones at a time is not expected. */
@@ -58,7 +60,20 @@ export function createProxmoxClient(o: ProxmoxClientOptions): ProxmoxApi {
   const u = new URL(o.url);
   const connect = o.ca ? { ca: o.ca } : { rejectUnauthorized: o.verifySsl };
   const dispatcher = new Agent({ connect });
-  const fetchWithTls = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...init, dispatcher })) as typeof undiciFetch;
+  const fetchWithTls = (async (url: string | URL, init?: RequestInit) => {
+    const told = o.onResponse;
+    if (!told) return undiciFetch(url, { ...init, dispatcher });
+    const method = init?.method ?? 'GET';
+    const path = new URL(url).pathname;
+    try {
+      const r = await undiciFetch(url, { ...init, dispatcher });
+      told(method, path, r.status);
+      return r;
+    } catch (e) {
+      told(method, path, 'error');
+      throw e;
+    }
+  }) as typeof undiciFetch;
   const px = proxmoxApi({
     host: u.hostname,
     port: u.port ? Number(u.port) : u.protocol === 'http:' ? 80 : 8006,

@@ -1,5 +1,5 @@
 /**
- * Tests that run a Debian tool (shellcheck, cloud-init, systemd-analyze) against what we ship.
+ * Tests that run a Debian tool (shellcheck, cloud-init, systemd-analyze, promtool, prometheus) against what we ship.
  * `npm test` must pass on a fresh machine that has only Node.js: there a test whose tool is missing
  * is skipped, with one line on stderr saying what to install. Under CI=true nothing is skipped: a
  * missing tool fails every test that needs it (.ci/run installs them all).
@@ -16,6 +16,8 @@ export interface Tool {
 export const SHELLCHECK: Tool = { cmd: 'shellcheck', pkg: 'shellcheck' };
 export const CLOUD_INIT: Tool = { cmd: 'cloud-init', pkg: 'cloud-init' };
 export const SYSTEMD_ANALYZE: Tool = { cmd: 'systemd-analyze', pkg: 'systemd' };
+export const PROMTOOL: Tool = { cmd: 'promtool', pkg: 'prometheus' };
+export const PROMETHEUS: Tool = { cmd: 'prometheus', pkg: 'prometheus' };
 
 const inCi = process.env.CI === 'true';
 

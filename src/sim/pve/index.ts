@@ -37,6 +37,8 @@ export class PveSim implements GuestPower {
   private readonly world: PveWorld;
   private readonly tokenSecret: string;
   private server: Server | undefined;
+  /** the API's port while unreachable() has closed it */
+  private port: number | undefined;
 
   constructor(ctx: SimContext, hooks: GuestHooks, snippetsRoot: string) {
     const rng = ctx.rng.fork('pve');
@@ -72,6 +74,31 @@ export class PveSim implements GuestPower {
     });
     const { port } = server.address() as AddressInfo;
     return { url: `http://127.0.0.1:${port}${API_BASE}`, tokenId: this.world.user, tokenSecret: this.tokenSecret, snippetsDirs: this.world.snippets.directories() };
+  }
+
+  /**
+   * Proxmox unreachable (tests): the API's port refuses connections, as when pveproxy is stopped or
+   * the host is down; open connections are cut. `reachable()` listens on the same port again.
+   */
+  async unreachable(): Promise<void> {
+    const server = this.server;
+    if (!server?.listening) return;
+    this.port = (server.address() as AddressInfo).port;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async reachable(): Promise<void> {
+    const server = this.server;
+    if (!server || server.listening || this.port === undefined) return;
+    const port = this.port;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   async stop(): Promise<void> {
