@@ -175,8 +175,13 @@ describe('the penalty for continuing while limited', () => {
   // A small minute trips the block quickly; what follows a block does not depend on its size.
   async function blocked(github = '') {
     const t = await start(`secondary_limit: {points_per_minute: 20${github}}`);
-    expect(only(await t.burst(20, () => t.send()))).toEqual([200]);
-    await expectLimited(t, await t.send(), 403, 60); // the block begins at t = 0
+    try {
+      expect(only(await t.burst(20, () => t.send()))).toEqual([200]);
+      await expectLimited(t, await t.send(), 403, 60); // the block begins at t = 0
+    } catch (e) {
+      await t.stop();
+      throw e;
+    }
     return t;
   }
 
