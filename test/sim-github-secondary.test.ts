@@ -4,9 +4,11 @@
  * minute, GET 1 point, mutations 5; 100 concurrent requests; 403 or 429 with retry-after; the penalty
  * for continuing while limited).
  */
+import { formatReport } from '../src/cli/report-text.js';
 import { GithubSim } from '../src/sim/github/index.js';
 import { SECONDARY_DOCS } from '../src/sim/github/http/errors.js';
 import { Recorder } from '../src/sim/recorder.js';
+import { buildReport } from '../src/sim/report.js';
 import { Rng } from '../src/sim/rng.js';
 import { parseScenario, ScenarioError } from '../src/sim/scenario.js';
 import { ManualClock } from './helpers/manual-clock.js';
@@ -41,7 +43,7 @@ async function start(github = '', status: 403 | 429 = 403) {
     return statuses;
   };
   const post = () => send(REG_TOKEN, { method: 'POST' });
-  return { sim, clock, recorder, send, post, burst, stop: () => sim.stop().then(() => clock.stop()) };
+  return { sim, scenario, clock, recorder, send, post, burst, stop: () => sim.stop().then(() => clock.stop()) };
 }
 type Sim = Awaited<ReturnType<typeof start>>;
 
@@ -63,6 +65,13 @@ describe('points per minute', () => {
       expect(only(await t.burst(900, () => t.send()))).toEqual([200]);
       await expectLimited(t, await t.send(), 403, 60);
       expect(t.recorder.githubSecondary).toEqual({ limited: 1, peakPointsPerMinute: 900, peakInFlight: expect.any(Number) });
+      // what benches and e2e tests read: demo --json and the text report
+      const report = buildReport({
+        scenario: 'inline', speed: 1, nowMs: t.clock.nowMs(), finished: true, recorder: t.recorder, isUnmatched: () => false,
+        leaks: { vms: [], registrations: [], snippets: [] }, scenarioModel: t.scenario, githubPickupS: () => undefined, epochOriginMs: 0,
+      });
+      expect(report.github).toMatchObject({ requests: 901, secondary_limited: 1, peak_points_per_minute: 900 });
+      expect(formatReport(report)).toContain('answered 304, 1 refused by secondary limits (peak 900 points/min,');
     } finally {
       await t.stop();
     }
