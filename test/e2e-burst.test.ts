@@ -9,6 +9,7 @@ describe('e2e: a burst of 40 jobs over two pools', () => {
     expect(report.jobs.failed).toBe(0);
     zeroLeaks(report);
     expect(report.cap_violations).toBe(0);
+    expect(report.github.secondary_limited).toBe(0); // the simulator enforces GitHub's secondary limits
     expect(report.cap_violation_details).toEqual([]);
     // pools.yaml: max_total_runners 8, each ubuntu pool max_runners 4
     expect(report.vms.peak_total).toBeLessThanOrEqual(8);

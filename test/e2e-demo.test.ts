@@ -11,6 +11,7 @@ describe('e2e: the demo scenario (needs: chain, unmatched job, foreign VM and ru
     expect(report.jobs.completed).toBe(11);
     zeroLeaks(report);
     expect(report.cap_violations).toBe(0);
+    expect(report.github.secondary_limited).toBe(0); // the simulator enforces GitHub's secondary limits
     // the chain's three jobs (the only ubuntu-22.04 ones) ran one after another, each queued only
     // once the one before had completed, each served in pool ubuntu-2204 by a runner of its own
     const chain = jobs.filter((j) => j.labels.includes('ubuntu-22.04')).sort((a, b) => a.queuedAt - b.queuedAt);

@@ -12,7 +12,7 @@ export function formatReport(r: Report): string {
     ...Object.entries(r.pickup.by_pool).flatMap(([pool, tiers]) => Object.entries(tiers).map(([tier, f]) =>
       `    ${pool} ${tier}: ${f.jobs} jobs, p50 ${s(f.p50)}, p95 ${s(f.p95)}, floor ${s(f.floor_s)}; mean ${Object.entries(f.stage_means_s).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}s`).join(', ')}; daemon ${f.daemon_s_mean}s`)),
     `  VMs:      ${r.vms.created} created, peak ${r.vms.peak_total} at once (${Object.entries(r.vms.peak_by_pool).map(([p, n]) => `${p} ${n}`).join(', ') || 'none'})`,
-    `  github:   ${r.github.requests} requests, ${r.github.counted_against_rate_limit} counted against the rate limit, ${r.github.not_modified} answered 304`,
+    `  github:   ${r.github.requests} requests, ${r.github.counted_against_rate_limit} counted against the rate limit, ${r.github.not_modified} answered 304, ${r.github.secondary_limited} refused by secondary limits (peak ${r.github.peak_points_per_minute} points/min, ${r.github.peak_in_flight} in flight)`,
     `  proxmox:  ${r.proxmox.requests} requests, ${r.proxmox.tasks} tasks, ${r.proxmox.task_failures} failed tasks`,
     `  leaks:    ${leaks === 0 ? 'none' : `VMs ${r.leaks.vms}, registrations ${r.leaks.registrations}, snippets ${r.leaks.snippets}, foreign touched ${r.leaks.foreign_touched}`}`,
     `  caps:     ${r.cap_violations === 0 ? 'never exceeded' : `${r.cap_violations} violations: ${r.cap_violation_details.join('; ')}`}`,

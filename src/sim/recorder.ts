@@ -14,6 +14,8 @@ export interface RequestRecord {
   notModified: boolean;
   /** `METHOD /path?query` as sent (GitHub side), for the request log */
   target?: string;
+  /** answered as a secondary rate limit (GitHub side) */
+  secondaryLimited?: boolean;
 }
 
 /** One request in the log kept with `keepRequests`: when (scenario ms) and what. */
@@ -44,6 +46,8 @@ export class Recorder {
   /** requests the official schemas refuse (PVE parameter verification, unserved methods, GitHub 422 "Invalid request") */
   readonly invalidRequests: string[] = [];
   readonly capViolations: string[] = [];
+  /** GitHub's secondary limits: answers refused by them, and the peaks of one credential (sim/github/http/secondary-limit.ts) */
+  readonly githubSecondary = { limited: 0, peakPointsPerMinute: 0, peakInFlight: 0 };
   vmsCreated = 0;
   vmsDestroyed = 0;
   private readonly live = new Map<number, string | undefined>(); // vmid → pool, once tagged
@@ -69,6 +73,7 @@ export class Recorder {
     if (r.countedAgainstRateLimit) e.counted++;
     if (r.notModified) e.notModified++;
     if (r.status >= 400) e.errors++;
+    if (r.secondaryLimited) this.githubSecondary.limited++;
     this.requests.set(key, e);
   }
 

@@ -18,7 +18,14 @@ export interface Report {
     pending: number;
     pickup_latency_s: { p50: number | null; p95: number | null; max: number | null };
   };
-  github: { requests: number; counted_against_rate_limit: number; not_modified: number; errors: number; by_endpoint: Record<string, number> };
+  github: {
+    requests: number; counted_against_rate_limit: number; not_modified: number; errors: number; by_endpoint: Record<string, number>;
+    /** answers refused by a secondary limit (points, concurrency, a block, the fault); 0 in normal operation */
+    secondary_limited: number;
+    /** the most points one credential had spent in a sliding minute, and the most requests it had in flight */
+    peak_points_per_minute: number;
+    peak_in_flight: number;
+  };
   proxmox: { requests: number; tasks: number; task_failures: number; errors: number; by_endpoint: Record<string, number> };
   vms: { created: number; destroyed: number; peak_total: number; peak_by_pool: Record<string, number>; leaked: number };
   leaks: { vms: number; registrations: number; snippets: number; foreign_touched: number };
@@ -88,7 +95,12 @@ export function buildReport(i: ReportInputs): Report {
       pending: ours.filter((j) => j.completedAt === undefined).length,
       pickup_latency_s: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies.length ? round(latencies.at(-1)!) : null },
     },
-    github: { requests: gh.requests, counted_against_rate_limit: gh.counted, not_modified: gh.notModified, errors: gh.errors, by_endpoint: ghBy },
+    github: {
+      requests: gh.requests, counted_against_rate_limit: gh.counted, not_modified: gh.notModified, errors: gh.errors, by_endpoint: ghBy,
+      secondary_limited: i.recorder.githubSecondary.limited,
+      peak_points_per_minute: i.recorder.githubSecondary.peakPointsPerMinute,
+      peak_in_flight: i.recorder.githubSecondary.peakInFlight,
+    },
     proxmox: { requests: px.requests, tasks: i.recorder.tasks, task_failures: i.recorder.taskFailures, errors: px.errors, by_endpoint: pxBy },
     vms: {
       created: i.recorder.vmsCreated,

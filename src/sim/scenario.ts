@@ -100,6 +100,8 @@ export interface Scenario {
     orgs: ScenarioOrg[];
     foreignRunners: ScenarioForeignRunner[];
     rateLimit: { limit: number; windowMs: number; exhaustAtMs?: number; exhaustForMs: number };
+    /** `github.secondary_limit`: see schemas/scenario.schema.json and sim/github/http/secondary-limit.ts */
+    secondaryLimit: { pointsPerMinute: number; concurrency: number; blockMs: number; maxBlockMs: number };
     registrationTokenTtlMs: number;
     /** the actions/runner version GitHub currently serves */
     runnerVersion: string;
@@ -178,6 +180,8 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
   });
   if (px.access && px.token) problems.push('proxmox: give either token.privileges (one privilege set on every path) or access (users, tokens, roles, ACLs, pools), not both');
   if (px.access) problems.push(...accessProblems(px.access as Raw, ids));
+  const sl = (gh.secondary_limit ?? {}) as Raw;
+  if (ms(sl.max_block ?? '15m') < ms(sl.block ?? '60s')) problems.push(`github.secondary_limit.max_block: ${sl.max_block ?? '15m'} is shorter than block (${sl.block ?? '60s'}); give max_block at least block`);
   if (problems.length) throw new ScenarioError(file, problems);
 
   const t = (px.timings ?? {}) as Raw;
@@ -214,6 +218,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       orgs: (gh.orgs as Raw[]).map((o) => ({ name: o.name, repos: o.repos, runnerGroups: o.runner_groups })),
       foreignRunners: ((gh.foreign_runners ?? []) as Raw[]).map((r) => ({ repo: r.repo, org: r.org, name: r.name, labels: r.labels, status: r.status })),
       rateLimit: { limit: rl.limit ?? 5000, windowMs: ms(rl.window ?? '1h'), exhaustAtMs: optMs(rl.exhaust_at), exhaustForMs: ms(rl.exhaust_for ?? '30s') },
+      secondaryLimit: { pointsPerMinute: sl.points_per_minute ?? 900, concurrency: sl.concurrency ?? 100, blockMs: ms(sl.block ?? '60s'), maxBlockMs: ms(sl.max_block ?? '15m') },
       registrationTokenTtlMs: ms(gh.registration_token_ttl),
       runnerVersion: gh.runner_version,
       minimumRunnerVersion: gh.minimum_runner_version,

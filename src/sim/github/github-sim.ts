@@ -83,6 +83,11 @@ export class GithubSim implements RunnerBroker {
     await this.http.stop();
   }
 
+  /** Requests of the static token ('token'), the installation ('installation <id>') or the App ('app <id>') in flight now. */
+  requestsInFlight(limits = 'token'): number {
+    return this.http.inFlight(limits);
+  }
+
   /** Queues a workflow run now (the workload driver calls this at each entry's time); returns its id. */
   queueRun(repo: string, workflow: string, jobs: JobSpec[], chain: boolean): number {
     return this.engine.queueRun(repo, workflow, jobs, chain);

@@ -15,6 +15,12 @@ export interface Caller {
   kind: 'token' | 'installation' | 'app';
   /** what the request presented (keys the ETags: GitHub varies them by Authorization) */
   credential: string;
+  /**
+   * Whose secondary limits the request spends (secondary-limit.ts): the static token; the App's
+   * installation, all its tokens together (as its primary limit is the installation's, so minting
+   * a new token does not start a fresh minute); the App itself for its JWTs.
+   */
+  limits: string;
 }
 
 export type AuthResult = { caller: Caller } | { message: string };
@@ -27,11 +33,11 @@ export class Authenticator {
     if (appRoute) {
       if (credential === undefined || !this.app) return { message: JWT_UNDECODABLE };
       const problem = this.app.jwtProblem(credential);
-      return problem === undefined ? { caller: { kind: 'app', credential } } : { message: problem };
+      return problem === undefined ? { caller: { kind: 'app', credential, limits: `app ${this.app.id}` } } : { message: problem };
     }
     if (credential === undefined) return { message: 'Bad credentials' };
-    if (credential === this.staticToken) return { caller: { kind: 'token', credential } };
-    if (this.app?.accepts(credential)) return { caller: { kind: 'installation', credential } };
+    if (credential === this.staticToken) return { caller: { kind: 'token', credential, limits: 'token' } };
+    if (this.app?.accepts(credential)) return { caller: { kind: 'installation', credential, limits: `installation ${this.app.installationId}` } };
     return { message: 'Bad credentials' };
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The HTTP front of the simulated GitHub, served at the root of its URL as api.github.com is. Each
- * request goes through, in order: latency, route match, auth (401, see auth.ts), the primary limit (403 with
- * `x-ratelimit-remaining: 0`), secondary limits (403 + retry-after), injected server errors (5xx),
- * the handler, and ETag revalidation (304, not counted). Every answer carries the rate-limit headers;
+ * request goes through, in order: route match, auth (401, see auth.ts), the secondary limits judged at
+ * arrival (points, concurrency, a running block: 403/429, see secondary-limit.ts), latency, the primary
+ * limit (403 with `x-ratelimit-remaining: 0`), the secondary-limit fault, injected server errors (5xx),
+ * the handler, and ETag revalidation (304, not counted against the primary limit). Every answer carries the rate-limit headers;
  * every request is recorded under its `METHOD /template` key.
  */
 import { createHash } from 'node:crypto';
@@ -12,13 +13,13 @@ import type { SimContext } from '../../contracts.js';
 import type { GithubAccess } from '../../scenario.js';
 import { Faults } from '../../faults.js';
 import type { Rng } from '../../rng.js';
-import type { Authenticator, Caller } from './auth.js';
+import type { AuthResult, Authenticator, Caller } from './auth.js';
 import { ApiError, DOCS, errorBody, PRIMARY_DOCS, SECONDARY_DOCS } from './errors.js';
 import { PrimaryRateLimit } from './rate-limit.js';
 import type { Route } from './router.js';
 import { Router } from './router.js';
 import { serverError, type RawBody } from './error-pages.js';
-import { SecondaryLimit } from './secondary-limit.js';
+import { SecondaryLimit, type SecondaryRefusal } from './secondary-limit.js';
 
 interface Answer {
   status: number;
@@ -27,6 +28,8 @@ interface Answer {
   raw?: RawBody;
   headers?: Record<string, string>;
   counted: boolean;
+  /** refused by a secondary limit */
+  secondary?: boolean;
 }
 
 /** the listings the daemon learns of queued jobs from (a run's jobs, one job) */
@@ -52,7 +55,13 @@ export class GithubHttp {
     this.faults = new Faults(ctx.scenario.github.faults, rng.fork('faults'));
     // its own stream: choosing shapes does not shift which requests the faults hit
     this.shapeRng = rng.fork('error-shapes');
-    this.secondary = new SecondaryLimit(ctx.clock, ctx.scenario.github.errorShapes, this.shapeRng);
+    this.secondary = new SecondaryLimit(ctx.clock, ctx.scenario.github.secondaryLimit, ctx.scenario.github.errorShapes, this.shapeRng, ctx.recorder.githubSecondary,
+      (key, cause) => ctx.recorder.event(`secondary rate limit: ${key} blocked (${cause})`));
+  }
+
+  /** Requests of a credential (Caller.limits) in flight now. */
+  inFlight(limits: string): number {
+    return this.secondary.inFlight(limits);
   }
 
   get url(): string {
@@ -90,13 +99,25 @@ export class GithubHttp {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startMs = this.ctx.clock.nowMs();
     const raw = await readBody(req);
-    const latency = this.ctx.scenario.github.timings.latencyMs;
-    if (latency > 0) await this.ctx.clock.sleep(latency);
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', this.baseUrl);
     const matched = this.router.match(method, url.pathname);
+    const who = this.auth.authenticate(req, matched?.route.auth === 'app');
+    // Judged on arrival, and in flight (a concurrency slot) until the answer is written.
+    const arrival = 'caller' in who ? this.secondary.arrive(who.caller.limits, method) : undefined;
+    try {
+      await this.respond(req, res, { startMs, raw, method, url, matched, who, refusal: arrival?.refusal });
+    } finally {
+      arrival?.release();
+    }
+  }
+
+  private async respond(req: IncomingMessage, res: ServerResponse, r: Arrived): Promise<void> {
+    const { startMs, raw, method, url, matched } = r;
+    const latency = this.ctx.scenario.github.timings.latencyMs;
+    if (latency > 0) await this.ctx.clock.sleep(latency);
     const endpoint = matched?.endpoint ?? `${method} (no route)`;
-    const answer = this.answer(req, method, url, raw, matched);
+    const answer = this.answer(req, r);
     const notModified = answer.status === 304;
     if (answer.counted) this.primary.consume();
     const rate = this.primary.state();
@@ -115,7 +136,7 @@ export class GithubHttp {
       vary: 'Accept, Authorization, Cookie, X-GitHub-OTP',
       ...answer.headers,
     };
-    this.ctx.recorder.request({ side: 'github', endpoint, status: answer.status, countedAgainstRateLimit: answer.counted, notModified, target: `${method} ${url.pathname}${url.search}` });
+    this.ctx.recorder.request({ side: 'github', endpoint, status: answer.status, countedAgainstRateLimit: answer.counted, notModified, target: `${method} ${url.pathname}${url.search}`, secondaryLimited: answer.secondary });
     this.timed(startMs, endpoint, raw, answer);
     if (method !== 'GET' && answer.status < 300 && this.faults.hit('lost_answer_rate', matched?.endpoint)) {
       // Done, but the client never hears of it: the connection drops before the answer.
@@ -156,22 +177,23 @@ export class GithubHttp {
     }
   }
 
-  private answer(req: IncomingMessage, method: string, url: URL, raw: string, matched: ReturnType<Router['match']>): Answer {
+  private answer(req: IncomingMessage, { method, url, raw, matched, who, refusal }: Arrived): Answer {
     const docs = matched?.route.docs ?? DOCS;
     const fail = (status: number, message: string, counted: boolean, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}, d = docs): Answer =>
       ({ status, body: errorBody(status, message, d, extra), counted, headers });
+    const limited = (refused: SecondaryRefusal): Answer => {
+      const headers: Record<string, string> = refused.retryAfter !== undefined ? { 'retry-after': String(refused.retryAfter) } : {};
+      return { ...fail(refused.status, 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', false, {}, headers, SECONDARY_DOCS), secondary: true };
+    };
 
-    const who = this.auth.authenticate(req, matched?.route.auth === 'app');
     if ('message' in who) return fail(401, who.message, false, {}, {}, DOCS);
     const caller: Caller = who.caller;
+    if (refusal !== undefined) return limited(refusal);
     const counted = matched?.route.counted !== false;
     if (counted) {
       if (this.primary.exhausted()) return fail(403, `API rate limit exceeded for installation ID ${this.installationId}.`, false, {}, {}, PRIMARY_DOCS);
-      const refused = this.secondary.check(() => this.faults.hit('secondary_rate_limit_rate', matched?.endpoint));
-      if (refused !== undefined) {
-        const headers: Record<string, string> = refused.retryAfter !== undefined ? { 'retry-after': String(refused.retryAfter) } : {};
-        return fail(refused.status, 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', false, {}, headers, SECONDARY_DOCS);
-      }
+      const refused = this.secondary.fault(caller.limits, () => this.faults.hit('secondary_rate_limit_rate', matched?.endpoint));
+      if (refused !== undefined) return limited(refused);
       if (this.faults.hit('http_error_rate', matched?.endpoint)) {
         const kinds = this.ctx.scenario.github.errorShapes.httpErrorBodies;
         const kind = kinds[this.shapeRng.int(0, kinds.length - 1)]!;
@@ -218,6 +240,18 @@ export class GithubHttp {
     }
     return { status: result.status, body: result.body, counted, headers };
   }
+}
+
+/** A request as it arrived: what the answer is decided from. */
+interface Arrived {
+  startMs: number;
+  raw: string;
+  method: string;
+  url: URL;
+  matched: ReturnType<Router['match']>;
+  who: AuthResult;
+  /** refused by a secondary limit at arrival */
+  refusal?: SecondaryRefusal;
 }
 
 function grants(granted: GithubAccess, needed: 'read' | 'write'): boolean {
