@@ -89,6 +89,8 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     verifySsl: env.proxmox.verifySsl,
     ca: env.proxmox.ca,
   });
+  // the takeover bound is a duration of the cluster's, so it runs faster with the demo's --speed
+  const instance = { id: env.instance.id, takeoverAfterMs: env.instance.takeoverAfterMs / factor };
   const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
   const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
   const hidden = new HiddenVmids({ proxmox, pools: config.pools, log: o.log, windowMs: timings.cloneTimeoutMs, staleProbeMs: timings.hiddenReprobeMs });
@@ -112,6 +114,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     suffix: () => Array.from({ length: 4 }, () => SUFFIX_CHARS[randomInt(SUFFIX_CHARS.length)]).join(''),
     onSecret: (s) => o.redactor.add(s),
     permissions,
+    instance,
   });
   const planConfig: PlanConfig = {
     pools: config.pools,
@@ -120,6 +123,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     pauseOnStopped: env.pauseOnStopped,
     vmidCooldownMs: timings.vmidCooldownMs,
     hiddenVmidWindowMs: timings.cloneTimeoutMs,
+    instance,
   };
   // Schedules are wall-clock rules: read in the scenario's time when the demo runs faster.
   const origin = o.timeOrigin;
