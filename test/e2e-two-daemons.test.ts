@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -59,7 +59,7 @@ function startDaemon(sim: Simulator, id: string, pools: string): Daemon {
   const env = { PATH: process.env.PATH, ...daemonEnv(sim.endpoints, pools, SPEED), INSTANCE_ID: id, INSTANCE_TAKEOVER_AFTER: '10m' };
   const child = spawn(process.execPath, [CLI, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const d: Daemon = { id, child, logs: [], exited: new Promise((r) => child.once('exit', () => r())) };
-  for (const s of [child.stdout!, child.stderr!]) createInterface({ input: s }).on('line', (l) => { d.logs.push(l); if (process.env.HA_DEBUG) appendFileSync(`/tmp/ha-${id}.log`, l + '\n'); });
+  for (const s of [child.stdout!, child.stderr!]) createInterface({ input: s }).on('line', (l) => d.logs.push(l));
   return d;
 }
 
@@ -93,9 +93,12 @@ async function withSim(yaml: string, caps: { total?: number; pools: Record<strin
   const daemons: Daemon[] = [];
   try {
     await f(sim, daemons);
-  } finally {
+  } catch (e) {
     await stopAll(daemons);
+    await sim.stop();
+    throw e;
   }
+  await stopAll(daemons);
   return sim;
 }
 
@@ -103,7 +106,7 @@ describe('e2e: two daemons against one simulator', () => {
   it('same pools: the second stands down with a clear error while the first is live; once the first is SIGKILLed, it takes over after INSTANCE_TAKEOVER_AFTER and leaks nothing', async () => {
     const pools = poolsFile([{ name: 'ubuntu', template: 'ubuntu-2404-runner-template', labels: LABELS_A, range: [200, 205], max: 3 }]);
     const workload = `  - {at: 0s, repo: acme/app, jobs: 2, runs: 1, labels: ${LABELS_A}, duration: 120s}\n  - {at: 0s, repo: acme/app, jobs: 2, runs: 1, labels: ${LABELS_A}, duration: 30s}\n`;
-    let before: ReturnType<Simulator['ourVms']> = [];
+    let before: ReturnType<Simulator['pve']['ourVms']> = [];
     let takenOverAt = -1;
     let bCreatedBeforeTakeover = -1;
     const sim = await withSim(scenario(workload), { pools: { ubuntu: 3 } }, async (sim, daemons) => {
@@ -130,7 +133,8 @@ describe('e2e: two daemons against one simulator', () => {
       a.child.kill('SIGKILL');
       await a.exited;
       before = sim.pve.ourVms();
-      await until('every job done and nothing left', () => allDone(sim) && clean(sim), daemons);
+      // 120 s here is an hour of scenario time: three times the takeover bound plus every job
+      await until('every job done and nothing left', () => allDone(sim) && clean(sim), daemons, 120_000);
       takenOverAt = b.logs.findIndex((l) => l.includes("pve-runners instance 'pvr-a' made no VM for 20s (INSTANCE_TAKEOVER_AFTER): taken for gone"));
       bCreatedBeforeTakeover = b.logs.slice(0, Math.max(0, takenOverAt)).filter((l) => l.includes('"message":"creating runner VM')).length;
     });
@@ -146,13 +150,13 @@ describe('e2e: two daemons against one simulator', () => {
   }, 300_000);
 
   it('disjoint pools (VMID ranges and labels): both daemons serve at once, neither sees a conflict', async () => {
-    const a = poolsFile([{ name: 'jammy-a', template: 'ubuntu-2404-runner-template', labels: LABELS_A, range: [200, 204], max: 2 }]);
+    const a = poolsFile([{ name: 'noble-a', template: 'ubuntu-2404-runner-template', labels: LABELS_A, range: [200, 204], max: 2 }]);
     const b = poolsFile([{ name: 'jammy-b', template: 'ubuntu-2204-runner-template', labels: LABELS_B, range: [300, 304], max: 2 }]);
     const workload = `  - {at: 0s, repo: acme/app, jobs: 3, runs: 1, labels: ${LABELS_A}, duration: 30s}\n  - {at: 0s, repo: acme/app, jobs: 3, runs: 1, labels: ${LABELS_B}, duration: 30s}\n`;
     let da: Daemon | undefined;
     let db: Daemon | undefined;
     const instances = new Map<number, string | undefined>();
-    const sim = await withSim(scenario(workload), { pools: { 'jammy-a': 2, 'jammy-b': 2 } }, async (sim, daemons) => {
+    const sim = await withSim(scenario(workload), { pools: { 'noble-a': 2, 'jammy-b': 2 } }, async (sim, daemons) => {
       da = startDaemon(sim, 'pvr-a', a);
       db = startDaemon(sim, 'pvr-b', b);
       daemons.push(da, db);
