@@ -143,10 +143,10 @@ describe('e2e: two daemons against one simulator', () => {
     expect(takenOverAt).toBeGreaterThan(0);
     expect(bCreatedBeforeTakeover).toBe(0);
     const report = sim.report({ finished: true, isUnmatched: () => false });
+    await sim.stop();
     expect(report.jobs.completed).toBe(4);
     expect(report.cap_violation_details).toEqual([]);
     zeroLeaks(report);
-    await sim.stop();
   }, 300_000);
 
   it('disjoint pools (VMID ranges and labels): both daemons serve at once, neither sees a conflict', async () => {
@@ -167,15 +167,15 @@ describe('e2e: two daemons against one simulator', () => {
         return allDone(sim) && clean(sim);
       }, daemons);
     });
+    const report = sim.report({ finished: true, isUnmatched: () => false });
+    await sim.stop();
     expect(created(da!).length).toBeGreaterThan(0);
     expect(created(db!).length).toBeGreaterThan(0);
     expect([...da!.logs, ...db!.logs].filter((l) => l.includes('another pve-runners instance'))).toEqual([]);
     // each VM carries the id of the daemon whose range it is in
     expect([...instances].every(([vmid, id]) => id === (vmid < 300 ? 'pvr-a' : 'pvr-b'))).toBe(true);
-    const report = sim.report({ finished: true, isUnmatched: () => false });
     expect(report.jobs.completed).toBe(6);
     expect(report.cap_violation_details).toEqual([]);
     zeroLeaks(report);
-    await sim.stop();
   }, 300_000);
 });
