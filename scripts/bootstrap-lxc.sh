@@ -8,7 +8,9 @@
 #   3. creates the unprivileged container (nesting on, for the unit's systemd sandboxing) with the
 #      node's snippets directory bind-mounted at /mnt/pve-snippets/<node>, or updates an existing one;
 #   4. starts it, copies in the release tarball (scripts/package.sh), install.sh, the env file and
-#      any credentials, and runs install.sh there, which installs Node.js, the daemon and the unit.
+#      any credentials, and runs install.sh there, which installs Node.js, the daemon and the unit;
+#   5. with --ha, registers the container as a Proxmox HA resource (ha-manager), after checking the
+#      cluster is quorate and the container's disk is on storage another node can start it from.
 set -euo pipefail
 
 PROG=bootstrap-lxc.sh
@@ -32,6 +34,7 @@ PACKAGE=""
 ENV_FILE=""
 CREDENTIALS_DIR=""
 POOLS_FILE=""
+HA=0
 # The service user's ids inside the container; on the host they appear shifted by the
 # unprivileged container's id map (100000 by default).
 SVC_ID=990
@@ -58,6 +61,9 @@ Creates or updates the pve-runners LXC container on this Proxmox VE node and ins
   --rootfs-storage ID     storage for the container's disk (default: $ROOTFS_STORAGE)
   --template-storage ID   storage for container templates (default: $TEMPLATE_STORAGE)
   --disk GB / --memory MB / --cores N / --bridge NAME   container resources (default: $DISK_GB / $MEMORY_MB / $CORES / $BRIDGE)
+  --ha                    make the container a Proxmox HA resource (ha-manager add ct:ID --state started),
+                          so another node restarts it when this one fails; needs a quorate cluster and
+                          --rootfs-storage on shared storage (Ceph RBD, NFS, ...) or a replicated ZFS pool
   --dry-run               print the commands that change something instead of running them
   -h, --help              this text
 EOF
@@ -80,6 +86,7 @@ while (($# > 0)); do
     --memory) MEMORY_MB=${2:?}; shift 2 ;;
     --cores) CORES=${2:?}; shift 2 ;;
     --bridge) BRIDGE=${2:?}; shift 2 ;;
+    --ha) HA=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
@@ -97,6 +104,46 @@ require_proxmox_host pct pveam pvesm pvesh
 NODE=${NODE:-$(hostname)}
 [[ $NODE =~ ^[A-Za-z0-9-]+$ ]] || die "node name '$NODE' is not a host name; pass --node"
 MOUNT_POINT=/mnt/pve-snippets/$NODE
+SNIPPETS_ENV='/mnt/pve-snippets/{node}'
+MP0_SHARED=""
+
+# "<type> <1 if every node sees the same contents, else 0>" of a storage. These types are shared by
+# nature (PVE's storage plugins mark them so), whatever storage.cfg says; others when it says shared 1.
+storage_kind() {
+  local json type shared
+  json=$(pvesh get "/storage/$1" --output-format json) || die "storage '$1' not found (pvesm status lists them)"
+  type=$(sed -n 's/.*"type" *: *"\([^"]*\)".*/\1/p' <<<"$json")
+  shared=$(sed -n 's/.*"shared" *: *\([01]\).*/\1/p' <<<"$json")
+  case $type in nfs | cifs | glusterfs | cephfs | rbd | iscsi | iscsidirect | zfs | pbs) shared=1 ;; esac
+  printf '%s %s\n' "${type:-unknown}" "${shared:-0}"
+}
+
+# --- 0. high availability prerequisites (--ha), checked before anything changes -------------------
+if [[ $HA == 1 ]]; then
+  command -v ha-manager >/dev/null 2>&1 || die "--ha needs ha-manager (Proxmox VE's pve-ha-manager), which is not found"
+  cluster=$(pvesh get /cluster/status --output-format json) || die "--ha: cannot read the cluster status (pvesh get /cluster/status)"
+  [[ $cluster =~ \"type\"\ *:\ *\"cluster\" ]] || die "--ha needs a cluster: this node is standalone, so there is no other node to restart the container on (pvecm create / pvecm add)"
+  [[ $cluster =~ \"quorate\"\ *:\ *1 ]] || die "--ha: the cluster is not quorate now; HA acts only with quorum (a majority of votes; two nodes need a QDevice)"
+  kind=$(storage_kind "$ROOTFS_STORAGE") || exit 1
+  read -r rootfs_type rootfs_shared <<<"$kind"
+  if [[ $rootfs_shared == 1 ]]; then
+    info "--ha: the container's disk goes on shared storage $ROOTFS_STORAGE ($rootfs_type)"
+  elif [[ $rootfs_type == zfspool ]]; then
+    info "warning: --ha with the disk on ZFS pool $ROOTFS_STORAGE: it is local, so HA can only start the container elsewhere from a replica; add a replication job (pvesr create-local-job <ctid>-0 <other node> --schedule '*/5') — a failover loses what changed since its last run"
+  else
+    die "--ha: --rootfs-storage $ROOTFS_STORAGE ($rootfs_type) is local to $NODE, so no other node could start the container after a failure; pass --rootfs-storage with shared storage (Ceph RBD, NFS, ...) or a ZFS pool you replicate with pvesr"
+  fi
+  kind=$(storage_kind "$SNIPPET_STORAGE") || exit 1
+  read -r snippets_type snippets_shared <<<"$kind"
+  if [[ $snippets_shared == 1 ]]; then
+    # The same directory on every node: one mount, marked shared so HA may migrate the container.
+    MOUNT_POINT=/mnt/pve-snippets/shared
+    SNIPPETS_ENV=$MOUNT_POINT
+    MP0_SHARED=,shared=1
+  else
+    info "warning: --ha with snippet storage $SNIPPET_STORAGE ($snippets_type) local to $NODE: on another node the container's bind mount shows that node's $SNIPPETS_DIR, so snippets for VMs on other nodes go astray, and Proxmox refuses to migrate a container with a local bind mount (recovery after a failure still starts it); use a shared snippet storage, or pools with delivery: sftp or guest-agent"
+  fi
+fi
 
 # --- 1. snippet storage -------------------------------------------------------------------------
 storage_json=$(pvesh get "/storage/$SNIPPET_STORAGE" --output-format json) || die "storage '$SNIPPET_STORAGE' not found (pvesm status lists them)"
@@ -130,7 +177,7 @@ settings=(
   --hostname "$CT_HOSTNAME"
   --cores "$CORES" --memory "$MEMORY_MB" --swap 512
   --net0 "name=eth0,bridge=$BRIDGE,ip=dhcp,ip6=auto"
-  --mp0 "$SNIPPETS_DIR,mp=$MOUNT_POINT,backup=0"
+  --mp0 "$SNIPPETS_DIR,mp=$MOUNT_POINT,backup=0$MP0_SHARED"
   --features nesting=1
   --onboot 1
   --tags pve-runners
@@ -143,7 +190,7 @@ if status=$(pct status "$CTID" 2>/dev/null); then
   old_mp0=$(sed -n 's/^mp0: //p' <<<"$config")
   run pct set "$CTID" "${settings[@]}"
   # Mount points and features apply at the next container start.
-  if [[ $status == "status: running" && $old_mp0 != "$SNIPPETS_DIR,mp=$MOUNT_POINT,backup=0" ]]; then
+  if [[ $status == "status: running" && $old_mp0 != "$SNIPPETS_DIR,mp=$MOUNT_POINT,backup=0$MP0_SHARED" ]]; then
     run pct reboot "$CTID"
   elif [[ $status != "status: running" ]]; then
     run pct start "$CTID"
@@ -176,7 +223,7 @@ $ca_line
 # the resource pool create-proxmox-token.sh made; the token's ACLs are on it
 PROXMOX_POOL=pve-runners
 PROXMOX_STORAGE=$SNIPPET_STORAGE
-SNIPPETS_DIR=/mnt/pve-snippets/{node}
+SNIPPETS_DIR=$SNIPPETS_ENV
 RUNNER_POOLS_CONFIG=/etc/pve-runners/pools.yaml
 # journalctl -u pve-runners shows plain lines with syslog priorities; LOG_FORMAT=json for a log shipper
 #LOG_FORMAT=json
@@ -231,6 +278,18 @@ if [[ -n $CREDENTIALS_DIR ]]; then
 fi
 run pct exec "$CTID" -- "$STAGE/install.sh" --stage "$STAGE" --service-id "$SVC_ID" \
   --snippets-mount /mnt/pve-snippets "$env_mode" "$pools_mode"
+
+# --- 5. high availability ------------------------------------------------------------------------
+if [[ $HA == 1 ]]; then
+  # The daemon keeps no state: a failover is a restart on another node. Its instance id (in the env
+  # file, on the container's disk) moves with it, so the VMs it made stay its own.
+  if ha-manager config 2>/dev/null | grep -qx "ct:$CTID"; then
+    run ha-manager set "ct:$CTID" --state started
+  else
+    run ha-manager add "ct:$CTID" --state started --max_restart 2 --max_relocate 2 --comment "pve-runners daemon (scripts/bootstrap-lxc.sh --ha)"
+  fi
+  info "HA: ct:$CTID is managed by ha-manager; a node that fails is fenced (watchdog) before the container starts elsewhere, so two never run at once"
+fi
 
 if [[ $DRY_RUN == 1 ]]; then
   info "dry run: nothing was changed"

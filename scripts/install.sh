@@ -97,8 +97,18 @@ install -d -m 0755 "$ROOT/etc/systemd/system" "$ROOT/etc/pve-runners"
 install -m 0644 "$base/current/systemd/pve-runners.service" "$ROOT/etc/systemd/system/pve-runners.service"
 install -d -m 0755 "$ROOT$SNIPPETS_MOUNT"
 
-if [[ -f $STAGE/pve-runners.env ]] && { [[ $KEEP_ENV == 0 ]] || [[ ! -e $ROOT/etc/pve-runners/pve-runners.env ]]; }; then
-  install -m 0600 "$STAGE/pve-runners.env" "$ROOT/etc/pve-runners/pve-runners.env"
+env_file=$ROOT/etc/pve-runners/pve-runners.env
+# The installation's id goes into the description of every VM it makes, so it must outlive
+# reinstalls and move with the container (HA): written once, kept when the file is replaced.
+old_id=""
+[[ -f $env_file ]] && old_id=$(sed -n 's/^INSTANCE_ID=//p' "$env_file" | tail -n 1)
+if [[ -f $STAGE/pve-runners.env ]] && { [[ $KEEP_ENV == 0 ]] || [[ ! -e $env_file ]]; }; then
+  install -m 0600 "$STAGE/pve-runners.env" "$env_file"
+fi
+if [[ -f $env_file ]] && ! grep -q '^INSTANCE_ID=' "$env_file"; then
+  id=${old_id:-pvr-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')}
+  printf '# this installation, in every VM it makes; keep it (README: High availability)\nINSTANCE_ID=%s\n' "$id" >>"$env_file"
+  info "instance id $id written to /etc/pve-runners/pve-runners.env"
 fi
 if [[ -f $STAGE/pools.yaml ]] && { [[ $KEEP_POOLS == 0 ]] || [[ ! -e $ROOT/etc/pve-runners/pools.yaml ]]; }; then
   install -m 0644 "$STAGE/pools.yaml" "$ROOT/etc/pve-runners/pools.yaml"

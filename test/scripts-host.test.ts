@@ -225,6 +225,54 @@ describe('bootstrap-lxc.sh', () => {
     expect(r.stdout).toBe('');
   });
 
+  describe('--ha', () => {
+    const ceph = { FAKE_STORAGE_TYPES: 'ceph-ct=rbd cephfs=cephfs' };
+    const ha = (r: Run) => r.printed.filter((c) => c[0] === 'ha-manager');
+
+    it('--dry-run with the disk on shared storage: registers ct:<id> with ha-manager after the install, and warns that local snippets do not follow the container', () => {
+      const r = runScript('bootstrap-lxc.sh', [...base(pkg()), '--dry-run', '--ha', '--rootfs-storage', 'ceph-ct'], ceph);
+      expect(r.status).toBe(0);
+      expect(ha(r)).toEqual([['ha-manager', 'add', 'ct:120', '--state', 'started', '--max_restart', '2', '--max_relocate', '2', '--comment', 'pve-runners daemon (scripts/bootstrap-lxc.sh --ha)']]);
+      // the container exists and runs the daemon before HA takes it over
+      const at = (tool: string, sub: string) => r.printed.findIndex((c) => c[0] === tool && c[1] === sub);
+      expect(at('ha-manager', 'add')).toBeGreaterThan(at('pct', 'exec'));
+      const create = r.printed.find((c) => c[0] === 'pct' && c[1] === 'create')!;
+      expect(create[create.indexOf('--rootfs') + 1]).toBe('ceph-ct:8');
+      expect(create[create.indexOf('--mp0') + 1]).toBe(MP0);
+      expect(r.stderr).toMatch(/warning: --ha with snippet storage local \(dir\) local to pve1: .*delivery: sftp or guest-agent/);
+      // only queries reached the fake tools
+      expect(mutating(r.calls, 'ha-manager', ['config'])).toEqual([]);
+      expect(mutating(r.calls, 'pct', READ_ONLY.pct)).toEqual([]);
+    });
+
+    it('a shared snippet storage is mounted once, marked shared (so HA may migrate the container); a resource already managed is set started, not added again', () => {
+      const r = runScript('bootstrap-lxc.sh', [...base(pkg()), '--dry-run', '--ha', '--rootfs-storage', 'ceph-ct', '--snippet-storage', 'cephfs', '--snippets-dir', '/mnt/pve/cephfs/snippets'], { ...ceph, FAKE_HA_CONFIG: 'ct:120\n\tstate started' });
+      expect(r.status).toBe(0);
+      const create = r.printed.find((c) => c[0] === 'pct' && c[1] === 'create')!;
+      expect(create[create.indexOf('--mp0') + 1]).toBe('/mnt/pve/cephfs/snippets,mp=/mnt/pve-snippets/shared,backup=0,shared=1');
+      expect(ha(r)).toEqual([['ha-manager', 'set', 'ct:120', '--state', 'started']]);
+      expect(r.stderr).not.toMatch(/warning/);
+    });
+
+    it('refuses, before changing anything, a container disk only this node sees, a standalone node, or a cluster without quorum', () => {
+      const local = runScript('bootstrap-lxc.sh', [...base(pkg()), '--dry-run', '--ha'], ceph);
+      expect(local.status).toBe(1);
+      expect(local.stderr).toMatch(/--ha: --rootfs-storage local-lvm \(dir\) is local to pve1, so no other node could start the container after a failure/);
+      const standalone = runScript('bootstrap-lxc.sh', [...base(pkg()), '--dry-run', '--ha', '--rootfs-storage', 'ceph-ct'], { ...ceph, FAKE_CLUSTER_STATUS: '[{"id":"node/pve1","type":"node","online":1}]' });
+      expect(standalone.stderr).toMatch(/--ha needs a cluster: this node is standalone/);
+      const noQuorum = runScript('bootstrap-lxc.sh', [...base(pkg()), '--dry-run', '--ha', '--rootfs-storage', 'ceph-ct'], { ...ceph, FAKE_CLUSTER_STATUS: '[{"id":"cluster","type":"cluster","quorate":0,"nodes":3}]' });
+      expect(noQuorum.stderr).toMatch(/the cluster is not quorate now/);
+      for (const r of [local, standalone, noQuorum]) {
+        expect(r.status).toBe(1);
+        expect(r.printed).toEqual([]);
+      }
+      // a replicated ZFS pool is allowed, with what a failover then loses said
+      const zfs = runScript('bootstrap-lxc.sh', [...base(pkg()), '--dry-run', '--ha', '--rootfs-storage', 'tank'], { FAKE_STORAGE_TYPES: 'tank=zfspool' });
+      expect(zfs.status).toBe(0);
+      expect(zfs.stderr).toMatch(/warning: --ha with the disk on ZFS pool tank: .*pvesr create-local-job/);
+    });
+  });
+
   it('needs a release package', () => {
     const r = runScript('bootstrap-lxc.sh', ['--dry-run']);
     expect(r.status).toBe(1);

@@ -91,10 +91,19 @@ describe('install.sh', () => {
     expect(install(root, stage('1.1.0', 'A=2\n'), '--keep-env').status).toBe(0);
     expect(readlinkSync(join(root, 'opt/pve-runners/current'))).toBe('releases/1.1.0');
     expect(existsSync(join(root, 'opt/pve-runners/releases/1.0.0'))).toBe(true);
-    expect(readFileSync(join(root, 'etc/pve-runners/pve-runners.env'), 'utf8')).toBe('EDITED=1\n');
+    // an env file without an instance id gets one, once
+    const edited = readFileSync(join(root, 'etc/pve-runners/pve-runners.env'), 'utf8');
+    const id = /^INSTANCE_ID=(pvr-[0-9a-f]{8})$/m.exec(edited)?.[1];
+    expect(id).toBeDefined();
+    expect(edited.startsWith('EDITED=1\n')).toBe(true);
 
+    // replaced, the file keeps the installation's id (its VMs carry it); one given is kept as it is
     expect(install(root, stage('1.1.0', 'A=3\n'), '--replace-env').status).toBe(0);
-    expect(readFileSync(join(root, 'etc/pve-runners/pve-runners.env'), 'utf8')).toBe('A=3\n');
+    const replaced = readFileSync(join(root, 'etc/pve-runners/pve-runners.env'), 'utf8');
+    expect(replaced.startsWith('A=3\n')).toBe(true);
+    expect(replaced.match(/^INSTANCE_ID=.*$/gm)).toEqual([`INSTANCE_ID=${id}`]);
+    expect(install(root, stage('1.1.0', 'A=4\nINSTANCE_ID=ci-runners\n'), '--replace-env').status).toBe(0);
+    expect(readFileSync(join(root, 'etc/pve-runners/pve-runners.env'), 'utf8')).toBe('A=4\nINSTANCE_ID=ci-runners\n');
   });
 
   it('refuses a tarball that is not a release, and changes nothing', () => {

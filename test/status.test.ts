@@ -119,6 +119,20 @@ describe('status on the demo scenario', () => {
     expectNoSecrets([...text.lines, ...text.logs]);
   }, 60_000);
 
+  it('another live installation in the ranges: status says STANDING DOWN and what to do, --json names it', async () => {
+    await allQueued();
+    expect(await onceCommand({ env, cwd: ROOT, out: () => {}, write: () => {}, dryRun: false, timeScale: SPEED })).toBe(0);
+    // the daemon's own installation sees no other
+    expect((await statusJson()).otherInstances).toEqual([]);
+    const second = { INSTANCE_ID: 'second' };
+    const text = await status(false, second);
+    expect(text.lines).toContainEqual(expect.stringMatching(/^STANDING DOWN: another pve-runners instance 'demo' is live in the VMID range of [a-z0-9-, ]+ \(VMs [\d, ]+\): nothing is created there; stop the other daemon, or give the two disjoint VMID ranges$/));
+    const json = JSON.parse((await status(true, second)).lines[0]!) as StatusReport;
+    expect(json.otherInstances).toEqual([expect.objectContaining({ id: 'demo', live: true })]);
+    expect([...json.otherInstances[0]!.pools].sort()).toEqual(['ubuntu-2204', 'ubuntu-2404', 'windows-2022']);
+    expect(json.pools.map((p) => p.limitedBy)).toEqual(Array(3).fill("another pve-runners instance 'demo' live in its VMID range"));
+  }, 60_000);
+
   it('exits 1 with the reason when Proxmox refuses the token, without echoing the secret', async () => {
     const wrong = '0b6c2f4e-5d1a-4c3b-9e8f-7a6b5c4d3e2f';
     const r = await status(false, { PROXMOX_TOKEN_SECRET: wrong });

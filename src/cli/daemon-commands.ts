@@ -37,7 +37,8 @@ function setup(o: DaemonCommandOptions) {
 export async function runCommand(o: DaemonCommandOptions & { stopSignal: Promise<void> }): Promise<number> {
   const { settings, log, w, endpoints } = setup(o);
   const c = settings.config;
-  log.info(`pve-runners starting: ${c.pools.length} pool(s) [${c.pools.map((p) => p.name).join(', ')}], ${c.github.repos.length} repo(s), ${c.github.orgs.length} org(s), poll every ${Math.round(w.timings.pollIntervalMs / 100) / 10}s, Proxmox ${settings.env.proxmox.url}, GitHub ${settings.env.github.apiUrl}`);
+  log.info(`pve-runners starting: ${c.pools.length} pool(s) [${c.pools.map((p) => p.name).join(', ')}], ${c.github.repos.length} repo(s), ${c.github.orgs.length} org(s), poll every ${Math.round(w.timings.pollIntervalMs / 100) / 10}s, Proxmox ${settings.env.proxmox.url}, GitHub ${settings.env.github.apiUrl}, instance ${settings.env.instance.id} (${settings.env.instance.source === 'INSTANCE_ID' ? 'INSTANCE_ID' : settings.env.instance.source === 'machine-id' ? 'from /etc/machine-id' : 'default'})`);
+  if (settings.env.instance.source === 'none') log.warn('INSTANCE_ID is not set and /etc/machine-id cannot be read: this installation is instance \'default\', which another installation without an id cannot be told from; set INSTANCE_ID in the env file (install.sh writes one)');
   // A stale runner in a template fails quietly (GitHub just stops assigning jobs): say so at start.
   void probeRunnerVersions({ proxmox: w.proxmox, github: w.github, config: c })
     .then((lines) => {

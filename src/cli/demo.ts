@@ -65,6 +65,8 @@ export function daemonEnv(e: SimEndpoints, poolsFile: string, speed: number): Re
     // the simulated GitHub delivers webhooks to whichever port the daemon got (it logs it)
     ...(e.github.webhook ? { WEBHOOK_LISTEN: '127.0.0.1:0', WEBHOOK_SECRET: e.github.webhook.secret } : {}),
     RUNNER_POOLS_CONFIG: poolsFile,
+    // one installation against a fresh simulator; set here so a host without /etc/machine-id is no different
+    INSTANCE_ID: 'demo',
     LOG_FORMAT: 'json',
     LOG_LEVEL: 'info',
     PVE_RUNNERS_TIME_SCALE: String(speed),

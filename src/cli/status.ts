@@ -48,6 +48,8 @@ export interface StatusReport {
   /** scopes whose jobs or runners could not be read: their figures are incomplete */
   incomplete: string[];
   github: { remaining: number; limit: number; resetAt: number } | null;
+  /** other pve-runners installations with VMs in our pools' ranges; a live one makes those pools create nothing */
+  otherInstances: Array<{ id: string; live: boolean; pools: string[]; vmids: number[]; lastActiveAt: number }>;
 }
 
 /** The table's figures from one observation and the plan made of it (the planner's own classification). */
@@ -96,7 +98,7 @@ export function buildStatus(config: Config, scopes: readonly string[], obs: Obse
     unmatched.set(key, g);
   }
   const incomplete = scopes.filter((s) => obs.jobScopesFailed.includes(s) || !obs.runnerScopes.includes(s));
-  return { pools, unmatched: [...unmatched.values()], foreignInRanges: foreignVmsInRanges(config.pools, obs.vms), total: { vms: totalVms, maxTotalRunners: cap }, incomplete, github: budget };
+  return { pools, unmatched: [...unmatched.values()], foreignInRanges: foreignVmsInRanges(config.pools, obs.vms), total: { vms: totalVms, maxTotalRunners: cap }, incomplete, github: budget, otherInstances: plan.otherInstances.map((x) => ({ ...x, pools: [...x.pools], vmids: [...x.vmids] })) };
 }
 
 const HEADERS = ['pool', 'queued', 'creating', 'booting', 'idle', 'busy', 'stopped', 'hot', 'warm', 'runners idle/busy', 'capacity left'];
@@ -119,6 +121,11 @@ export function formatStatus(r: StatusReport): string[] {
   out.push(r.foreignInRanges.length === 0
     ? 'foreign VMs in ranges: none'
     : `foreign VMs in ranges (never touched, VMIDs skipped): ${r.foreignInRanges.map((f) => `${describeForeign(f)} in ${f.pool}`).join(', ')}`);
+  for (const x of r.otherInstances) {
+    out.push(x.live
+      ? `STANDING DOWN: another pve-runners instance '${x.id}' is live in the VMID range of ${x.pools.join(', ')} (VMs ${x.vmids.join(', ')}): nothing is created there; stop the other daemon, or give the two disjoint VMID ranges`
+      : `pve-runners instance '${x.id}' made no VM for INSTANCE_TAKEOVER_AFTER: its VMs ${x.vmids.join(', ')} are taken over`);
+  }
   if (r.incomplete.length) out.push(`incomplete: could not read jobs or runners of ${r.incomplete.join(', ')}; their figures are partial`);
   if (r.github) out.push(`GitHub rate budget: ${r.github.remaining}/${r.github.limit} left`);
   return out;

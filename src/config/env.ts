@@ -12,6 +12,7 @@ import { readSecret, secretHowTo } from './env-secrets.js';
 import { githubApiUrl, proxmoxUrl, type ProxmoxUrl } from './env-urls.js';
 import { webhookSettings, type WebhookSettings } from './env-webhook.js';
 import { metricsListen, type ListenAddress } from './env-metrics.js';
+import { instanceSettings, type InstanceSettings } from './env-instance.js';
 import { ConfigError } from './errors.js';
 import type { ConfigProblem } from './errors.js';
 import { describeFsError, fsFix, MAX_CONFIG_BYTES, nodeFs } from './fs.js';
@@ -22,6 +23,7 @@ export type { Env } from './env-reader.js';
 export { CREDENTIAL_NAMES, SECRET_VARIABLES, type SecretVariable } from './env-secrets.js';
 export type { WebhookSettings } from './env-webhook.js';
 export type { ListenAddress } from './env-metrics.js';
+export type { InstanceSettings } from './env-instance.js';
 
 /** The README's levels. The logger uses syslog levels, so winston's npm ones (http, verbose, silly) would silence it. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -77,6 +79,8 @@ export interface EnvSettings {
   readonly webhook: WebhookSettings | undefined;
   /** METRICS_LISTEN; undefined: no /metrics */
   readonly metrics: ListenAddress | undefined;
+  /** INSTANCE_ID (or one derived from the machine id) and INSTANCE_TAKEOVER_AFTER */
+  readonly instance: InstanceSettings;
 }
 
 export interface EnvOptions {
@@ -266,6 +270,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
   const pauseOnStopped = r.bool('PAUSE_ON_STOPPED', false);
   const webhook = webhookSettings(r);
   const metrics = metricsListen(r);
+  const instance = instanceSettings(r);
 
   const node = r.raw('PROXMOX_NODE');
   const forPools = Object.freeze({ poolsConfig: pools, defaultNode: node !== undefined && NODE_RE.test(node) ? node : undefined, repo, maxTotalRunners });
@@ -284,6 +289,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
     repo,
     webhook,
     metrics,
+    instance: Object.freeze(instance),
   };
   return { settings: Object.freeze(settings), problems: [], forPools };
 }

@@ -99,7 +99,7 @@ export class Creator {
     const userData = renderUserData(pool.userData.text, { runnerName: a.name, vmid: a.vmid, pool: pool.name, node: a.node, registration: minted.registration }, pool.userData.path);
     // Described as a runner of its scope before it starts: a start that fails leaves a stopped VM
     // of ours, which the next tick removes, never a warm VM that has been booted.
-    const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: a.name, createdAt: this.d.clock.now() });
+    const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: a.name, createdAt: this.d.clock.now(), ...this.instance() });
     try {
       await this.boot(a.node, a.vmid, file, userData, { cicustom: `user=${this.d.snippets.volid(file)}`, description });
     } catch (e) {
@@ -163,7 +163,7 @@ export class Creator {
   private async clone(a: CreateAction, pool: PoolConfig, vmid: number, name: string, onSlot: () => void): Promise<void> {
     const now = this.d.clock.now();
     const warm = a.purpose === 'warm' ? { template: a.templateVmid, ...(a.templateStamp !== undefined ? { stamp: a.templateStamp } : {}) } : undefined;
-    const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: now, ...(warm ? { warm } : {}) });
+    const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: name, createdAt: now, ...(warm ? { warm } : {}), ...this.instance() });
     const clone = () =>
       this.d.proxmox.clone(a.node, a.templateVmid, {
         newid: vmid,
@@ -189,6 +189,10 @@ export class Creator {
         }
       }, { pool: pool.name, vmid, runner: name }),
     );
+  }
+
+  private instance(): { instance?: string } {
+    return this.d.instance ? { instance: this.d.instance.id } : {};
   }
 
   private pool(name: string): PoolConfig {

@@ -9,6 +9,7 @@ import { plan, type PlanConfig } from '../planner/plan.js';
 import type { InFlight, Observation } from '../planner/observation.js';
 import type { LoopMetrics } from '../metrics/recorder.js';
 import type { Executor } from './execute.js';
+import { InstanceLog } from './instance-log.js';
 import type { Observer } from './observe.js';
 import type { QuickLook } from './quick-look.js';
 import { RateLimitedError } from './rate-limit.js';
@@ -58,8 +59,10 @@ export class Daemon {
   private freedSinceObserve = false;
   /** nudged while no pause was running (during a tick): the next pause is skipped, once */
   private nudged = false;
+  private readonly instances: InstanceLog | undefined;
 
   constructor(private readonly d: DaemonDeps) {
+    this.instances = d.planConfig.instance && new InstanceLog(d.log, d.planConfig.instance, 10 * d.timings.pollIntervalMs);
     d.executor.onFreed(() => {
       this.freedSinceObserve = true;
       if (this.capped) this.wake?.abort();
@@ -95,6 +98,7 @@ export class Daemon {
     const p = plan(this.d.planConfig, observation);
     this.capped = p.pools.some((s) => s.limitedBy !== undefined);
     this.report(p, observation, opts.dryRun ?? false, this.d.clock.now() - started);
+    this.instances?.report(p.otherInstances, observation.now);
     if (!opts.dryRun) this.d.executor.submit(p.actions);
     return { observation, plan: p };
   }

@@ -4,6 +4,7 @@ import type { Config, PoolConfig } from '../config/types.js';
 import type { GithubApi } from '../github/api.js';
 import { describeScope, parseScopeKey } from '../github/scope.js';
 import type { Logger } from '../log.js';
+import type { InstanceConfig } from '../planner/instance.js';
 import type { Action } from '../planner/actions.js';
 import { runnerName } from '../planner/names.js';
 import type { InFlight } from '../planner/observation.js';
@@ -43,6 +44,8 @@ export interface ExecutorDeps {
   permissions?: PermissionLog;
   /** told how each action, clone and VM start went */
   metrics?: ExecutorMetrics;
+  /** this installation's id, written into every VM it makes; a VM of another live instance is never changed */
+  instance?: InstanceConfig;
 }
 
 

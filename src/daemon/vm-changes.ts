@@ -6,6 +6,8 @@ import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
 import type { ExecutorDeps } from './execute.js';
 import type { ExecutorState } from './executor-state.js';
 import { whyNotOurs } from './ownership.js';
+import { actsOn } from '../planner/instance.js';
+import { parseVmDescription } from '../proxmox/vm-meta.js';
 import type { ProxmoxSteps } from './proxmox-steps.js';
 
 type Meta = Record<string, string | number | undefined>;
@@ -102,7 +104,13 @@ export class VmChanges {
     const cfg = await this.d.proxmox.getConfig(a.node, a.vmid);
     const pool = this.d.config.pools.find((p) => p.name === a.pool);
     const why = pool ? whyNotOurs(this.d.config.pools, pool, a.vmid, cfg, adopting) : `pool ${a.pool} is not configured`;
-    if (why === undefined) return cfg;
+    if (why === undefined) {
+      const meta = parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined);
+      if (actsOn(meta, this.d.instance, this.d.clock.now())) return cfg;
+      // Not a person's doing: the VM is left to its instance, and taken over once that is gone.
+      this.d.log.warn(`VM ${a.vmid} was made or started by another live pve-runners instance '${meta?.instance ?? ''}' since this tick observed it: left alone (${a.kind} not done)`, this.meta(a));
+      return undefined;
+    }
     this.s.disowned.add(a.vmid);
     this.d.log.warn(`VM ${a.vmid} no longer carries pve-runners' marks (${why}): someone took it over, so it is left alone from now on (${a.kind} not done)`, this.meta(a));
     return undefined;

@@ -110,6 +110,8 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   });
   // everything but the observer's reads goes through the tracker: it says which descriptions to read again
   const proxmox = writes.watch(pveClient);
+  // the takeover bound is a duration of the cluster's, so it runs faster with the demo's --speed
+  const instance = { id: env.instance.id, takeoverAfterMs: env.instance.takeoverAfterMs / factor };
   const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
   const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
   const hidden = new HiddenVmids({ proxmox, pools: config.pools, log: o.log, windowMs: timings.cloneTimeoutMs, staleProbeMs: timings.hiddenReprobeMs });
@@ -134,6 +136,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     onSecret: (s) => o.redactor.add(s),
     permissions,
     metrics,
+    instance,
   });
   const planConfig: PlanConfig = {
     pools: config.pools,
@@ -142,6 +145,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     pauseOnStopped: env.pauseOnStopped,
     vmidCooldownMs: timings.vmidCooldownMs,
     hiddenVmidWindowMs: timings.cloneTimeoutMs,
+    instance,
   };
   // Schedules are wall-clock rules: read in the scenario's time when the demo runs faster (wallTime).
   const tierSizes = (now: number) => new Map(config.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));

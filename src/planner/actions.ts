@@ -1,3 +1,5 @@
+import type { OtherInstance } from './instance.js';
+
 /** What the planner decides; the executor carries these out. Every action says why. */
 
 /**
@@ -116,4 +118,6 @@ export interface Plan {
   unmatched: Array<{ id: number; repo: string; labels: readonly string[] }>;
   /** things noticed but deliberately not acted on (foreign VMs in ranges, paused VMs …) */
   notes: string[];
+  /** other pve-runners installations with VMs in our pools' ranges; a live one makes its pools stand down */
+  otherInstances: readonly OtherInstance[];
 }

@@ -1,6 +1,7 @@
 import type { PoolConfig } from '../config/types.js';
 import type { AdoptVmAction } from './actions.js';
 import { inRange, type OwnedVm, type PlanContext } from './context.js';
+import { claimOf } from './instance.js';
 import { OWNER_TAG, parseRunnerName } from './names.js';
 import type { ObservedVm } from './observation.js';
 
@@ -35,6 +36,14 @@ export function classifyVms(ctx: PlanContext): Classification {
     const tagPool = poolTag ? poolByName.get(poolTag.slice(POOL_TAG.length)) : undefined;
     const rangePool = pools.find((p) => inRange(p, vm.vmid));
     const creatingPool = poolByName.get(creatingByVmid.get(vm.vmid)?.pool.toLowerCase() ?? '');
+    const claim = creatingPool ? 'ours' : claimOf(vm.meta, ctx.cfg.instance, (id) => ctx.others.find((o) => o.id === id)?.lastActiveAt, obs.now);
+    if (claim === 'other-live' && rangePool) {
+      // Another live installation's: counted against the caps (it takes the cluster's room), never touched.
+      notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} in pool ${rangePool.name}'s range was made by another pve-runners instance '${vm.meta!.instance}', which is live: counted against the pool, never touched`);
+      owned.push({ vm, pool: rangePool, scope: undefined, role: 'unidentified', ageMs: undefined });
+      continue;
+    }
+    if (claim === 'other-gone' && rangePool) notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) was made by pve-runners instance '${vm.meta!.instance}', which made no VM for INSTANCE_TAKEOVER_AFTER: taken over by this instance`);
     if (obs.inFlight.disowned.has(vm.vmid) && !creatingPool) {
       notes.push(`VM ${vm.vmid} (${vm.name || 'unnamed'}) on ${vm.node} lost pve-runners' marks (someone took it over): never touched again, VMID skipped`);
     } else if (creatingPool) {

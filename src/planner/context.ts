@@ -1,4 +1,5 @@
 import type { PoolConfig, TierSizes } from '../config/types.js';
+import { otherInstances, type InstanceConfig, type OtherInstance } from './instance.js';
 import { parseRunnerName } from './names.js';
 import type { InFlight, ObservedRunner, ObservedVm, Observation } from './observation.js';
 
@@ -16,6 +17,8 @@ export interface PlanConfig {
    * ours still running: it counts against its pool's caps this long, then is someone else's.
    */
   hiddenVmidWindowMs: number;
+  /** this installation's id and takeover bound; undefined: every VM of ours is this instance's (no other is looked for) */
+  instance?: InstanceConfig;
 }
 
 /**
@@ -63,6 +66,10 @@ export interface PlanContext {
   /** our registrations, by name (the VM of a runner has the runner's name) */
   ourRunners: ReadonlyMap<string, ObservedRunner>;
   cleanup: boolean;
+  /** other installations with VMs in our pools' ranges */
+  others: readonly OtherInstance[];
+  /** pools in whose range a live other instance has VMs: they get no new VM this tick */
+  standingDown: ReadonlyMap<string, OtherInstance>;
 }
 
 /** The hot and warm sizes of `pool` in force this tick. */
@@ -73,6 +80,9 @@ export function sizesOf(ctx: PlanContext, pool: PoolConfig): TierSizes {
 export function planContext(cfg: PlanConfig, obs: Observation): PlanContext {
   const ourRunners = new Map<string, ObservedRunner>();
   for (const r of obs.runners) if (parseRunnerName(cfg.pools, r.name)) ourRunners.set(r.name, r);
+  const others = otherInstances(cfg.pools, obs.vms, cfg.instance, obs.now);
+  const standingDown = new Map<string, OtherInstance>();
+  for (const o of others) if (o.live) for (const p of o.pools) if (!standingDown.has(p)) standingDown.set(p, o);
   return {
     cfg,
     obs,
@@ -82,6 +92,8 @@ export function planContext(cfg: PlanConfig, obs: Observation): PlanContext {
     creatingNames: new Set(obs.inFlight.creating.map((c) => c.runnerName)),
     ourRunners,
     cleanup: !cfg.disableCleanup,
+    others,
+    standingDown,
   };
 }
 

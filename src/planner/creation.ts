@@ -68,6 +68,8 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
     return { vmid, ...placement };
   };
 
+  // Another live instance creates in these pools: a VM from us too would put them past the caps.
+  for (const [name, other] of ctx.standingDown) out.limitedBy.set(name, `another pve-runners instance '${other.id}' live in its VMID range`);
   const capKind = new Map<string, 'pool' | 'total'>();
   /** a job a cap holds back, if a clone for it could be placed but for the cap: only then is room worth making */
   const holdBack = (w: Want, cap: 'pool' | 'total') => {
@@ -76,6 +78,7 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
   const placeable = (p: PoolConfig) => freeVmid(p, usedVmids, obs.inFlight.recentlyFreed, obs.now, cfg.vmidCooldownMs) !== undefined && typeof place(p, templates, obs, reserved) !== 'string';
   for (const w of wanted) {
     const p = w.pool;
+    if (ctx.standingDown.has(p.name)) continue;
     const why = w.purpose === 'job' ? `job ${w.job!.id} (${w.job!.repo}, ${w.job!.name}) is queued and no idle or booting runner of pool ${p.name} covers it` : `pool ${p.name} keeps ${sizesOf(ctx, p).hot} hot runner(s) and ${w.scope} has fewer ready`;
     // A warm VM is already counted against the caps: starting it needs none of their room.
     const warm = paused ? undefined : takeWarm(p, warmLeft.get(p.name)!, obs, reserved);
@@ -121,7 +124,7 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
     for (const o of [...left].sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0)).slice(0, Math.max(0, left.length + warming - target))) {
       out.surplus.push(removal(ctx, o, `warm VMs above the ${target} pool ${p.name} keeps now`));
     }
-    if (paused) continue;
+    if (paused || ctx.standingDown.has(p.name)) continue;
     for (let n = left.length + warming; n < target; n++) {
       const limit = out.limitedBy.get(p.name) ?? capOf(p)?.why;
       const made = limit ?? clone(p);

@@ -15,6 +15,8 @@ export interface VmMeta {
   createdAt: number;
   /** set while the VM is warm (a stopped clone kept ready): the template it was cloned from */
   warm?: { template: number; stamp?: string };
+  /** the installation (INSTANCE_ID) that made it; absent on VMs made before ids existed (taken as ours) */
+  instance?: string;
 }
 
 export interface ObservedVm {

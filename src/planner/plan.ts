@@ -36,5 +36,5 @@ export function plan(cfg: PlanConfig, obs: Observation): Plan {
   const actions: Action[] = [...adopt, ...vms.actions, ...surplus, ...yielded, ...registrationRemovals(ctx), ...snippetRemovals(ctx), ...created.actions];
   notes.push(...created.notes);
   if (cfg.disableCleanup) notes.push('DISABLE_CLEANUP is set: nothing is removed');
-  return { actions, pools: summarise(ctx, owned, demand, hot, actions, created.limitedBy), unmatched: demand.unmatched, notes };
+  return { actions, pools: summarise(ctx, owned, demand, hot, actions, created.limitedBy), unmatched: demand.unmatched, notes, otherInstances: ctx.others };
 }

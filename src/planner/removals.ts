@@ -65,6 +65,8 @@ export function registrationRemovals(ctx: PlanContext): DeleteRunnerAction[] {
   for (const r of ctx.ourRunners.values()) {
     if (r.status === 'online' || r.busy || vmNames.has(r.name) || ctx.creatingNames.has(r.name) || obs.inFlight.deletingRunners.has(r.id)) continue;
     const parsed = parseRunnerName(ctx.pools, r.name)!;
+    // A live other instance registers runners while their clones run: one without a VM yet may be its.
+    if (ctx.standingDown.has(parsed.pool.name)) continue;
     const reason = warmNames.has(r.name) ? 'offline registration of a warm VM (left by a start that failed; a new one is made when it starts)' : 'offline registration whose VM no longer exists';
     out.push({ kind: 'delete-runner', pool: parsed.pool.name, scope: r.scope, runnerId: r.id, name: r.name, reason });
   }
@@ -79,13 +81,20 @@ export function snippetRemovals(ctx: PlanContext): DeleteSnippetAction[] {
   const out: DeleteSnippetAction[] = [];
   for (const s of obs.snippets) {
     const name = runnerNameOfSnippet(s.file);
-    if (!name || !parseRunnerName(ctx.pools, name) || ctx.creatingNames.has(name)) continue;
+    const parsed = name === undefined ? undefined : parseRunnerName(ctx.pools, name);
+    if (!name || !parsed || ctx.creatingNames.has(name)) continue;
     const vm = vmByName.get(name);
+    // While a live other instance creates in the pool, a snippet without a VM of ours may be its clone's.
+    if (ctx.standingDown.has(parsed.pool.name) && !(vm && isThisInstances(ctx, vm))) continue;
     if (!vm) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its VM no longer exists' });
     else if (isWarm(vm)) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its VM is warm again (left by a start that failed)' });
     else if (vm.status === 'running' && !vm.lock) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its VM has started' });
   }
   return out;
+}
+
+function isThisInstances(ctx: PlanContext, vm: ObservedVm): boolean {
+  return vm.meta !== undefined && (vm.meta.instance === undefined || vm.meta.instance === ctx.cfg.instance?.id);
 }
 
 /** Stopped and described warm: never started, so no registration or snippet of its name is in use. */

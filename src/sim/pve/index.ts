@@ -130,13 +130,15 @@ export class PveSim implements GuestPower {
   }
 
   /** pve-runners' VMs as they are now (for scenario-driven checks such as killing the daemon mid-clone). */
-  ourVms(): Array<{ vmid: number; node: string; name: string; status: 'running' | 'stopped'; lock: string | undefined; tags: string[]; warm: boolean }> {
+  ourVms(): Array<{ vmid: number; node: string; name: string; status: 'running' | 'stopped'; lock: string | undefined; tags: string[]; warm: boolean; instance: string | undefined }> {
     return [...this.world.cluster.vms.values()]
       .filter((v) => v.kind === 'ours')
       .map((v) => ({
         vmid: v.vmid, node: v.node, name: v.config.get('name') ?? '', status: v.status, lock: v.config.get('lock'), tags: (v.config.get('tags') ?? '').split(/[;,\s]+/).filter(Boolean),
         // described warm by pve-runners (a stopped clone kept ready), as its description says
         warm: parseVmDescription(v.config.get('description'))?.warm !== undefined,
+        // the pve-runners installation that made it, as its description says
+        instance: parseVmDescription(v.config.get('description'))?.instance,
       }));
   }
 
