@@ -10,6 +10,7 @@ import { durationProblem } from './durations.js';
 import { EnvReader, type Env } from './env-reader.js';
 import { readSecret, secretHowTo } from './env-secrets.js';
 import { githubApiUrl, proxmoxUrl, type ProxmoxUrl } from './env-urls.js';
+import { sftpSettings, type SftpSettings } from './env-sftp.js';
 import { webhookSettings, type WebhookSettings } from './env-webhook.js';
 import { ConfigError } from './errors.js';
 import type { ConfigProblem } from './errors.js';
@@ -20,6 +21,7 @@ import { Secret } from './secret.js';
 export type { Env } from './env-reader.js';
 export { CREDENTIAL_NAMES, SECRET_VARIABLES, type SecretVariable } from './env-secrets.js';
 export type { WebhookSettings } from './env-webhook.js';
+export type { SftpSettings } from './env-sftp.js';
 
 /** The README's levels. The logger uses syslog levels, so winston's npm ones (http, verbose, silly) would silence it. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -73,6 +75,8 @@ export interface EnvSettings {
   readonly repo: string | undefined;
   /** WEBHOOK_LISTEN and WEBHOOK_SECRET; undefined: no listener, polling alone */
   readonly webhook: WebhookSettings | undefined;
+  /** SFTP_*: used by pools with delivery: sftp */
+  readonly sftp: SftpSettings;
 }
 
 export interface EnvOptions {
@@ -261,6 +265,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
   const disableCleanup = r.bool('DISABLE_CLEANUP', false);
   const pauseOnStopped = r.bool('PAUSE_ON_STOPPED', false);
   const webhook = webhookSettings(r);
+  const sftp = sftpSettings(r);
 
   const node = r.raw('PROXMOX_NODE');
   const forPools = Object.freeze({ poolsConfig: pools, defaultNode: node !== undefined && NODE_RE.test(node) ? node : undefined, repo, maxTotalRunners });
@@ -278,6 +283,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
     logFormat: logFormatRaw as LogFormat,
     repo,
     webhook,
+    sftp: Object.freeze(sftp),
   };
   return { settings: Object.freeze(settings), problems: [], forPools };
 }
