@@ -25,8 +25,15 @@ export class SftpUnavailable extends Error {
   }
 }
 
+interface Session {
+  client: ssh2.Client;
+  sftp: SFTPWrapper;
+  /** rejects when the connection ends: an operation under way then fails instead of waiting forever */
+  closed: Promise<never>;
+}
+
 export class SftpConnection {
-  private session: Promise<{ client: ssh2.Client; sftp: SFTPWrapper }> | undefined;
+  private session: Promise<Session> | undefined;
 
   constructor(private readonly e: SftpEndpoint) {}
 
@@ -35,13 +42,18 @@ export class SftpConnection {
     const reused = this.session !== undefined;
     const s = await this.open();
     try {
-      return await op(s.sftp);
+      return await Promise.race([op(s.sftp), s.closed]);
     } catch (e) {
       if (!isSessionError(e)) throw e;
       this.drop(s.client);
       if (!reused) throw e;
       const fresh = await this.open();
-      return op(fresh.sftp);
+      try {
+        return await Promise.race([op(fresh.sftp), fresh.closed]);
+      } catch (e2) {
+        if (isSessionError(e2)) this.drop(fresh.client);
+        throw e2;
+      }
     }
   }
 
@@ -51,7 +63,7 @@ export class SftpConnection {
     void s?.then((x) => x.client.end(), () => {});
   }
 
-  private open(): Promise<{ client: ssh2.Client; sftp: SFTPWrapper }> {
+  private open(): Promise<Session> {
     if (!this.session) {
       const p = this.connect();
       this.session = p;
@@ -69,7 +81,7 @@ export class SftpConnection {
     client.end();
   }
 
-  private connect(): Promise<{ client: ssh2.Client; sftp: SFTPWrapper }> {
+  private connect(): Promise<Session> {
     const e = this.e;
     const pinned = e.knownHosts.keysFor(e.host, e.port).filter((k) => !k.revoked);
     const where = e.port === 22 ? e.host : `[${e.host}]:${e.port}`;
@@ -80,6 +92,9 @@ export class SftpConnection {
         return;
       }
       const client = new ssh2.Client();
+      let endSession: (e: Error) => void = () => {};
+      const closed = new Promise<never>((_, rej) => (endSession = rej));
+      closed.catch(() => {});
       let refused: string | undefined;
       let settled = false;
       const fail = (err: Error) => {
@@ -95,6 +110,7 @@ export class SftpConnection {
       });
       client.on('close', () => {
         fail(new SftpUnavailable(e.node, `${where} closed the connection during the handshake`));
+        endSession(new Error(`the connection to ${where} was lost`));
         void this.session?.then((s) => {
           if (s.client === client) this.session = undefined;
         }, () => {});
@@ -103,7 +119,8 @@ export class SftpConnection {
         client.sftp((err, sftp) => {
           if (err) return fail(new SftpUnavailable(e.node, `${where} gave no SFTP session for ${e.user}: ${err.message}`));
           settled = true;
-          resolve({ client, sftp });
+          sftp.on('close', () => endSession(new Error(`the SFTP session with ${where} ended`)));
+          resolve({ client, sftp, closed });
         });
       });
       client.connect({

@@ -33,9 +33,13 @@ export class SftpSnippetStore implements SnippetStore {
   }
 
   async write(node: string, file: string, content: string): Promise<void> {
+    const tries: string[] = [];
     await this.use(node, async (sftp) => {
+      // a try cut short on a dropped connection leaves its temp file: the retry removes it first
+      for (const old of tries) await call<void>((cb) => sftp.unlink(old, cb)).catch(() => {});
       // a fresh name per try: a retry on a new connection must not meet the old try's temp file
       const tmp = `${this.dir}/${tempName(file, randomBytes(4).toString('hex'))}`;
+      tries.push(tmp);
       try {
         await writeNew(sftp, tmp, content);
         await renameOver(sftp, tmp, `${this.dir}/${file}`);

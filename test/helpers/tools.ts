@@ -16,6 +16,8 @@ export interface Tool {
 export const SHELLCHECK: Tool = { cmd: 'shellcheck', pkg: 'shellcheck' };
 export const CLOUD_INIT: Tool = { cmd: 'cloud-init', pkg: 'cloud-init' };
 export const SYSTEMD_ANALYZE: Tool = { cmd: 'systemd-analyze', pkg: 'systemd' };
+export const SSHD: Tool = { cmd: '/usr/sbin/sshd', pkg: 'openssh-server' };
+export const SSH_KEYGEN: Tool = { cmd: 'ssh-keygen', pkg: 'openssh-client' };
 
 const inCi = process.env.CI === 'true';
 
