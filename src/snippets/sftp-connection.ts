@@ -16,6 +16,8 @@ export interface SftpEndpoint {
   knownHosts: KnownHosts;
   /** how long the TCP connect and SSH handshake may take */
   readyTimeoutMs: number;
+  /** a reused connection failed under an operation, which is tried once more on a new one */
+  onReconnect?: (why: string) => void;
 }
 
 /** The node cannot be used for delivery: unreachable, refused our key, or its host key is not the pinned one. */
@@ -47,6 +49,7 @@ export class SftpConnection {
       if (!isSessionError(e)) throw e;
       this.drop(s.client);
       if (!reused) throw e;
+      this.e.onReconnect?.(e instanceof Error ? e.message : String(e));
       const fresh = await this.open();
       try {
         return await Promise.race([op(fresh.sftp), fresh.closed]);

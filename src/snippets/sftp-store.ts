@@ -12,6 +12,7 @@ export interface SftpStoreOptions {
   remoteDir?: string;
   /** a node's delivery failing or coming back: said once per change, not every tick */
   onHealth(node: string, reason: string | undefined): void;
+  onReconnect?(node: string, why: string): void;
 }
 
 /**
@@ -87,7 +88,8 @@ export class SftpSnippetStore implements SnippetStore {
   private async use<T>(node: string, op: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
     let c = this.conns.get(node);
     if (!c) {
-      c = new SftpConnection({ node, ...this.o.endpoint(node) });
+      const onReconnect = this.o.onReconnect;
+      c = new SftpConnection({ node, ...this.o.endpoint(node), ...(onReconnect ? { onReconnect: (why: string) => onReconnect(node, why) } : {}) });
       this.conns.set(node, c);
     }
     try {

@@ -31,6 +31,7 @@ export function deliveryStores(pools: readonly PoolConfig[], w: StoreWiring): Sn
       nodes: sftpNodes,
       storage: w.storage,
       endpoint: (node) => ({ host: s.hosts.get(node)?.host ?? node, port: s.hosts.get(node)?.port ?? s.port, user: s.user, privateKey: key, knownHosts, readyTimeoutMs: w.readyTimeoutMs ?? 20_000 }),
+      onReconnect: (node, why) => w.log.info(`SFTP connection to node ${node} failed under an operation (${why}); tried again on a new one`, { node }),
       onHealth: (node, reason) => {
         if (reason === undefined) w.log.info(`SFTP delivery to node ${node} works again: pools with delivery: sftp place VMs there again`, { node });
         else w.log.warn(`SFTP delivery to node ${node} fails, so pools with delivery: sftp place no VM there until it works: ${reason}`, { node });
