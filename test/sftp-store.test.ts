@@ -71,6 +71,25 @@ describeAsRoot('SFTP snippet store against a real sshd set up by setup-node-sftp
     s.close();
   });
 
+  it('the node\'s sshd_config holds exactly the block --print-sshd-config shows, once after a second run; --dry-run changes nothing', () => {
+    const n = cluster.nodes[0]!;
+    const dirOf = join(root, '.sshd', 'pve1');
+    const args = ['--public-key', `${cluster.privateKeyFile}.pub`, '--user', SFTP_TEST_USER, '--storage-path', n.storagePath, '--sshd-config', join(dirOf, 'sshd_config'), '--keys-dir', join(dirOf, 'keys'), '--host-key-dir', dirOf, '--address', '127.0.0.1', '--port', String(n.port), '--no-reload'];
+    const script = join(process.cwd(), 'scripts', 'setup-node-sftp.sh');
+    const block = spawnSync('bash', [script, ...args, '--print-sshd-config'], { encoding: 'utf8' }).stdout;
+    expect(block).toMatch(/^# BEGIN pve-runners sftp.*\nMatch User nobody\n(\t.+\n)+Match all\n# END pve-runners sftp\n$/s);
+    const before = readFileSync(join(dirOf, 'sshd_config'), 'utf8');
+    expect(before.endsWith(block)).toBe(true);
+    const dry = spawnSync('bash', [script, ...args, '--dry-run'], { encoding: 'utf8' });
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain(block);
+    expect(readFileSync(join(dirOf, 'sshd_config'), 'utf8')).toBe(before);
+    const again = spawnSync('bash', [script, ...args], { encoding: 'utf8' });
+    expect(again.status).toBe(0);
+    expect(again.stdout).toBe(n.hostKeyLines);
+    expect(readFileSync(join(dirOf, 'sshd_config'), 'utf8')).toBe(before); // replaced, not appended twice
+  });
+
   it('the account can do nothing but SFTP inside the storage: no shell, no writes outside snippets/, no one else\'s file removed', async () => {
     const n = cluster.nodes[0]!;
     writeFileSync(join(root, 'pve1', 'snippets', 'hook.pl'), 'root\'s hook script');
