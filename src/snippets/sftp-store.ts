@@ -22,6 +22,7 @@ export interface SftpStoreOptions {
 export class SftpSnippetStore implements SnippetStore {
   private readonly conns = new Map<string, SftpConnection>();
   private readonly down = new Map<string, string>();
+  private readonly probing = new Set<string>();
   private readonly dir: string;
 
   constructor(private readonly o: SftpStoreOptions) {
@@ -60,13 +61,23 @@ export class SftpSnippetStore implements SnippetStore {
     );
   }
 
-  /** Every node's listing; a node that cannot be reached is left out (and marked down), not a failed tick. */
+  /**
+   * Every node's listing; a node that cannot be reached is left out (and marked down), not a failed
+   * tick. A node already down is tried again in the background: a host that drops packets would
+   * otherwise hold every tick for the handshake's timeout.
+   */
   async list(): Promise<ObservedSnippet[]> {
     const per = await Promise.all(
       this.o.nodes.map(async (node) => {
+        if (this.down.has(node)) {
+          if (!this.probing.has(node)) {
+            this.probing.add(node);
+            void this.listNode(node).catch(() => {}).finally(() => this.probing.delete(node));
+          }
+          return [];
+        }
         try {
-          const entries = await this.use(node, (sftp) => call<{ filename: string }[]>((cb) => sftp.readdir(this.dir, cb)));
-          return entries.filter((f) => isOurShape(f.filename)).map((f) => ({ node, file: f.filename }));
+          return await this.listNode(node);
         } catch (e) {
           if (e instanceof SftpUnavailable) return [];
           throw e;
@@ -74,6 +85,11 @@ export class SftpSnippetStore implements SnippetStore {
       }),
     );
     return per.flat();
+  }
+
+  private async listNode(node: string): Promise<ObservedSnippet[]> {
+    const entries = await this.use(node, (sftp) => call<{ filename: string }[]>((cb) => sftp.readdir(this.dir, cb)));
+    return entries.filter((f) => isOurShape(f.filename)).map((f) => ({ node, file: f.filename }));
   }
 
   volid(file: string): string {
