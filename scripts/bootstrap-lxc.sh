@@ -35,6 +35,7 @@ ENV_FILE=""
 CREDENTIALS_DIR=""
 POOLS_FILE=""
 HA=0
+SFTP_PUBKEY=""
 # The service user's ids inside the container; on the host they appear shifted by the
 # unprivileged container's id map (100000 by default).
 SVC_ID=990
@@ -64,6 +65,9 @@ Creates or updates the pve-runners LXC container on this Proxmox VE node and ins
   --ha                    make the container a Proxmox HA resource (ha-manager add ct:ID --state started),
                           so another node restarts it when this one fails; needs a quorate cluster and
                           --rootfs-storage on shared storage (Ceph RBD, NFS, ...) or a replicated ZFS pool
+  --sftp-nodes PUBKEY     for delivery: sftp, run setup-node-sftp.sh on every node of the cluster
+                          (over the cluster's root SSH) with this public key; the host key lines go
+                          to the container as /etc/pve-runners/sftp_known_hosts
   --dry-run               print the commands that change something instead of running them
   -h, --help              this text
 EOF
@@ -87,6 +91,7 @@ while (($# > 0)); do
     --cores) CORES=${2:?}; shift 2 ;;
     --bridge) BRIDGE=${2:?}; shift 2 ;;
     --ha) HA=1; shift ;;
+    --sftp-nodes) SFTP_PUBKEY=${2:?--sftp-nodes needs a public key file}; shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
@@ -98,6 +103,7 @@ done
 [[ -z $ENV_FILE || -f $ENV_FILE ]] || die "--env-file $ENV_FILE: no such file"
 [[ -z $POOLS_FILE || -f $POOLS_FILE ]] || die "--pools $POOLS_FILE: no such file"
 [[ -z $CREDENTIALS_DIR || -d $CREDENTIALS_DIR ]] || die "--credentials $CREDENTIALS_DIR: no such directory"
+[[ -z $SFTP_PUBKEY || -f $SFTP_PUBKEY ]] || die "--sftp-nodes $SFTP_PUBKEY: no such file"
 for n in "$DISK_GB" "$MEMORY_MB" "$CORES"; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive number"; done
 
 require_proxmox_host pct pveam pvesm pvesh
@@ -270,7 +276,7 @@ if [[ -f $PVE_ROOT_CA ]]; then
   run pct push "$CTID" "$PVE_ROOT_CA" "$STAGE/pve-root-ca.pem" --perms 0644
 fi
 if [[ -n $CREDENTIALS_DIR ]]; then
-  for name in proxmox_token_secret github_token github_app_private_key webhook_secret; do
+  for name in proxmox_token_secret github_token github_app_private_key webhook_secret sftp_private_key; do
     if [[ -f $CREDENTIALS_DIR/$name ]]; then
       run pct push "$CTID" "$CREDENTIALS_DIR/$name" "$STAGE/credstore/$name" --perms 0600
     fi
@@ -279,7 +285,27 @@ fi
 run pct exec "$CTID" -- "$STAGE/install.sh" --stage "$STAGE" --service-id "$SVC_ID" \
   --snippets-mount /mnt/pve-snippets "$env_mode" "$pools_mode"
 
-# --- 5. high availability ------------------------------------------------------------------------
+# --- 5. SFTP delivery: every node gets the upload account ---------------------------------------
+if [[ -n $SFTP_PUBKEY ]]; then
+  known_hosts=$(mktemp)
+  trap 'rm -f "$known_hosts"' EXIT
+  # /etc/pve/nodes has a directory per cluster node; nodes reach each other as root over SSH
+  for dir in /etc/pve/nodes/*/; do
+    peer=$(basename "$dir")
+    remote=/tmp/pve-runners-sftp-setup
+    run ssh -o BatchMode=yes "root@$peer" mkdir -p "$remote"
+    run scp -q -o BatchMode=yes "$SCRIPT_DIR/common.sh" "$SCRIPT_DIR/setup-node-sftp.sh" "$SFTP_PUBKEY" "root@$peer:$remote/"
+    if [[ $DRY_RUN == 1 ]]; then
+      run ssh -o BatchMode=yes "root@$peer" bash "$remote/setup-node-sftp.sh" --public-key "$remote/$(basename "$SFTP_PUBKEY")" --storage "$SNIPPET_STORAGE" --address "$peer" --dry-run
+    else
+      ssh -o BatchMode=yes "root@$peer" bash "$remote/setup-node-sftp.sh" --public-key "$remote/$(basename "$SFTP_PUBKEY")" --storage "$SNIPPET_STORAGE" --address "$peer" >>"$known_hosts"
+    fi
+    run ssh -o BatchMode=yes "root@$peer" rm -rf "$remote"
+  done
+  run pct push "$CTID" "$known_hosts" /etc/pve-runners/sftp_known_hosts --perms 0644
+  info "SFTP delivery: set SFTP_KNOWN_HOSTS_FILE=/etc/pve-runners/sftp_known_hosts and SFTP_PRIVATE_KEY_FILE (or the sftp_private_key credential) in the container"
+
+# --- 6. high availability ------------------------------------------------------------------------
 if [[ $HA == 1 ]]; then
   # The daemon keeps no state: a failover is a restart on another node. Its instance id (in the env
   # file, on the container's disk) moves with it, so the VMs it made stay its own.

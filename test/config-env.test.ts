@@ -190,7 +190,7 @@ describe('secrets: variable, NAME_FILE, $CREDENTIALS_DIRECTORY', () => {
   });
 
   it('reads $CREDENTIALS_DIRECTORY/<credential name>', () => {
-    expect(CREDENTIAL_NAMES).toEqual({ PROXMOX_TOKEN_SECRET: 'proxmox_token_secret', GITHUB_TOKEN: 'github_token', GITHUB_APP_PRIVATE_KEY: 'github_app_private_key', WEBHOOK_SECRET: 'webhook_secret' });
+    expect(CREDENTIAL_NAMES).toEqual({ PROXMOX_TOKEN_SECRET: 'proxmox_token_secret', GITHUB_TOKEN: 'github_token', GITHUB_APP_PRIVATE_KEY: 'github_app_private_key', WEBHOOK_SECRET: 'webhook_secret', SFTP_PRIVATE_KEY: 'sftp_private_key' });
     write('creds/proxmox_token_secret', `${SECRET}\n`);
     write('creds/github_token', `${TOKEN}\n`);
     const { px, gh } = fromEnv({ ...base, PROXMOX_TOKEN_SECRET: undefined, GITHUB_TOKEN: undefined, CREDENTIALS_DIRECTORY: join(dir, 'creds') });

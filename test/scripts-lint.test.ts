@@ -38,6 +38,7 @@ describe('shell scripts', () => {
       'scripts/create-proxmox-token.sh',
       'scripts/install.sh',
       'scripts/package.sh',
+      'scripts/setup-node-sftp.sh',
     ]));
   });
 

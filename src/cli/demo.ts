@@ -38,6 +38,8 @@ export interface DemoOptions {
   during?: (sim: Simulator, daemonLogs: readonly string[]) => void;
   /** told the process id of every daemon started (the bench samples its CPU and RSS from /proc) */
   onDaemonStart?: (pid: number) => void;
+  /** the simulated nodes' storage directories (`<root>/<node>/snippets`); default a fresh temp dir */
+  snippetsRoot?: string;
   /** called with the simulator after the run, before it stops (tests read its records, events included) */
   inspect?: (sim: Simulator) => void;
 }
@@ -87,13 +89,13 @@ interface DaemonProc {
  */
 export async function runDemo(o: DemoOptions): Promise<Report> {
   const scenario = loadScenario(o.scenario);
-  const settings = loadPoolsOnly(o.pools);
+  const settings = loadPoolsOnly(o.pools, o.env);
   const caps = { total: settings.maxTotalRunners > 0 ? settings.maxTotalRunners : undefined, pools: Object.fromEntries(settings.pools.map((p) => [p.name, p.maxRunners])) };
   const isUnmatched = (j: JobTimes) => selectPool(settings.pools, j.labels) === undefined;
   // The hot and warm VMs the pools' sizes keep at the end are there on purpose: no leak.
   const standing = () => new Map(settings.pools.map((p) => [p.name, sizesInForce(p, sim.ctx.clock.epochMs())]));
   // a caller that inspects the simulator afterwards gets its event record too
-  const sim = new Simulator(scenario, { speed: o.speed, caps, timeLimitMs: o.timeLimitMs, keepEvents: o.inspect !== undefined });
+  const sim = new Simulator(scenario, { speed: o.speed, caps, timeLimitMs: o.timeLimitMs, keepEvents: o.inspect !== undefined, ...(o.snippetsRoot !== undefined ? { snippetsRoot: o.snippetsRoot } : {}) });
   const endpoints = await sim.start();
   const env = { ...o.baseEnv, ...daemonEnv(endpoints, o.pools, o.speed), ...o.env };
   delete env.JOURNAL_STREAM;
@@ -222,9 +224,11 @@ function progressLine(sim: Simulator, now: number, isUnmatched: (j: JobTimes) =>
 }
 
 /** The pools of a pools.yaml, without any environment: the demo only needs labels and caps. */
-function loadPoolsOnly(file: string): Config {
+function loadPoolsOnly(file: string, env: Record<string, string> = {}): Config {
+  // pools with delivery: sftp need the daemon's SFTP settings to load
+  const sftp = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('SFTP_')));
   return loadSettings(
-    { PROXMOX_URL: 'http://127.0.0.1:1/api2/json', PROXMOX_NODE: 'pve1', PROXMOX_TOKEN_ID: 'demo@pve!demo', PROXMOX_TOKEN_SECRET: '00000000-0000-4000-8000-000000000000', GITHUB_TOKEN: 'demo-placeholder', RUNNER_POOLS_CONFIG: file },
+    { PROXMOX_URL: 'http://127.0.0.1:1/api2/json', PROXMOX_NODE: 'pve1', PROXMOX_TOKEN_ID: 'demo@pve!demo', PROXMOX_TOKEN_SECRET: '00000000-0000-4000-8000-000000000000', GITHUB_TOKEN: 'demo-placeholder', RUNNER_POOLS_CONFIG: file, ...sftp },
     {},
   ).config;
 }

@@ -7,7 +7,7 @@ import type { EnvReader } from './env-reader.js';
 import { describeFsError, fsFix, MAX_SECRET_BYTES } from './fs.js';
 import { Secret } from './secret.js';
 
-export const SECRET_VARIABLES = ['PROXMOX_TOKEN_SECRET', 'GITHUB_TOKEN', 'GITHUB_APP_PRIVATE_KEY', 'WEBHOOK_SECRET'] as const;
+export const SECRET_VARIABLES = ['PROXMOX_TOKEN_SECRET', 'GITHUB_TOKEN', 'GITHUB_APP_PRIVATE_KEY', 'WEBHOOK_SECRET', 'SFTP_PRIVATE_KEY'] as const;
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];
 
 /** File names looked up in `$CREDENTIALS_DIRECTORY`; lower-case, as systemd's own examples name credentials. */
@@ -16,6 +16,7 @@ export const CREDENTIAL_NAMES: Readonly<Record<SecretVariable, string>> = Object
   GITHUB_TOKEN: 'github_token',
   GITHUB_APP_PRIVATE_KEY: 'github_app_private_key',
   WEBHOOK_SECRET: 'webhook_secret',
+  SFTP_PRIVATE_KEY: 'sftp_private_key',
 });
 
 export function secretHowTo(name: SecretVariable): string {

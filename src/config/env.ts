@@ -10,6 +10,7 @@ import { durationProblem } from './durations.js';
 import { EnvReader, type Env } from './env-reader.js';
 import { readSecret, secretHowTo } from './env-secrets.js';
 import { githubApiUrl, proxmoxUrl, type ProxmoxUrl } from './env-urls.js';
+import { sftpSettings, type SftpSettings } from './env-sftp.js';
 import { webhookSettings, type WebhookSettings } from './env-webhook.js';
 import { metricsListen, type ListenAddress } from './env-metrics.js';
 import { instanceSettings, type InstanceSettings } from './env-instance.js';
@@ -24,6 +25,7 @@ export { CREDENTIAL_NAMES, SECRET_VARIABLES, type SecretVariable } from './env-s
 export type { WebhookSettings } from './env-webhook.js';
 export type { ListenAddress } from './env-metrics.js';
 export type { InstanceSettings } from './env-instance.js';
+export type { SftpSettings } from './env-sftp.js';
 
 /** The README's levels. The logger uses syslog levels, so winston's npm ones (http, verbose, silly) would silence it. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -81,6 +83,8 @@ export interface EnvSettings {
   readonly metrics: ListenAddress | undefined;
   /** INSTANCE_ID (or one derived from the machine id) and INSTANCE_TAKEOVER_AFTER */
   readonly instance: InstanceSettings;
+  /** SFTP_*: used by pools with delivery: sftp */
+  readonly sftp: SftpSettings;
 }
 
 export interface EnvOptions {
@@ -271,6 +275,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
   const webhook = webhookSettings(r);
   const metrics = metricsListen(r);
   const instance = instanceSettings(r);
+  const sftp = sftpSettings(r);
 
   const node = r.raw('PROXMOX_NODE');
   const forPools = Object.freeze({ poolsConfig: pools, defaultNode: node !== undefined && NODE_RE.test(node) ? node : undefined, repo, maxTotalRunners });
@@ -290,6 +295,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
     webhook,
     metrics,
     instance: Object.freeze(instance),
+    sftp: Object.freeze(sftp),
   };
   return { settings: Object.freeze(settings), problems: [], forPools };
 }

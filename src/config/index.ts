@@ -3,6 +3,7 @@
  * process.env) and the pools.yaml it points at. Problems in both are reported together.
  */
 import { parseEnv } from './env.js';
+import { sftpProblems } from './env-sftp.js';
 import type { Env, EnvSettings } from './env.js';
 import { ConfigError } from './errors.js';
 import type { ConfigFs } from './fs.js';
@@ -32,12 +33,13 @@ export function loadSettings(env: Env, opts: LoadOptions = {}): Settings {
     extraRepos: repo === undefined ? [] : [repo],
     maxTotalRunners,
   });
-  if (!parsed.settings || !pools.config) throw new ConfigError([...parsed.problems, ...pools.problems]);
+  const delivery = pools.config ? sftpProblems(parsed.settings?.sftp, pools.config.pools, poolsConfig.file) : [];
+  if (!parsed.settings || !pools.config || delivery.length > 0) throw new ConfigError([...parsed.problems, ...pools.problems, ...delivery]);
   return Object.freeze({ env: parsed.settings, config: pools.config });
 }
 
 export { CREDENTIAL_NAMES, DEFAULT_POOLS_CONFIG, DEFAULT_SNIPPETS_DIR, LOG_LEVELS, SECRET_VARIABLES, loadEnv, parseEnv, snippetsDirFor } from './env.js';
-export type { Env, EnvSettings, GithubAuth, LogFormat, LogLevel, ProxmoxSettings, SecretVariable } from './env.js';
+export type { Env, EnvSettings, SftpSettings, GithubAuth, LogFormat, LogLevel, ProxmoxSettings, SecretVariable } from './env.js';
 export { ConfigError, EXIT_CONFIG, formatProblem } from './errors.js';
 export type { ConfigProblem } from './errors.js';
 export type { ConfigFs } from './fs.js';

@@ -43,6 +43,7 @@ interface RawSettings {
   memory?: number;
   registration?: 'jit' | 'token';
   clone?: 'linked' | 'full';
+  delivery?: 'dir' | 'sftp' | 'guest-agent';
   storage?: string;
   boot_timeout?: Duration;
   idle_timeout?: Duration;
@@ -252,6 +253,7 @@ class PoolBuilder {
       memoryMb: this.setting(i, 'memory')?.value,
       registration: this.setting(i, 'registration')?.value ?? 'jit',
       clone,
+      delivery: this.setting(i, 'delivery')?.value ?? 'dir',
       storage: clone === 'full' ? storage?.value : undefined,
       bootTimeoutMs,
       idleTimeoutMs,

@@ -49,6 +49,8 @@ export interface PoolConfig extends LabelledPool {
   readonly memoryMb: number | undefined;
   readonly registration: 'jit' | 'token';
   readonly clone: 'linked' | 'full';
+  /** How the rendered user-data reaches Proxmox (pools.yaml `delivery`, default dir). */
+  readonly delivery: 'dir' | 'sftp' | 'guest-agent';
   /** Target storage of full clones; undefined for linked clones. */
   readonly storage: string | undefined;
   readonly bootTimeoutMs: number;

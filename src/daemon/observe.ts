@@ -100,7 +100,10 @@ export class Observer {
       vms,
       hiddenVmids: this.d.hidden?.snapshot() ?? new Map(),
       unexplainedClones,
-      nodes: pveNodes.map((n) => ({ name: n.node, online: n.online, maxmemBytes: n.maxmem, memBytes: n.mem })),
+      nodes: pveNodes.map((n) => {
+        const sftpDown = this.d.snippets.unavailable?.().get(n.node);
+        return { name: n.node, online: n.online, maxmemBytes: n.maxmem, memBytes: n.mem, ...(sftpDown !== undefined ? { sftpDown } : {}) };
+      }),
       snippets,
       inFlight,
     };

@@ -11,6 +11,7 @@ import type { PlanConfig } from '../planner/plan.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import { createProxmoxClient } from '../proxmox/client.js';
 import { DirSnippetStore, type SnippetStore } from '../snippets/store.js';
+import { deliveryStores } from '../snippets/wire-stores.js';
 import { WebhookService } from '../http/webhook-service.js';
 import { MetricsService } from '../http/metrics-service.js';
 import { Metrics } from '../metrics/registry.js';
@@ -113,7 +114,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   // the takeover bound is a duration of the cluster's, so it runs faster with the demo's --speed
   const instance = { id: env.instance.id, takeoverAfterMs: env.instance.takeoverAfterMs / factor };
   const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
-  const snippets = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
+  const snippets = deliveryStores(config.pools, { dir: () => new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage), sftp: env.sftp, storage: env.proxmox.storage, log: o.log, redactor: o.redactor });
   const hidden = new HiddenVmids({ proxmox, pools: config.pools, log: o.log, windowMs: timings.cloneTimeoutMs, staleProbeMs: timings.hiddenReprobeMs });
   const permissions = new PermissionLog(o.log, env.github.auth.kind);
   // asked only while observing, once the executor below exists

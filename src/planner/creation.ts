@@ -143,11 +143,16 @@ function takeWarm(p: PoolConfig, left: OwnedVm[], obs: Observation, reserved: Re
   const memoryOf = (o: OwnedVm) => (p.memoryMb !== undefined ? p.memoryMb * MIB : o.vm.maxmemBytes);
   const i = left.findIndex((o) => {
     const node = obs.nodes.find((n) => n.name === o.vm.node);
-    return node?.online === true && freeMemory(node, obs, reserved) >= memoryOf(o);
+    return node?.online === true && deliverable(p, node) && freeMemory(node, obs, reserved) >= memoryOf(o);
   });
   if (i < 0) return undefined;
   const o = left.splice(i, 1)[0]!;
   return { o, memoryBytes: memoryOf(o) };
+}
+
+/** A node the pool's snippets can reach: SFTP delivery skips a node it cannot upload to, as an offline one. */
+function deliverable(p: PoolConfig, node: Observation['nodes'][number]): boolean {
+  return p.delivery !== 'sftp' || node.sftpDown === undefined;
 }
 
 /** The lowest VMID of the pool's range that nothing uses and that was not freed within the cooldown. */
@@ -178,13 +183,16 @@ function place(p: PoolConfig, templates: readonly ObservedVm[], obs: Observation
   for (const nodeName of p.nodes) {
     const copy = copies.find((t) => t.node === nodeName);
     const node = obs.nodes.find((n) => n.name === nodeName);
-    if (!copy || !node?.online) continue;
+    if (!copy || !node?.online || !deliverable(p, node)) continue;
     const memoryBytes = p.memoryMb !== undefined ? p.memoryMb * MIB : copy.maxmemBytes;
     const free = freeMemory(node, obs, reserved);
     if (free < memoryBytes) continue;
     if (!best || free > best.free) best = { node: nodeName, templateVmid: copy.vmid, ...(copy.stamp !== undefined ? { templateStamp: copy.stamp } : {}), memoryBytes, free };
   }
-  if (!best) return `no node of ${p.nodes.join(', ')} is online with the template and enough free memory`;
+  if (!best) {
+    const down = p.delivery === 'sftp' ? obs.nodes.filter((n) => p.nodes.includes(n.name) && n.sftpDown !== undefined).map((n) => `${n.name}: ${n.sftpDown}`) : [];
+    return `no node of ${p.nodes.join(', ')} is online with the template and enough free memory${down.length ? ` and reachable over SFTP (${down.join('; ')})` : ''}`;
+  }
   const { free: _free, ...placement } = best;
   return placement;
 }

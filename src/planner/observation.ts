@@ -62,6 +62,8 @@ export interface ObservedNode {
   online: boolean;
   maxmemBytes: number;
   memBytes: number;
+  /** why snippets cannot be uploaded to it over SFTP now: pools with delivery: sftp skip it */
+  sftpDown?: string;
 }
 
 export interface ObservedSnippet {

@@ -18,16 +18,18 @@ export interface SnippetStore {
   list(): Promise<ObservedSnippet[]>;
   /** cicustom volume of a file */
   volid(file: string): string;
+  /** Nodes this store cannot deliver to now, with why (SFTP: unreachable, host key refused); placement skips them. */
+  unavailable?(): ReadonlyMap<string, string>;
 }
 
 /** The name a snippet has while being written; must match what planner/names.ts recognises. */
-function tempName(file: string, hex: string): string {
+export function tempName(file: string, hex: string): string {
   return `.${file}.${hex}.tmp`;
 }
 
 const TEMP_RE = new RegExp(`^\\.${SNIPPET_PREFIX}.+\\.yaml\\.[0-9a-f]{8}\\.tmp$`);
 
-function isOurShape(file: string): boolean {
+export function isOurShape(file: string): boolean {
   return (file.startsWith(SNIPPET_PREFIX) && file.endsWith('.yaml')) || TEMP_RE.test(file);
 }
 

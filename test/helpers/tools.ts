@@ -18,6 +18,8 @@ export const CLOUD_INIT: Tool = { cmd: 'cloud-init', pkg: 'cloud-init' };
 export const SYSTEMD_ANALYZE: Tool = { cmd: 'systemd-analyze', pkg: 'systemd' };
 export const PROMTOOL: Tool = { cmd: 'promtool', pkg: 'prometheus' };
 export const PROMETHEUS: Tool = { cmd: 'prometheus', pkg: 'prometheus' };
+export const SSHD: Tool = { cmd: '/usr/sbin/sshd', pkg: 'openssh-server' };
+export const SSH_KEYGEN: Tool = { cmd: 'ssh-keygen', pkg: 'openssh-client' };
 
 const inCi = process.env.CI === 'true';
 
