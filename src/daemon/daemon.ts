@@ -32,6 +32,8 @@ export interface DaemonDeps {
   webhook?: boolean;
   /** looks at the active repositories between ticks (without it, none) */
   quickLook?: QuickLook;
+  /** time between ticks the GitHub budget can hold (poll-schedule.ts); without it, the poll interval */
+  tickMs?: () => number;
 }
 
 export interface TickResult {
@@ -136,7 +138,7 @@ export class Daemon {
     const t = this.d.timings;
     while (!signal.aborted) {
       const started = this.d.clock.now();
-      let delay = t.pollIntervalMs;
+      let delay = this.d.tickMs?.() ?? t.pollIntervalMs;
       this.nudged = false;
       try {
         const r = await this.tick();

@@ -28,8 +28,29 @@ export interface OctokitOptions {
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
 export type GithubClient = InstanceType<typeof ThrottledOctokit>;
 
-/** Conditional-request cache entries kept (least recently used go first): runs and their job lists come and go. */
-const MAX_CACHED = 5000;
+/**
+ * Conditional-request cache entries kept (least recently used go first): runs and their job lists
+ * come and go. At least this many, and more for many repositories (sizeCacheFor): a tick lists
+ * three per repository (queued runs, runs in progress, runners), and an LRU smaller than what is
+ * listed in turn evicts each entry just before it is asked again — it never hits.
+ */
+const MIN_CACHED = 5000;
+/** listings per repository (queued runs, runs in progress, runners) and one to spare */
+const ENTRIES_PER_REPO = 4;
+/** job lists of runs that may be queued or in progress at once, beyond the repositories' */
+const RUN_ENTRIES = 2000;
+
+const capacities = new WeakMap<object, { entries: number }>();
+
+/** Sizes the client's conditional-request cache so that `repos` repositories polled in turn keep hitting it. */
+export function sizeCacheFor(client: object, repos: number): void {
+  const c = capacities.get(client);
+  if (c) c.entries = Math.max(MIN_CACHED, repos * ENTRIES_PER_REPO + RUN_ENTRIES);
+}
+
+export function cacheCapacity(client: object): number {
+  return capacities.get(client)?.entries ?? MIN_CACHED;
+}
 
 /** Responses served from the ETag cache (a 304 turned back into the response it confirmed). */
 const fromCache = new WeakSet<object>();
@@ -93,9 +114,12 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
   });
 
   sentPoints.set(octokit, sent);
+  const capacity = { entries: MIN_CACHED };
+  capacities.set(octokit, capacity);
   // Octokit's paginate rewrites response.data in place, so the cache keeps its own copy and hands
-  // out a fresh one for every 304.
-  const cache = new Map<string, { etag: string; status: number; url: string; headers: object; data: unknown }>();
+  // out a fresh one for every 304. Of the headers only what a reader of a 304 needs is kept (the
+  // pages' `link`); the rate-limit ones come fresh with the 304.
+  const cache = new Map<string, { etag: string; status: number; url: string; headers: Record<string, string>; data: unknown }>();
   octokit.hook.wrap('request', async (request, options) => {
     if (options.method !== 'GET') return request(options);
     const { headers: _h, request: _r, ...rest } = options as unknown as Record<string, unknown>;
@@ -107,8 +131,9 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
       const etag = response.headers.etag;
       if (etag) {
         cache.delete(key); // re-inserted last: the Map's order is least recently used first
-        cache.set(key, { etag, status: response.status, url: response.url, headers: { ...response.headers }, data: structuredClone(response.data) });
-        if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value!);
+        const link = response.headers.link;
+        cache.set(key, { etag, status: response.status, url: response.url, headers: { etag, ...(link ? { link } : {}) }, data: structuredClone(response.data) });
+        while (cache.size > capacity.entries) cache.delete(cache.keys().next().value!);
       }
       return response;
     } catch (e) {
