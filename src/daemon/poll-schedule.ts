@@ -5,7 +5,8 @@ import type { RepoActivity } from './repo-activity.js';
 import type { Timings } from './timings.js';
 
 export interface PollScheduleDeps {
-  github: GithubApi;
+  /** what the last answer said of the primary limit */
+  github: Pick<GithubApi, 'budget'>;
   activity: RepoActivity;
   log: Logger;
   timings: Timings;
