@@ -65,15 +65,21 @@ describe('PollSchedule', () => {
     expect(warnings[0]).toContain('each at least every 2.5 min');
   });
 
-  it('stretches the time between ticks when the primary limit would not last until the reset', () => {
+  it('stretches the time between ticks when the primary limit would not last until the reset, at the rate measured over ticks', () => {
     const { schedule, setBudget } = setUp();
-    setBudget({ limit: 5000, remaining: 1500, resetAt: NOW + 3_600_000 });
-    schedule.choose(repos.slice(0, 5), 0, NOW);
+    const few = repos.slice(0, 5);
+    const tickAt = (t: number, remaining: number) => {
+      setBudget({ limit: 5000, remaining, resetAt: NOW + 3_600_000 });
+      for (const r of schedule.choose(few, 0, NOW + t)) schedule.listed(r, 3, NOW + t);
+    };
+    // the first tick's first listings (15) are counted once: not a rate
+    tickAt(0, 1500);
+    tickAt(15_000, 1485);
     expect(schedule.tickMs()).toBe(15_000);
-    // 50 counted since the last tick; 450 spendable above the margin last 9 ticks in the hour
-    setBudget({ limit: 5000, remaining: 1450, resetAt: NOW + 3_600_000 });
-    schedule.choose(repos.slice(0, 5), 0, NOW + 15_000);
-    expect(schedule.tickMs()).toBeCloseTo((50 * (3_600_000 - 15_000)) / 450, 0);
+    // then 50 counted every 15 s: 400 left above the 1,000 of margin last 8 ticks, the reset is ~an hour away
+    tickAt(30_000, 1435);
+    tickAt(45_000, 1385);
+    expect(schedule.tickMs()).toBeCloseTo((50 * (3_600_000 - 45_000)) / 385, 0);
     expect(schedule.plan?.limitedBy).toBe('primary');
   });
 });

@@ -43,7 +43,7 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   const px = await probeProxmox({ proxmox: w.proxmox, config, url: env.proxmox.url, tokenId: env.proxmox.tokenId, storage: env.proxmox.storage, resourcePool: env.proxmox.pool });
   print(px.lines);
   print(await probeSnippetsDir({ snippetsDir: env.snippetsDir, nodes: px.onlineNodes, storage: env.proxmox.storage, proxmox: px.reachable ? w.proxmox : undefined }));
-  const gh = await probeGithub({ github: w.github, config, apiUrl: env.github.apiUrl, auth: env.github.auth.kind, now: systemClock.now() });
+  const gh = await probeGithub({ github: w.github, config, apiUrl: env.github.apiUrl, auth: env.github.auth.kind, now: systemClock.now(), pollIntervalMs: env.pollIntervalMs, webhook: env.webhook !== undefined });
   print(gh);
   if (px.reachable && !gh.some((l) => l.status === 'fail')) print(await probeRunnerVersions({ proxmox: w.proxmox, github: w.github, config }));
   if (w.webhook) print([await probeWebhook(w.webhook)]);

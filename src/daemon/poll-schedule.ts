@@ -23,6 +23,9 @@ export interface PolledRepo {
   withRunners: boolean;
 }
 
+/** ticks over which the rate of counted requests is measured */
+const RATE_TICKS = 10;
+
 /** Requests of listing a repository that was never listed: queued runs, runs in progress, and its runners if a scope. */
 const firstCost = (r: PolledRepo) => 2 + (r.withRunners ? 1 : 0);
 
@@ -36,6 +39,12 @@ export class PollSchedule {
   private readonly cost = new Map<string, number>();
   private readonly nudged = new Set<string>();
   private budgetBefore: RateBudget | undefined;
+  /** requests of the last tick's first listings of repositories: counted once, not every tick */
+  private firstListings = 0;
+  private lastChoice: number | undefined;
+  /** counted requests between recent ticks (first listings left out), for the primary limit's rate */
+  private readonly countedLately: Array<{ at: number; counted: number }> = [];
+  private readonly warned = new Set<PollPlan['limitedBy']>();
   private said: PollPlan['limitedBy'] | 'unsaid' = 'unsaid';
   private sizes = '';
   /** The plan of the latest tick, for tests and `status`. */
@@ -80,19 +89,27 @@ export class PollSchedule {
       }
     }
     const budget = this.d.github.budget();
+    // The first tick has nothing to compare with (what the hour counted before was not this
+    // process's), and a repository's first listing is counted once, never again while unchanged.
+    // A burst (registrations, many jobs changing) is one tick's: the rate is taken over ten.
+    if (this.budgetBefore) this.countedLately.push({ at: now, counted: Math.max(0, counted(this.budgetBefore, budget) - this.firstListings) });
+    if (this.countedLately.length > RATE_TICKS) this.countedLately.shift();
+    const since = this.countedLately.length > 1 ? now - this.countedLately[0]!.at : 0;
+    const perMs = since > 0 ? this.countedLately.slice(1).reduce((n, c) => n + c.counted, 0) / since : 0;
     const plan = pollPlan({
       minuteMs: 60_000 / t.scale,
       pollIntervalMs: t.pollIntervalMs,
       everyTickPoints: fixed,
       idleRepos: idle.length,
       idlePoints: idle.length ? idlePoints / idle.length : 0,
-      // the first tick has nothing to compare with: what the hour counted before was not this process's
-      tickCounted: this.budgetBefore ? counted(this.budgetBefore, budget) : 0,
+      ...(this.lastChoice !== undefined ? { periodMs: now - this.lastChoice } : {}),
+      tickCounted: perMs * t.pollIntervalMs,
       primary: budget,
       now,
       policy: this.policy,
     });
     this.budgetBefore = budget;
+    this.lastChoice = now;
     this.plan = plan;
     // Named by a webhook: first in line, within the idle allotment (a flood waits its turn).
     const named = idle.filter((r) => this.nudged.has(r.repo.toLowerCase()));
@@ -100,6 +117,7 @@ export class PollSchedule {
     const picked = [...pickIdle(named, plan.idlePerTick), ...pickIdle(rest, Math.max(0, plan.idlePerTick - named.length))];
     for (const r of picked) chosen.add(r);
     for (const r of chosen) this.nudged.delete(r.toLowerCase());
+    this.firstListings = repos.reduce((n, r) => n + (chosen.has(r.repo) && !this.cost.has(r.repo.toLowerCase()) ? firstCost(r) : 0), 0);
     this.report(plan, repos.length);
     return chosen;
   }
@@ -122,8 +140,12 @@ export class PollSchedule {
     const words = { repos, pollIntervalMs: t.pollIntervalMs, scale: t.scale, webhook: this.d.webhook, auth: this.d.auth };
     if (plan.limitedBy !== this.said) {
       const warning = planWarning(plan, words);
-      if (warning) this.d.log.warn(warning, { repos, idleEveryMs: Math.round(plan.idleEveryMs * t.scale), tickMs: Math.round(plan.tickMs * t.scale) });
+      // a warning once for each limit; the plan moving between them later is news, not alarm
+      const fields = { repos, idleEveryMs: Math.round(plan.idleEveryMs * t.scale), tickMs: Math.round(plan.tickMs * t.scale) };
+      if (warning && !this.warned.has(plan.limitedBy)) this.d.log.warn(warning, fields);
+      else if (warning) this.d.log.info(warning, fields);
       else if (this.said !== 'unsaid') this.d.log.info(`GitHub budget: all ${repos} repositories are listed every tick again`);
+      this.warned.add(plan.limitedBy);
       this.said = plan.limitedBy;
     }
     const sizes = `${plan.idlePerTick}/${Math.round(plan.tickMs)}/${Math.round(plan.idleEveryMs)}`;

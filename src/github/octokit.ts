@@ -5,7 +5,7 @@ import { Octokit } from '@octokit/rest';
 import Bottleneck from 'bottleneck';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { requestPoints } from './budget.js';
+import { MAX_CONCURRENT_REQUESTS, requestPoints } from './budget.js';
 import { shortGithubError } from './error-text.js';
 import { RateLimitGate } from './rate-gate.js';
 
@@ -76,6 +76,21 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
   const gate = new RateLimitGate(o.clock ?? systemClock, o.log, scale);
   const requestTimeoutMs = o.requestTimeoutMs ?? 30_000;
   const sent = { points: 0 };
+  // The plugin takes `global` too (it assigns these options over its state), though its types do
+  // not say so: declared apart, so that the literal is not checked against them for extra keys.
+  const throttle = {
+    retryAfterBaseValue: 1000 / scale,
+    // GitHub asks for at least a second between mutating requests; one at a time.
+    write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 1000 / scale }),
+    // Every request of this client at once, at most (the plugin's default is 10, which made a
+    // tick of hundreds of reads wait on latency): below GitHub's 100, with room for a `check`
+    // using the same credentials.
+    global: new Bottleneck.Group({ maxConcurrent: MAX_CONCURRENT_REQUESTS * 0.8 }),
+    // Neither limit is waited out inside a call: the gate (rate-gate.ts) fails it and holds every
+    // request until the time GitHub's docs say, and the loop backs off until then.
+    onRateLimit: () => false,
+    onSecondaryRateLimit: () => false,
+  };
   const octokit = new ThrottledOctokit({
     baseUrl: o.apiUrl.replace(/\/+$/, ''),
     userAgent: 'pve-runners',
@@ -100,15 +115,7 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
       // included; the daemon logs what each failure means where it handles it.
       error: (msg: string) => o.log.debug(`github: ${msg}`),
     },
-    throttle: {
-      retryAfterBaseValue: 1000 / scale,
-      // GitHub asks for at least a second between mutating requests; one at a time.
-      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 1000 / scale }),
-      // Neither limit is waited out inside a call: the gate (rate-gate.ts) fails it and holds every
-      // request until the time GitHub's docs say, and the loop backs off until then.
-      onRateLimit: () => false,
-      onSecondaryRateLimit: () => false,
-    },
+    throttle,
     // 5xx are retried (after 1 s and 4 s); a 429 is a rate limit, for the gate, never retried early.
     retry: { retries: 2, retryAfterBaseValue: 1000 / scale, doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
   });

@@ -32,6 +32,11 @@ export interface PollPlanInput {
   idleRepos: number;
   /** points of listing one idle repository (its runs by status, and its runners for a repository scope) */
   idlePoints: number;
+  /**
+   * measured time from the previous tick's start to this one's: ticks come later than `tickMs`
+   * by their own duration and the loop's jitter, and a tick may spend what its period allows
+   */
+  periodMs?: number;
   /** requests the latest tick had counted against the primary limit */
   tickCounted: number;
   /** the primary limit as the last answer stated it; unknown before the first */
@@ -78,10 +83,12 @@ export function pollPlan(i: PollPlanInput): PollPlan {
       limitedBy = 'primary';
     }
   }
-  if (limitedBy === undefined) return { tickMs, idlePerTick: i.idleRepos, idleEveryMs: tickMs, allEveryMs, pointsPerMinute: perMinute, limitedBy };
-  const perTick = (perMinute * tickMs) / i.minuteMs;
+  // A late tick spends its period's share, up to half a minute's (after a long wait, no burst).
+  const period = Math.min(Math.max(tickMs, i.periodMs ?? tickMs), Math.max(tickMs, i.minuteMs / 2));
+  if (limitedBy === undefined) return { tickMs, idlePerTick: i.idleRepos, idleEveryMs: period, allEveryMs, pointsPerMinute: perMinute, limitedBy };
+  const perTick = (perMinute * period) / i.minuteMs;
   const idlePerTick = i.idleRepos === 0 ? 0 : Math.min(i.idleRepos, Math.max(1, Math.floor((perTick - i.everyTickPoints) / i.idlePoints)));
-  const idleEveryMs = i.idleRepos === 0 ? tickMs : Math.ceil(i.idleRepos / idlePerTick) * tickMs;
+  const idleEveryMs = Math.ceil(i.idleRepos / Math.max(1, idlePerTick)) * period;
   return { tickMs, idlePerTick, idleEveryMs, allEveryMs, pointsPerMinute: perMinute, limitedBy };
 }
 
