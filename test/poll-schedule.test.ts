@@ -67,19 +67,20 @@ describe('PollSchedule', () => {
 
   it('stretches the time between ticks when the primary limit would not last until the reset, at the rate measured over ticks', () => {
     const { schedule, setBudget } = setUp();
-    const few = repos.slice(0, 5);
-    const tickAt = (t: number, remaining: number) => {
+    const tickAt = (t: number, remaining: number, n: number) => {
       setBudget({ limit: 5000, remaining, resetAt: NOW + 3_600_000 });
-      for (const r of schedule.choose(few, 0, NOW + t)) schedule.listed(r, 3, NOW + t);
+      for (const r of schedule.choose(repos.slice(0, n), 0, NOW + t)) schedule.listed(r, 3, NOW + t);
     };
-    // the first tick's first listings (15) are counted once: not a rate
-    tickAt(0, 1500);
-    tickAt(15_000, 1485);
+    tickAt(0, 1500, 5);
+    tickAt(15_000, 1485, 10);
+    // 15 counted, all by the 5 repositories listed for the first time: counted once, not a rate
+    tickAt(30_000, 1470, 10);
     expect(schedule.tickMs()).toBe(15_000);
-    // then 50 counted every 15 s: 400 left above the 1,000 of margin last 8 ticks, the reset is ~an hour away
-    tickAt(30_000, 1435);
-    tickAt(45_000, 1385);
-    expect(schedule.tickMs()).toBeCloseTo((50 * (3_600_000 - 45_000)) / 385, 0);
+    // then 50 counted every 15 s: 100 in the 45 s measured, 33 a tick; 370 left above the margin
+    // last 11 ticks, the reset is 59 min away
+    tickAt(45_000, 1420, 10);
+    tickAt(60_000, 1370, 10);
+    expect(schedule.tickMs()).toBeCloseTo(((100 / 45_000) * 15_000 * (3_600_000 - 60_000)) / 370, 0);
     expect(schedule.plan?.limitedBy).toBe('primary');
   });
 });
