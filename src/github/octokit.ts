@@ -23,6 +23,8 @@ export interface OctokitOptions {
   clock?: Clock;
   /** Deadline of one HTTP request (default 30 s). */
   requestTimeoutMs?: number;
+  /** Conditional-request cache entries kept at least (default 5,000); sizeCacheFor grows it. */
+  minCacheEntries?: number;
 }
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
@@ -40,12 +42,12 @@ const ENTRIES_PER_REPO = 4;
 /** job lists of runs that may be queued or in progress at once, beyond the repositories' */
 const RUN_ENTRIES = 2000;
 
-const capacities = new WeakMap<object, { entries: number }>();
+const capacities = new WeakMap<object, { entries: number; min: number }>();
 
 /** Sizes the client's conditional-request cache so that `repos` repositories polled in turn keep hitting it. */
 export function sizeCacheFor(client: object, repos: number): void {
   const c = capacities.get(client);
-  if (c) c.entries = Math.max(MIN_CACHED, repos * ENTRIES_PER_REPO + RUN_ENTRIES);
+  if (c) c.entries = Math.max(c.min, repos * ENTRIES_PER_REPO + RUN_ENTRIES);
 }
 
 export function cacheCapacity(client: object): number {
@@ -121,7 +123,7 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
   });
 
   sentPoints.set(octokit, sent);
-  const capacity = { entries: MIN_CACHED };
+  const capacity = { entries: o.minCacheEntries ?? MIN_CACHED, min: o.minCacheEntries ?? MIN_CACHED };
   capacities.set(octokit, capacity);
   // Octokit's paginate rewrites response.data in place, so the cache keeps its own copy and hands
   // out a fresh one for every 304. Of the headers only what a reader of a 304 needs is kept (the
