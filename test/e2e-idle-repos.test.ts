@@ -46,7 +46,8 @@ workload: []
       pools,
       `github:\n  repos: [${repos.join(', ')}]\npools:\n  - name: ubuntu-2404\n    template: ubuntu-2404-runner-template\n    labels: [self-hosted, linux]\n    vmid_range: [200, 209]\n    max_runners: 2\n    node: pve1\n    user_data: ${join(ROOT, 'cloud-init', 'ubuntu-2404.yaml')}\n`,
     );
-    const settings = loadSettings(daemonEnv(endpoints, pools, 1), { cwd: dir });
+    // 150 listings a tick at 60 s fit the ticks' budget (360 points a minute): every tick lists all
+    const settings = loadSettings({ ...daemonEnv(endpoints, pools, 1), POLL_INTERVAL: '60' }, { cwd: dir });
     const { log, lines } = memoryLogger({ format: 'json' });
     const w = wire(settings, { clock: systemClock, log, redactor: new Redactor() });
     try {

@@ -9,6 +9,8 @@
 import { runnerGroupFor, type Config } from '../config/index.js';
 import type { GithubApi, RateBudget } from '../github/api.js';
 import { describePermission, missingPermission, permissionFix } from '../github/permissions.js';
+import { SECONDARY_POINTS_PER_MINUTE } from '../github/budget.js';
+import { DEFAULT_POLL_POLICY, planWarning, pollPlan } from '../github/poll-plan.js';
 import { fail, ok, warn, type CheckLine } from './result.js';
 
 export interface GithubProbeDeps {
@@ -19,6 +21,10 @@ export interface GithubProbeDeps {
   auth: 'token' | 'app';
   /** epoch ms, for the budget's reset */
   now: number;
+  /** POLL_INTERVAL, for whether the budget holds every repository at it */
+  pollIntervalMs: number;
+  /** WEBHOOK_LISTEN is set */
+  webhook: boolean;
 }
 
 interface HttpError {
@@ -89,7 +95,7 @@ async function repoLines(d: GithubProbeDeps, full: string): Promise<CheckLine[]>
   return [ok(what, `${admin ? 'admin' : 'runners readable'}; runners and queued runs listed`)];
 }
 
-async function orgLines(d: GithubProbeDeps, org: Config['github']['orgs'][number]): Promise<CheckLine[]> {
+async function orgLines(d: GithubProbeDeps, org: Config['github']['orgs'][number], repoCount: (n: number) => void): Promise<CheckLine[]> {
   const what = `organisation ${org.name}`;
   const permsFix = d.auth === 'token'
     ? `use a token of an owner of ${org.name} (classic: scopes admin:org and repo; fine-grained: organisation permission Self-hosted runners read/write, repository permission Actions read)`
@@ -100,6 +106,8 @@ async function orgLines(d: GithubProbeDeps, org: Config['github']['orgs'][number
     groups = await d.github.listRunnerGroups(org.name);
     await d.github.listRunners({ kind: 'org', org: org.name });
     repos = (await d.github.listOrgRepos(org.name)).items;
+    const explicit = new Set(d.config.github.repos.map((r) => r.toLowerCase()));
+    repoCount(repos.filter((r) => !explicit.has(r.toLowerCase())).length);
   } catch (e) {
     const p = describe(e);
     return [failed(d, what, 'cannot read its runners, runner groups or repositories', e, `organisation ${org.name}`, p.status === 404 ? `check github.orgs in pools.yaml; ${permsFix}` : permsFix)];
@@ -146,8 +154,10 @@ async function appPermissionLines(d: GithubProbeDeps): Promise<CheckLine[]> {
 export async function probeGithub(d: GithubProbeDeps): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const what = `GitHub credentials (${d.auth === 'token' ? 'GITHUB_TOKEN' : `GitHub App installation`}) at ${d.apiUrl}`;
+  let budget: RateBudget | undefined;
   try {
     const b = await d.github.rateLimit();
+    budget = b;
     lines.push(b.remaining > 0
       ? ok(what, `accepted; ${budgetText(b, d.now)}`)
       : warn(what, `accepted, but the ${budgetText(b, d.now)}`, 'none needed: `run` waits for the reset; if this recurs, use a GitHub App (higher limits) or a longer POLL_INTERVAL'));
@@ -159,6 +169,34 @@ export async function probeGithub(d: GithubProbeDeps): Promise<CheckLine[]> {
   }
   if (d.auth === 'app') lines.push(...(await appPermissionLines(d)));
   for (const r of d.config.github.repos) lines.push(...(await repoLines(d, r)));
-  for (const o of d.config.github.orgs) lines.push(...(await orgLines(d, o)));
+  let orgRepos = 0;
+  for (const o of d.config.github.orgs) lines.push(...(await orgLines(d, o, (n) => (orgRepos += n))));
+  lines.push(budgetLine(d, orgRepos, budget));
   return lines;
+}
+
+/**
+ * Whether the daemon can list every repository every POLL_INTERVAL (github/poll-plan.ts, the plan
+ * the daemon follows), taking them all as idle: what a tick costs whatever happens.
+ */
+function budgetLine(d: GithubProbeDeps, orgRepos: number, primary: RateBudget | undefined): CheckLine {
+  const explicit = d.config.github.repos.length;
+  const repos = explicit + orgRepos;
+  const what = 'GitHub request budget';
+  const plan = pollPlan({
+    minuteMs: 60_000,
+    pollIntervalMs: d.pollIntervalMs,
+    // each organisation: its runners and (a page per 100) its repositories
+    everyTickPoints: d.config.github.orgs.length * 2 + Math.floor(orgRepos / 100),
+    idleRepos: repos,
+    // a repository scope lists its runs by status and its runners; an organisation's repository its runs
+    idlePoints: repos === 0 ? 0 : (explicit * 3 + orgRepos * 2) / repos,
+    tickCounted: 0,
+    primary,
+    now: d.now,
+    policy: DEFAULT_POLL_POLICY,
+  });
+  const warning = planWarning(plan, { repos, pollIntervalMs: d.pollIntervalMs, scale: 1, webhook: d.webhook, auth: d.auth });
+  if (warning) return warn(what, warning.replace(/^GitHub budget: /, ''), 'none needed: `run` polls at the cadence above without tripping the limits');
+  return ok(what, `${repos} repositories listed every ${Math.round(d.pollIntervalMs / 1000)}s within ${Math.round(plan.pointsPerMinute)} of GitHub's ${SECONDARY_POINTS_PER_MINUTE} secondary-limit points a minute`);
 }

@@ -49,7 +49,7 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   if (viaDir.length > 0) print(await probeSnippetsDir({ snippetsDir: env.snippetsDir, nodes: px.onlineNodes.filter((n) => viaDir.some((p) => p.nodes.includes(n))), storage: env.proxmox.storage, proxmox: px.reachable ? w.proxmox : undefined }));
   const sftp = sftpStore(config.pools, { sftp: env.sftp, storage: env.proxmox.storage, log, redactor });
   if (sftp) print(await probeSftp({ store: sftp, nodes: px.onlineNodes.filter((n) => config.pools.some((p) => p.delivery === 'sftp' && p.nodes.includes(n))), storage: env.proxmox.storage, user: env.sftp.user, proxmox: px.reachable ? w.proxmox : undefined }));
-  const gh = await probeGithub({ github: w.github, config, apiUrl: env.github.apiUrl, auth: env.github.auth.kind, now: systemClock.now() });
+  const gh = await probeGithub({ github: w.github, config, apiUrl: env.github.apiUrl, auth: env.github.auth.kind, now: systemClock.now(), pollIntervalMs: env.pollIntervalMs, webhook: env.webhook !== undefined });
   print(gh);
   if (px.reachable && !gh.some((l) => l.status === 'fail')) print(await probeRunnerVersions({ proxmox: w.proxmox, github: w.github, config }));
   if (w.webhook) print([await probeWebhook(w.webhook)]);

@@ -36,6 +36,8 @@ export interface DaemonDeps {
   quickLook?: QuickLook;
   /** told when each tick starts and how it ended (metrics, /readyz) */
   loop?: LoopMetrics;
+  /** time between ticks the GitHub budget can hold (poll-schedule.ts); without it, the poll interval */
+  tickMs?: () => number;
 }
 
 export interface TickResult {
@@ -156,7 +158,7 @@ export class Daemon {
     const t = this.d.timings;
     while (!signal.aborted) {
       const started = this.d.clock.now();
-      let delay = t.pollIntervalMs;
+      let delay = this.d.tickMs?.() ?? t.pollIntervalMs;
       this.nudged = false;
       try {
         const r = await this.tick();

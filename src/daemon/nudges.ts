@@ -9,6 +9,8 @@ import type { Logger } from '../log.js';
 
 export interface NudgeTarget {
   nudge(reason: string): void;
+  /** the next tick lists `repo`, whatever its turn in the poll schedule */
+  due?(repo: string): void;
 }
 
 export interface NudgeTimings {
@@ -43,6 +45,7 @@ export class Nudges {
   /** A workflow_job `queued` delivery: wake the loop (debounced) and watch for the job being listed. */
   queued(jobId: number, repo: string): void {
     if (this.awaited.size < MAX_AWAITED) this.awaited.set(jobId, this.awaited.get(jobId) ?? 0);
+    this.d.target.due?.(repo);
     this.request(`job ${jobId} queued in ${repo} (webhook)`);
   }
 

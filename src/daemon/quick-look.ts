@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { GithubApi, RateBudget } from '../github/api.js';
 import { DEFAULT_QUICK_LOOK_POLICY, quickLookPlan, type QuickLookPlan, type QuickLookPolicy } from '../github/budget.js';
 import type { Logger } from '../log.js';
+import { counted } from './poll-schedule.js';
 import { asRateLimited } from './rate-limit.js';
 import type { ActiveRepo, RepoActivity } from './repo-activity.js';
 import type { Timings } from './timings.js';
@@ -13,6 +14,8 @@ export interface QuickLookDeps {
   log: Logger;
   timings: Timings;
   policy?: Partial<QuickLookPolicy>;
+  /** time between full ticks (the poll schedule may stretch it); without it, the poll interval */
+  tickMs?: () => number;
 }
 
 /** Where a client stood after a pause: what the next tick spent is measured from here. */
@@ -80,7 +83,7 @@ export class QuickLook {
     const t = this.d.timings;
     const plan = quickLookPlan({
       minuteMs: 60_000 / t.scale,
-      pollIntervalMs: t.pollIntervalMs,
+      pollIntervalMs: this.d.tickMs?.() ?? t.pollIntervalMs,
       tickPoints: cost.points,
       tickCounted: cost.counted,
       activeRepos,
@@ -127,11 +130,4 @@ export class QuickLook {
     if (limited) return 'stop';
     return seen.find((s) => s !== undefined);
   }
-}
-
-/** Requests counted against the primary limit between two answers (since the reset, if one came between). */
-function counted(before: RateBudget | undefined, after: RateBudget | undefined): number {
-  if (!after) return 0;
-  if (!before || before.resetAt !== after.resetAt) return Math.max(0, after.limit - after.remaining);
-  return Math.max(0, before.remaining - after.remaining);
 }

@@ -4,7 +4,7 @@ import type { Settings } from '../config/index.js';
 import type { Config, PoolConfig } from '../config/types.js';
 import { sizesInForce } from '../config/schedule.js';
 import type { GithubApi } from '../github/api.js';
-import { createGithubClient } from '../github/octokit.js';
+import { createGithubClient, sizeCacheFor } from '../github/octokit.js';
 import { OctokitGithubApi } from '../github/octokit-api.js';
 import type { Logger, Redactor } from '../log.js';
 import type { PlanConfig } from '../planner/plan.js';
@@ -25,6 +25,7 @@ import { HiddenVmids } from './hidden-vmids.js';
 import { ConfigWrites } from './config-writes.js';
 import { Observer } from './observe.js';
 import { PermissionLog } from './permission-log.js';
+import { PollSchedule } from './poll-schedule.js';
 import { QuickLook } from './quick-look.js';
 import { RepoActivity } from './repo-activity.js';
 import { defaultTimings, scaled, type Timings } from './timings.js';
@@ -38,6 +39,8 @@ export interface Wiring {
   snippets: SnippetStore;
   config: Config;
   timings: Timings;
+  /** which repositories each tick lists */
+  schedule: PollSchedule;
   /** WEBHOOK_LISTEN is set: the listener to start (and stop) around daemon.run */
   webhook: WebhookService | undefined;
   /** METRICS_LISTEN is set: the metrics (served by the webhook's listener when the address is the same) */
@@ -120,8 +123,9 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   // asked only while observing, once the executor below exists
   const cloneTasks = new CloneTasks({ proxmox, pools: config.pools, log: o.log, tokenId: env.proxmox.tokenId, known: () => executor.cloneTasks() });
   const activity = new RepoActivity();
-  const observer = new Observer({ config, github, proxmox: pveClient, snippets, log: o.log, hidden, cloneTasks, permissions, activity, metrics, writes, templateRecheckMs: timings.templateRecheckMs });
-  const quickLook = new QuickLook({ github, activity, clock: o.clock, log: o.log, timings });
+  const schedule = new PollSchedule({ github, activity, log: o.log, timings, webhook: env.webhook !== undefined, auth: env.github.auth.kind });
+  const observer = new Observer({ config, github, proxmox: pveClient, snippets, log: o.log, hidden, cloneTasks, permissions, activity, metrics, writes, templateRecheckMs: timings.templateRecheckMs, schedule, repoCount: (n) => sizeCacheFor(octokit, n) });
+  const quickLook = new QuickLook({ github, activity, clock: o.clock, log: o.log, timings, tickMs: () => schedule.tickMs() });
   const executor = new Executor({
     config,
     github,
@@ -154,10 +158,10 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const health = healthRoutes(readiness, o.clock);
   const metricsRoutes = metrics ? [metricsRoute(metrics)] : [];
   const shared = env.webhook !== undefined && env.metrics !== undefined && env.webhook.host === env.metrics.host && env.webhook.port === env.metrics.port;
-  const webhook = env.webhook ? new WebhookService(env.webhook, { target: { nudge: (why) => daemon.nudge(why) }, clock: o.clock, log: o.log, timeScale: factor, routes: new Map([...health, ...(shared ? metricsRoutes : [])]) }) : undefined;
+  const webhook = env.webhook ? new WebhookService(env.webhook, { target: { nudge: (why) => daemon.nudge(why), due: (repo) => schedule.nudge(repo) }, clock: o.clock, log: o.log, timeScale: factor, routes: new Map([...health, ...(shared ? metricsRoutes : [])]) }) : undefined;
   const metricsListener = env.metrics && !shared ? new MetricsService(env.metrics, new Map([...metricsRoutes, ...health]), o.log) : undefined;
   const loop = { tickStarted: (at: number) => metrics?.tickStarted(at), tickEnded: (at: number, r: Parameters<Readiness['tickEnded']>[1]) => (readiness.tickEnded(at, r), metrics?.tickEnded(at, r)) };
   const onTicked = webhook ? (r: { observation: { jobs: ReadonlyArray<{ id: number }> } }) => webhook.nudges.ticked(new Set(r.observation.jobs.map((j) => j.id))) : undefined;
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes, onTicked, webhook: webhook !== undefined, quickLook, loop });
-  return { daemon, observer, executor, github, proxmox, snippets, config, timings, webhook, metrics, metricsListener, readiness };
+  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes, onTicked, webhook: webhook !== undefined, quickLook, loop, tickMs: () => schedule.tickMs() });
+  return { daemon, observer, executor, github, proxmox, snippets, config, timings, schedule, webhook, metrics, metricsListener, readiness };
 }

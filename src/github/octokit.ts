@@ -5,7 +5,7 @@ import { Octokit } from '@octokit/rest';
 import Bottleneck from 'bottleneck';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { requestPoints } from './budget.js';
+import { MAX_CONCURRENT_REQUESTS, requestPoints } from './budget.js';
 import { shortGithubError } from './error-text.js';
 import { RateLimitGate } from './rate-gate.js';
 
@@ -25,13 +25,36 @@ export interface OctokitOptions {
   requestTimeoutMs?: number;
   /** told of every call (after retries): method, endpoint template (`/repos/{owner}/{repo}/…`), status ('error': no answer) */
   onRequest?: (method: string, endpoint: string, status: number | 'error') => void;
+  /** Conditional-request cache entries kept at least (default 5,000); sizeCacheFor grows it. */
+  minCacheEntries?: number;
 }
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
 export type GithubClient = InstanceType<typeof ThrottledOctokit>;
 
-/** Conditional-request cache entries kept (least recently used go first): runs and their job lists come and go. */
-const MAX_CACHED = 5000;
+/**
+ * Conditional-request cache entries kept (least recently used go first): runs and their job lists
+ * come and go. At least this many, and more for many repositories (sizeCacheFor): a tick lists
+ * three per repository (queued runs, runs in progress, runners), and an LRU smaller than what is
+ * listed in turn evicts each entry just before it is asked again — it never hits.
+ */
+const MIN_CACHED = 5000;
+/** listings per repository (queued runs, runs in progress, runners) and one to spare */
+const ENTRIES_PER_REPO = 4;
+/** job lists of runs that may be queued or in progress at once, beyond the repositories' */
+const RUN_ENTRIES = 2000;
+
+const capacities = new WeakMap<object, { entries: number; min: number }>();
+
+/** Sizes the client's conditional-request cache so that `repos` repositories polled in turn keep hitting it. */
+export function sizeCacheFor(client: object, repos: number): void {
+  const c = capacities.get(client);
+  if (c) c.entries = Math.max(c.min, repos * ENTRIES_PER_REPO + RUN_ENTRIES);
+}
+
+export function cacheCapacity(client: object): number {
+  return capacities.get(client)?.entries ?? MIN_CACHED;
+}
 
 /** Responses served from the ETag cache (a 304 turned back into the response it confirmed). */
 const fromCache = new WeakSet<object>();
@@ -57,6 +80,21 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
   const gate = new RateLimitGate(o.clock ?? systemClock, o.log, scale);
   const requestTimeoutMs = o.requestTimeoutMs ?? 30_000;
   const sent = { points: 0 };
+  // The plugin takes `global` too (it assigns these options over its state), though its types do
+  // not say so: declared apart, so that the literal is not checked against them for extra keys.
+  const throttle = {
+    retryAfterBaseValue: 1000 / scale,
+    // GitHub asks for at least a second between mutating requests; one at a time.
+    write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 1000 / scale }),
+    // Every request of this client at once, at most (the plugin's default is 10, which made a
+    // tick of hundreds of reads wait on latency): below GitHub's 100, with room for a `check`
+    // using the same credentials.
+    global: new Bottleneck.Group({ maxConcurrent: MAX_CONCURRENT_REQUESTS * 0.8 }),
+    // Neither limit is waited out inside a call: the gate (rate-gate.ts) fails it and holds every
+    // request until the time GitHub's docs say, and the loop backs off until then.
+    onRateLimit: () => false,
+    onSecondaryRateLimit: () => false,
+  };
   const octokit = new ThrottledOctokit({
     baseUrl: o.apiUrl.replace(/\/+$/, ''),
     userAgent: 'pve-runners',
@@ -81,15 +119,7 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
       // included; the daemon logs what each failure means where it handles it.
       error: (msg: string) => o.log.debug(`github: ${msg}`),
     },
-    throttle: {
-      retryAfterBaseValue: 1000 / scale,
-      // GitHub asks for at least a second between mutating requests; one at a time.
-      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 1000 / scale }),
-      // Neither limit is waited out inside a call: the gate (rate-gate.ts) fails it and holds every
-      // request until the time GitHub's docs say, and the loop backs off until then.
-      onRateLimit: () => false,
-      onSecondaryRateLimit: () => false,
-    },
+    throttle,
     // 5xx are retried (after 1 s and 4 s); a 429 is a rate limit, for the gate, never retried early.
     retry: { retries: 2, retryAfterBaseValue: 1000 / scale, doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
   });
@@ -111,9 +141,12 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
       }
     });
   }
+  const capacity = { entries: o.minCacheEntries ?? MIN_CACHED, min: o.minCacheEntries ?? MIN_CACHED };
+  capacities.set(octokit, capacity);
   // Octokit's paginate rewrites response.data in place, so the cache keeps its own copy and hands
-  // out a fresh one for every 304.
-  const cache = new Map<string, { etag: string; status: number; url: string; headers: object; data: unknown }>();
+  // out a fresh one for every 304. Of the headers only what a reader of a 304 needs is kept (the
+  // pages' `link`); the rate-limit ones come fresh with the 304.
+  const cache = new Map<string, { etag: string; status: number; url: string; headers: Record<string, string>; data: unknown }>();
   octokit.hook.wrap('request', async (request, options) => {
     if (options.method !== 'GET') return request(options);
     const { headers: _h, request: _r, ...rest } = options as unknown as Record<string, unknown>;
@@ -125,8 +158,9 @@ export function createGithubClient(o: OctokitOptions): GithubClient {
       const etag = response.headers.etag;
       if (etag) {
         cache.delete(key); // re-inserted last: the Map's order is least recently used first
-        cache.set(key, { etag, status: response.status, url: response.url, headers: { ...response.headers }, data: structuredClone(response.data) });
-        if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value!);
+        const link = response.headers.link;
+        cache.set(key, { etag, status: response.status, url: response.url, headers: { etag, ...(link ? { link } : {}) }, data: structuredClone(response.data) });
+        while (cache.size > capacity.entries) cache.delete(cache.keys().next().value!);
       }
       return response;
     } catch (e) {
