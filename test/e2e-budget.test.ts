@@ -55,6 +55,10 @@ describe('e2e: more repositories than the budget holds at POLL_INTERVAL', () => 
       expect(line).toContain('300 repositories cannot all be listed every 5s');
       expect(line).toContain(HOLD);
       expect(line).toContain('webhooks (WEBHOOK_LISTEN');
+      // 150 repositories probed (3 points each), the other 150 named, and GitHub never refused it
+      expect(out.filter((l) => l.includes('✓ repository acme/r'))).toHaveLength(150);
+      expect(out.find((l) => l.includes('repositories beyond the first 150'))).toContain('acme/r150, acme/r151, acme/r152 and 147 more not probed');
+      expect(sim.ctx.recorder.githubSecondary.limited).toBe(0);
       expect(code).toBe(0);
     } finally {
       await sim.stop();
@@ -104,5 +108,8 @@ describe('e2e: more repositories than the budget holds at POLL_INTERVAL', () => 
     console.log(`budget e2e: ${ticks} ticks, ${report.github.requests} GitHub requests (${runListings} run listings, ${(runListings / ticks).toFixed(1)} a tick; 600 a tick without the schedule), worst scenario minute ${worst} requests; pickups ${[...pickups].map(([k, v]) => `${k} ${v.toFixed(0)}s`).join(', ')}`);
     expect(worst).toBeGreaterThan(0);
     expect(worst).toBeLessThanOrEqual(720);
+    // …and the simulator, enforcing GitHub's 900 points a minute per credential, refused nothing
+    expect(report.github.secondary_limited).toBe(0);
+    expect(report.github.peak_points_per_minute).toBeLessThanOrEqual(720);
   }, 300_000);
 });

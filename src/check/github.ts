@@ -151,6 +151,15 @@ async function appPermissionLines(d: GithubProbeDeps): Promise<CheckLine[]> {
   return [fail(what, `${shown}: lacks the ${describePermission(missing.join(','))}`, permissionFix(missing.join(','), 'app', where))];
 }
 
+/** Repositories probed one by one: 3 points each, half of GitHub's secondary limit for a minute. */
+export const PROBED_REPOS = Math.floor(SECONDARY_POINTS_PER_MINUTE / 2 / 3);
+
+function unprobedLine(rest: string[]): CheckLine {
+  const named = rest.length > 3 ? `${rest.slice(0, 3).join(', ')} and ${rest.length - 3} more` : rest.join(', ');
+  return warn(`repositories beyond the first ${PROBED_REPOS}`, `${named} not probed: each probe costs 3 of GitHub's ${SECONDARY_POINTS_PER_MINUTE} secondary-limit points a minute, and check spends at most half of them so that neither it nor the daemon after it is refused`,
+    'none needed if the probed repositories passed with the same credentials: the daemon names any repository it cannot list in its log, with the permission it lacks; to probe others, run check with a pools.yaml that lists them first');
+}
+
 export async function probeGithub(d: GithubProbeDeps): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const what = `GitHub credentials (${d.auth === 'token' ? 'GITHUB_TOKEN' : `GitHub App installation`}) at ${d.apiUrl}`;
@@ -168,7 +177,11 @@ export async function probeGithub(d: GithubProbeDeps): Promise<CheckLine[]> {
     return [fail(what, `cannot reach ${d.apiUrl}: ${p.text}`, `check GITHUB_API_URL and that this host can reach it; ${credentialsFix(d)}`)];
   }
   if (d.auth === 'app') lines.push(...(await appPermissionLines(d)));
-  for (const r of d.config.github.repos) lines.push(...(await repoLines(d, r)));
+  // Each repository probed costs 3 secondary-limit points: past PROBED_REPOS, `check` would be
+  // refused by GitHub itself (900 a minute), and the daemon started right after it too.
+  const repos = d.config.github.repos;
+  for (const r of repos.slice(0, PROBED_REPOS)) lines.push(...(await repoLines(d, r)));
+  if (repos.length > PROBED_REPOS) lines.push(unprobedLine(repos.slice(PROBED_REPOS)));
   let orgRepos = 0;
   for (const o of d.config.github.orgs) lines.push(...(await orgLines(d, o, (n) => (orgRepos += n))));
   lines.push(budgetLine(d, orgRepos, budget));
