@@ -50,6 +50,8 @@ export interface RemoveVmAction {
   runner?: { id: number; scope: string };
   /** scope the VM's runner registers in: with no registration in the listing, it is looked up by name first */
   scope?: string;
+  /** a VM no configured pool holds (see drain.ts): the executor checks its marks, not a pool's range */
+  drain?: true;
   reason: string;
 }
 
@@ -116,4 +118,6 @@ export interface Plan {
   unmatched: Array<{ id: number; repo: string; labels: readonly string[] }>;
   /** things noticed but deliberately not acted on (foreign VMs in ranges, paused VMs …) */
   notes: string[];
+  /** VMs of ours that no configured pool holds (removed pool, shrunk range): drained */
+  draining: Array<{ vmid: number; node: string; name: string; pool: string; state: string; why: string }>;
 }

@@ -16,6 +16,8 @@ export interface PlanConfig {
    * ours still running: it counts against its pool's caps this long, then is someone else's.
    */
   hiddenVmidWindowMs: number;
+  /** a drained VM's runner that has not registered by this age never will (default DRAIN_BOOT_TIMEOUT_MS) */
+  drainBootTimeoutMs?: number;
 }
 
 /**
