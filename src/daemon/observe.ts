@@ -48,6 +48,12 @@ export class Observer {
     this.lagGuard = new LagGuard(d.config.pools);
   }
 
+  /** A reload: the pools and scopes observed from the next tick on; the caches stay (they hold facts, not config). */
+  reconfigure(config: Config): void {
+    this.d.config = config;
+    this.lagGuard.setPools(config.pools);
+  }
+
   /** Scopes whose jobs are served: each configured repo, and each org (covering all its repos). */
   scopes(): Scope[] {
     const repos = this.d.config.github.repos.map((r): Scope => {

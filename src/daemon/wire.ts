@@ -8,12 +8,13 @@ import { createGithubClient } from '../github/octokit.js';
 import { OctokitGithubApi } from '../github/octokit-api.js';
 import type { Logger, Redactor } from '../log.js';
 import type { PlanConfig } from '../planner/plan.js';
+import { DRAIN_BOOT_TIMEOUT_MS } from '../planner/drain.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import { createProxmoxClient } from '../proxmox/client.js';
 import { DirSnippetStore, type SnippetStore } from '../snippets/store.js';
 import { WebhookService } from '../http/webhook-service.js';
 import { CloneTasks } from './clone-tasks.js';
-import { Daemon } from './daemon.js';
+import { Daemon, type TickResult } from './daemon.js';
 import { Executor } from './execute.js';
 import { HiddenVmids } from './hidden-vmids.js';
 import { Observer } from './observe.js';
@@ -33,6 +34,8 @@ export interface Wiring {
   timings: Timings;
   /** WEBHOOK_LISTEN is set: the listener to start (and stop) around daemon.run */
   webhook: WebhookService | undefined;
+  /** a reload (SIGHUP): every part runs on `config` (as read, unscaled) from the next tick on */
+  reconfigure: (config: Config) => void;
 }
 
 export interface WireOptions {
@@ -46,6 +49,8 @@ export interface WireOptions {
   random?: () => number;
   /** see DaemonCommandOptions.timeOrigin */
   timeOrigin?: { realMs: number; scenarioMs: number };
+  /** told of every tick the loop ran, after the webhook's nudges */
+  onTicked?: (r: TickResult) => void;
 }
 
 const SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -113,20 +118,40 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     onSecret: (s) => o.redactor.add(s),
     permissions,
   });
-  const planConfig: PlanConfig = {
-    pools: config.pools,
-    maxTotalRunners: config.maxTotalRunners,
+  const planConfigOf = (c: Config): PlanConfig => ({
+    pools: c.pools,
+    maxTotalRunners: c.maxTotalRunners,
     disableCleanup: env.disableCleanup,
     pauseOnStopped: env.pauseOnStopped,
     vmidCooldownMs: timings.vmidCooldownMs,
     hiddenVmidWindowMs: timings.cloneTimeoutMs,
-  };
+    drainBootTimeoutMs: DRAIN_BOOT_TIMEOUT_MS / factor,
+  });
   // Schedules are wall-clock rules: read in the scenario's time when the demo runs faster.
   const origin = o.timeOrigin;
   const wallTime = origin ? (now: number) => origin.scenarioMs + (now - origin.realMs) * factor : (now: number) => now;
-  const tierSizes = (now: number) => new Map(config.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));
+  const tierSizesOf = (c: Config) => (now: number) => new Map(c.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));
   const webhook = env.webhook ? new WebhookService(env.webhook, { target: { nudge: (why) => daemon.nudge(why) }, clock: o.clock, log: o.log, timeScale: factor }) : undefined;
-  const onTicked = webhook ? (r: { observation: { jobs: ReadonlyArray<{ id: number }> } }) => webhook.nudges.ticked(new Set(r.observation.jobs.map((j) => j.id))) : undefined;
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes, onTicked, webhook: webhook !== undefined, quickLook });
-  return { daemon, observer, executor, github, proxmox, snippets, config, timings, webhook };
+  const onTicked = webhook || o.onTicked ? (r: TickResult) => {
+    webhook?.nudges.ticked(new Set(r.observation.jobs.map((j) => j.id)));
+    o.onTicked?.(r);
+  } : undefined;
+  const daemon = new Daemon({ planConfig: planConfigOf(config), observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes: tierSizesOf(config), onTicked, webhook: webhook !== undefined, quickLook });
+  let current = config;
+  const reconfigure = (read: Config) => {
+    const c = scalePools(read, factor);
+    daemon.reconfigure({
+      planConfig: planConfigOf(c),
+      tierSizes: tierSizesOf(c),
+      apply: () => {
+        observer.reconfigure(c);
+        executor.reconfigure(c);
+        hidden.setPools(c.pools);
+        cloneTasks.setPools(c.pools);
+        if (!o.nodes) snippets.addNodes(c.pools.flatMap((p) => p.nodes));
+        current = c;
+      },
+    });
+  };
+  return { daemon, observer, executor, github, proxmox, snippets, get config() { return current; }, timings, webhook, reconfigure };
 }
