@@ -11,7 +11,10 @@ import { createLogger, Redactor } from '../log.js';
 import type { Plan } from '../planner/actions.js';
 import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
 import type { Observation } from '../planner/observation.js';
+import { readState } from '../daemon/state-file.js';
+import type { ReloadState } from '../daemon/reload.js';
 import { describeFailure } from './failure.js';
+import { formatReload } from './status-daemon.js';
 
 export interface StatusCommandOptions {
   env: Env;
@@ -48,6 +51,10 @@ export interface StatusReport {
   /** scopes whose jobs or runners could not be read: their figures are incomplete */
   incomplete: string[];
   github: { remaining: number; limit: number; resetAt: number } | null;
+  /** VMs of ours no configured pool holds (pool removed, range shrunk): removed once not busy */
+  draining: Plan['draining'];
+  /** the running daemon's last reload, from its state file (absent when none was read) */
+  reload?: ReloadState | null;
 }
 
 /** The table's figures from one observation and the plan made of it (the planner's own classification). */
@@ -96,7 +103,7 @@ export function buildStatus(config: Config, scopes: readonly string[], obs: Obse
     unmatched.set(key, g);
   }
   const incomplete = scopes.filter((s) => obs.jobScopesFailed.includes(s) || !obs.runnerScopes.includes(s));
-  return { pools, unmatched: [...unmatched.values()], foreignInRanges: foreignVmsInRanges(config.pools, obs.vms), total: { vms: totalVms, maxTotalRunners: cap }, incomplete, github: budget };
+  return { pools, unmatched: [...unmatched.values()], foreignInRanges: foreignVmsInRanges(config.pools, obs.vms), total: { vms: totalVms, maxTotalRunners: cap }, incomplete, github: budget, draining: plan.draining };
 }
 
 const HEADERS = ['pool', 'queued', 'creating', 'booting', 'idle', 'busy', 'stopped', 'hot', 'warm', 'runners idle/busy', 'capacity left'];
@@ -119,6 +126,7 @@ export function formatStatus(r: StatusReport): string[] {
   out.push(r.foreignInRanges.length === 0
     ? 'foreign VMs in ranges: none'
     : `foreign VMs in ranges (never touched, VMIDs skipped): ${r.foreignInRanges.map((f) => `${describeForeign(f)} in ${f.pool}`).join(', ')}`);
+  if (r.draining.length) out.push(`draining (no configured pool holds them; removed once stopped or idle, never while busy): ${r.draining.map((d) => `${d.vmid} ${d.name} (pool ${d.pool}, ${d.state})`).join(', ')}`);
   if (r.incomplete.length) out.push(`incomplete: could not read jobs or runners of ${r.incomplete.join(', ')}; their figures are partial`);
   if (r.github) out.push(`GitHub rate budget: ${r.github.remaining}/${r.github.limit} left`);
   return out;
@@ -144,7 +152,10 @@ export async function statusCommand(o: StatusCommandOptions): Promise<number> {
   const scopes = w.observer.scopes().map(scopeKey);
   const budget = w.github.budget();
   const report = buildStatus(w.config, scopes, result.observation, result.plan, budget ? { remaining: budget.remaining, limit: budget.limit, resetAt: budget.resetAt } : null);
-  if (o.json) out(JSON.stringify(report));
-  else for (const l of formatStatus(report)) out(l);
+  // The daemon's reload outcome is only in its state file: this process read pools.yaml itself.
+  const state = readState<StatusReport>(settings.env.runtimeDir);
+  const withReload = { ...report, reload: 'state' in state ? state.state.reload : null };
+  if (o.json) out(JSON.stringify(withReload));
+  else for (const l of [...formatStatus(withReload), ...formatReload(state, systemClock.now())]) out(l);
   return 0;
 }
