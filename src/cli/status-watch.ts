@@ -6,7 +6,7 @@
  * flicker); piped (`pct exec … | tee`, a log), frames follow one another as plain text.
  */
 import { systemClock, type Clock } from '../clock.js';
-import { loadSettings, type Env } from '../config/index.js';
+import { loadEnv, type Env } from '../config/index.js';
 import { readState, type StateRead } from '../daemon/state-file.js';
 import { formatActions, formatReload } from './status-daemon.js';
 import { formatStatus, type StatusReport } from './status.js';
@@ -44,17 +44,18 @@ export function renderFrame(lines: readonly string[], isTTY: boolean, first: boo
 }
 
 export async function watchCommand(o: WatchOptions): Promise<number> {
-  const settings = loadSettings(o.env, { cwd: o.cwd });
+  // The environment only: pools.yaml is the daemon's to read (an edit that a reload refused must not stop the view).
+  const env = loadEnv(o.env, { cwd: o.cwd });
   const clock = o.clock ?? systemClock;
   const stop = new AbortController();
   void o.stopSignal.then(() => stop.abort());
   let first = true;
   while (!stop.signal.aborted) {
-    const read = readState<StatusReport>(settings.env.runtimeDir);
+    const read = readState<StatusReport>(env.runtimeDir);
     o.write(renderFrame(frameLines(read, clock.now()), o.isTTY, first));
     first = false;
     // the daemon's own interval (time-scaled in the demo); without its state, POLL_INTERVAL
-    await clock.sleep('state' in read ? read.state.pollIntervalMs : settings.env.pollIntervalMs, stop.signal);
+    await clock.sleep('state' in read ? read.state.pollIntervalMs : env.pollIntervalMs, stop.signal);
   }
   return 0;
 }

@@ -4,7 +4,7 @@
  */
 import { freeVmids, foreignVmsInRanges, describeForeign, type ForeignVm } from '../check/ranges.js';
 import { systemClock } from '../clock.js';
-import { loadSettings, type Config, type Env } from '../config/index.js';
+import { ConfigError, EXIT_CONFIG, loadSettings, parseEnv, type Config, type Env } from '../config/index.js';
 import { wire } from '../daemon/wire.js';
 import { scopeKey } from '../github/scope.js';
 import { createLogger, Redactor } from '../log.js';
@@ -132,8 +132,35 @@ export function formatStatus(r: StatusReport): string[] {
   return out;
 }
 
+/**
+ * pools.yaml as it is now has problems, but the daemon runs on (a reload refused the edit): its last
+ * table and the reload's problems are shown, and the exit code says the configuration is wrong.
+ */
+function daemonViewOnConfigError(o: StatusCommandOptions, e: ConfigError): number | undefined {
+  const { settings } = parseEnv(o.env, { cwd: o.cwd });
+  if (!settings) return undefined;
+  const state = readState<StatusReport>(settings.runtimeDir);
+  const tick = 'state' in state ? state.state.lastTick : null;
+  if (!('state' in state) || !tick) return undefined;
+  const s = state.state;
+  if (o.json) o.out(JSON.stringify({ ...tick.table, reload: s.reload, fromDaemonAt: tick.at }));
+  else {
+    o.out(`pools.yaml has problems; the daemon (pid ${s.pid}) runs on its previous configuration. Its last tick:`);
+    for (const l of [...formatStatus(tick.table), ...formatReload(state, systemClock.now())]) o.out(l);
+  }
+  (o.err ?? o.out)(`pve-runners: configuration error:\n${e.message}`);
+  return EXIT_CONFIG;
+}
+
 export async function statusCommand(o: StatusCommandOptions): Promise<number> {
-  const settings = loadSettings(o.env, { cwd: o.cwd });
+  let settings: ReturnType<typeof loadSettings>;
+  try {
+    settings = loadSettings(o.env, { cwd: o.cwd });
+  } catch (e) {
+    const shown = e instanceof ConfigError ? daemonViewOnConfigError(o, e) : undefined;
+    if (shown === undefined) throw e;
+    return shown;
+  }
   const redactor = new Redactor();
   // `error`: the tick's warnings (unmatched jobs, foreign VMs) are part of the table already.
   const log = createLogger({ level: 'error', format: 'text', secrets: redactor, write: o.write });
