@@ -20,7 +20,7 @@ import { poolsFile } from './helpers/pools-variant.js';
 const SPEED = 20;
 const SCENARIO = `
 seed: 11
-time_limit: 1800s
+time_limit: 1500s
 proxmox:
   nodes: [{name: pve1, memory_mb: 131072}, {name: pve2, memory_mb: 131072}]
   templates:
@@ -57,7 +57,7 @@ class Daemon {
   readonly lines: string[] = [];
   readonly exited: Promise<number | null>;
   private waiters: Array<() => void> = [];
-  constructor(readonly child: ChildProcess) {
+  constructor(readonly child: ChildProcess, private readonly sim: Simulator) {
     createInterface({ input: child.stderr! }).on('line', (l) => {
       this.lines.push(l);
       for (const w of this.waiters.splice(0)) w();
@@ -70,7 +70,12 @@ class Daemon {
       const hits = this.lines.slice(from).filter((l) => re.test(l));
       if (hits.length >= count) return hits;
       if (this.child.exitCode !== null) throw new Error(`daemon exited; last lines:\n${this.lines.slice(-5).join('\n')}`);
-      await new Promise<void>((r) => this.waiters.push(r));
+      if (this.sim.timeUp()) throw new Error(`scenario time ran out waiting for a log line matching ${re}`);
+      // a line, or a look at the time limit every 100 ms
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 100);
+      });
     }
   }
 }
@@ -94,7 +99,7 @@ describe('e2e: systemctl reload (SIGHUP)', () => {
     const pools = poolsFile(file(A, B));
     const env: NodeJS.ProcessEnv = { ...process.env, ...daemonEnv(endpoints, pools, SPEED), RUNTIME_DIRECTORY: runtimeDir };
     delete env.JOURNAL_STREAM;
-    const d = new Daemon(spawn(process.execPath, [CLI, 'run'], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
+    const d = new Daemon(spawn(process.execPath, [CLI, 'run'], { env, stdio: ['ignore', 'ignore', 'pipe'] }), sim);
     const jobs = () => [...sim.ctx.recorder.jobs.values()];
     const long = () => jobs().filter((j) => j.labels.includes('ubuntu-22.04'));
     const big = () => jobs().filter((j) => j.labels.includes('big'));
