@@ -84,6 +84,14 @@ describe('planner: VMs outside a shrunk range are drained', () => {
     const p = plan(config({ pools: [shrunk, gpu] }), { ...obs, inFlight: inFlight({ busyVmids: new Set([207]) }) });
     expect(removals(p.actions)).toEqual([]);
   });
+
+  it('so is one this process is still creating for a pool a reload removed (stopped between clone and start)', () => {
+    const cloned = ourVm(gpu, 300, { status: 'stopped' });
+    const creating = [{ pool: 'gpu', scope: 'repo:acme/app', vmid: 300, node: 'pve1', runnerName: cloned.name, memoryBytes: 1 }];
+    const p = plan(config({ pools: [ubuntu] }), observation({ vms: [...base, cloned], inFlight: inFlight({ creating }) }));
+    expect(removals(p.actions)).toEqual([]);
+    expect(p.draining.map((d) => d.state)).toEqual(['acting']);
+  });
 });
 
 describe('planner: a drained VM\'s snippet', () => {

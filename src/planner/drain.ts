@@ -69,7 +69,8 @@ export function drainingVm(ctx: PlanContext, vm: ObservedVm, pool: string, why: 
 
 function stateOf(ctx: PlanContext, vm: ObservedVm, scope: string | undefined, runner: ObservedRunner | undefined): DrainingVm['state'] {
   const { obs } = ctx;
-  if (obs.inFlight.busyVmids.has(vm.vmid) || vm.lock) return 'acting';
+  // A creation for a pool a reload removed runs on (its VM is stopped between clone and start): left to it.
+  if (obs.inFlight.busyVmids.has(vm.vmid) || ctx.creatingByVmid.has(vm.vmid) || vm.lock) return 'acting';
   if (vm.status === 'stopped') return 'stopped';
   if (vm.status !== 'running') return 'other';
   // Any registration of its name busy (in whatever scope) is taken to be its own: it waits.
