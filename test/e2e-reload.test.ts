@@ -69,7 +69,7 @@ class Daemon {
     for (;;) {
       const hits = this.lines.slice(from).filter((l) => re.test(l));
       if (hits.length >= count) return hits;
-      if (this.child.exitCode !== null) throw new Error(`daemon exited; last lines:\n${this.lines.slice(-5).join('\n')}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`daemon exited (${this.child.exitCode ?? this.child.signalCode}); last lines:\n${this.lines.slice(-5).join('\n')}`);
       if (this.sim.timeUp()) throw new Error(`scenario time ran out waiting for a log line matching ${re}`);
       // a line, or a look at the time limit every 100 ms
       await new Promise<void>((r) => {
@@ -166,9 +166,12 @@ describe('e2e: systemctl reload (SIGHUP)', () => {
       expect(sim.ctx.recorder.capViolations).toEqual([]);
       expect(sim.ctx.recorder.foreignTouches).toEqual([]);
       expect(leakedSecrets(d.lines, sim.secrets())).toEqual([]);
-    } finally {
+      // still the first process: no reload ever ended it
       d.child.kill('SIGTERM');
       expect(await d.exited).toBe(0);
+    } finally {
+      if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+      await d.exited;
       await sim.stop();
     }
   }, 180_000);
