@@ -16,10 +16,11 @@ import { Redactor } from './log.js';
 const USAGE = `usage: pve-runners <command> [options]
 
 commands:
-  run                      the daemon: one tick every POLL_INTERVAL seconds
+  run                      the daemon: one tick every POLL_INTERVAL seconds; SIGHUP reloads pools.yaml
   once [--dry-run]         one tick; --dry-run prints the plan and changes nothing
   check                    validate configuration and probe Proxmox and GitHub
-  status                   pools: queued jobs, VMs by state, runners, capacity left
+  status [--json|--watch]  pools: queued jobs, VMs by state, runners, capacity left, the last reload;
+                           --watch: the running daemon's view, redrawn every poll interval
   sim --scenario FILE [--webhook-url URL]
                            the simulated Proxmox VE + GitHub alone (prints how to reach them);
                            with github.webhook, deliveries go to URL (e.g. http://127.0.0.1:8080/webhook)
@@ -37,6 +38,27 @@ function stopSignal(): Promise<void> {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+}
+
+/**
+ * SIGHUP (`systemctl reload`, ExecReload=/bin/kill -HUP $MAINPID) asks for pools.yaml to be read
+ * again. Caught from the start: Node's default for SIGHUP is to exit, and a reload sent while the
+ * daemon still starts is kept for it.
+ */
+function reloadSignal(): (listener: () => void) => void {
+  let listener: (() => void) | undefined;
+  let pending = false;
+  process.on('SIGHUP', () => {
+    if (listener) listener();
+    else pending = true;
+  });
+  return (l) => {
+    listener = l;
+    if (pending) {
+      pending = false;
+      l();
+    }
+  };
 }
 
 function positiveNumber(name: string, value: string | undefined, dflt: number): number {
@@ -80,7 +102,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run': {
       parseArgs({ args: rest, options: {}, strict: true });
-      return runCommand({ env: process.env, cwd: process.cwd(), out, timeScale: timeScale(), timeOrigin: timeOrigin(), stopSignal: stopSignal() });
+      const onReloadSignal = reloadSignal();
+      return runCommand({ env: process.env, cwd: process.cwd(), out, timeScale: timeScale(), timeOrigin: timeOrigin(), stopSignal: stopSignal(), onReloadSignal });
     }
     case 'once': {
       const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } }, strict: true });
@@ -92,7 +115,13 @@ async function main(argv: string[]): Promise<number> {
       return checkCommand({ env: process.env, cwd: process.cwd(), out });
     }
     case 'status': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, strict: true });
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, watch: { type: 'boolean' } }, strict: true });
+      if (values.watch) {
+        if (values.json) throw new UsageError('--watch draws a table for people; without it, --json prints one report');
+        const { watchCommand } = await import('./cli/status-watch.js');
+        const write = (s: string) => process.stdout.write(s);
+        return watchCommand({ env: process.env, cwd: process.cwd(), write, err, isTTY: process.stdout.isTTY === true, stopSignal: stopSignal() });
+      }
       const { statusCommand } = await import('./cli/status.js');
       return statusCommand({ env: process.env, cwd: process.cwd(), out, err, json: values.json ?? false });
     }

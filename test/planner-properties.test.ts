@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import type { PoolConfig } from '../src/config/types.js';
 import type { Action, CreateAction, Plan } from '../src/planner/actions.js';
 import { parseRunnerName, runnerName } from '../src/planner/names.js';
+import { drainMarks } from '../src/planner/drain.js';
 import type { Observation, ObservedVm } from '../src/planner/observation.js';
 import { plan, type PlanConfig } from '../src/planner/plan.js';
 import { arbSteady, arbWorld, type Generated } from './helpers/planner-arbitraries.js';
@@ -104,11 +105,19 @@ describe(`planner properties (fast-check, seed ${SEED})`, () => {
         const listed = obs.vms.filter((v) => v.vmid === a.vmid);
         expect(listed).toHaveLength(1);
         const vm = listed[0]!;
-        const p = poolNamed(cfg, a.pool)!;
         expect([vm.node, vm.name]).toEqual([a.node, a.name]);
         // Never: templates, containers, VMs a person took over, unreadable or locked configs, VMs being made or already worked on.
         expect(vm.template || vm.kind === 'lxc' || vm.configUnread === true || vm.lock !== undefined).toBe(false);
         expect(obs.inFlight.disowned.has(vm.vmid) || obs.inFlight.busyVmids.has(vm.vmid) || obs.inFlight.creating.some((c) => c.vmid === vm.vmid)).toBe(false);
+        if (a.kind === 'remove-vm' && a.drain) {
+          // A VM no configured pool holds: removed only with both our tags and our description agreeing, never while busy.
+          expect(drainMarks(vm.tags, vm.name, vm.meta)).toBe(a.pool);
+          const held = poolNamed(cfg, a.pool);
+          expect(held !== undefined && inRange(held, vm.vmid)).toBe(false);
+          if (vm.status === 'running') expect(obs.jobStarted?.has(vm.name) || obs.runners.some((r) => r.name === vm.name && r.busy)).toBe(false);
+          continue;
+        }
+        const p = poolNamed(cfg, a.pool)!;
         expect(inRange(p, vm.vmid)).toBe(true);
         if (a.kind === 'adopt-vm') {
           // The one exception: no tag pair yet, our name and description, stopped (we start a VM only once tagged).

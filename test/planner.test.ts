@@ -140,9 +140,10 @@ describe('planner: caps', () => {
 });
 
 describe('planner: ownership', () => {
-  it('never acts on a VM that lacks either tag or lies outside its pool range', () => {
+  it('never acts on a VM that lacks either tag, or lies outside its pool range without our description', () => {
     const untaggedStopped = { ...ourVm(ubuntu, 203, { status: 'stopped' }), tags: ['pvr-pool.ubuntu'], name: 'my-vm' };
-    const outOfRange = { ...ourVm(ubuntu, 250, { status: 'stopped' }), name: 'ubuntu-250-ab12' };
+    // With our description too it would be drained (planner-drain.test.ts).
+    const outOfRange = { ...ourVm(ubuntu, 250, { status: 'stopped' }), name: 'ubuntu-250-ab12', meta: undefined };
     const unknownPool = { ...ourVm(ubuntu, 204, { status: 'stopped' }), tags: ['pve-runners', 'pvr-pool.gone'] };
     const p = plan(config(), observation({ vms: [...observation().vms, untaggedStopped, outOfRange, unknownPool] }));
     expect(p.actions).toEqual([]);

@@ -72,6 +72,9 @@ describe('systemd/pve-runners.service', () => {
       'ProtectSystem=strict',
       'ProtectHome=yes',
       'PrivateTmp=yes',
+      // `systemctl reload` re-reads pools.yaml (SIGHUP); /run/pve-runners holds the state `status` shows
+      'ExecReload=/bin/kill -HUP $MAINPID',
+      'RuntimeDirectory=pve-runners',
     ]));
     expect(directives.filter((d) => d.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/mnt/pve-snippets']);
     // Exactly the credential names the daemon looks up in $CREDENTIALS_DIRECTORY.

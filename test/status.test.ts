@@ -2,7 +2,8 @@
  * `pve-runners status` against the real simulator, called as the CLI calls it: the lines (and the
  * --json object) it prints for the demo scenario before and after the daemon has acted.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onceCommand } from '../src/cli/daemon-commands.js';
 import { daemonEnv } from '../src/cli/demo.js';
@@ -22,7 +23,8 @@ beforeEach(async () => {
   const demo = readFileSync(join(ROOT, 'scenarios/demo.yaml'), 'utf8').replace('  timings: {clone', '  access: {acls: [{path: /vms, roles: [PVEAuditor], users: [pve-runners@pve], tokens: [pve-runners@pve!daemon]}]}\n  timings: {clone');
   sim = new Simulator(parseScenario(demo, 'demo.yaml'), { speed: SPEED });
   endpoints = await sim.start();
-  env = daemonEnv(endpoints, join(ROOT, 'pools.yaml'), SPEED);
+  // no daemon runs here: its state directory is empty
+  env = { ...daemonEnv(endpoints, join(ROOT, 'pools.yaml'), SPEED), RUNTIME_DIRECTORY: mkdtempSync(join(tmpdir(), 'pvr-status-')) };
 });
 afterEach(() => sim.stop());
 
@@ -67,6 +69,7 @@ describe('status on the demo scenario', () => {
       'unmatched: 1 queued job(s) no pool fits: [self-hosted, gpu] ×1 (acme/app)',
       'foreign VMs in ranges (never touched, VMIDs skipped): 205 (keep-me on pve1) in ubuntu-2404',
       expect.stringMatching(/^GitHub rate budget: \d+\/5000 left$/),
+      `daemon: no state at ${env.RUNTIME_DIRECTORY}/state.json (is \`pve-runners run\` running here? its unit sets RuntimeDirectory=pve-runners): last reload unknown`,
     ]);
     expectNoSecrets([...r.lines, ...r.logs]);
   });

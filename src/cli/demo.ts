@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadSettings, sizesInForce } from '../config/index.js';
 import { selectPool } from '../config/labels.js';
@@ -99,6 +101,9 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
   const endpoints = await sim.start();
   const env = { ...o.baseEnv, ...daemonEnv(endpoints, o.pools, o.speed), ...o.env };
   delete env.JOURNAL_STREAM;
+  // the daemon's state for `status` (systemd's RuntimeDirectory= in production): one of its own
+  const runtimeDir = o.env?.RUNTIME_DIRECTORY === undefined ? mkdtempSync(join(tmpdir(), 'pvr-demo-run-')) : undefined;
+  if (runtimeDir) env.RUNTIME_DIRECTORY = runtimeDir;
   // The demo follows the daemon by its JSON tick lines (info): whatever LOG_FORMAT or LOG_LEVEL the
   // caller passes, the child logs JSON at info, or at debug when asked (which still shows the ticks).
   env.LOG_FORMAT = 'json';
@@ -204,6 +209,7 @@ export async function runDemo(o: DemoOptions): Promise<Report> {
     return report;
   } finally {
     await sim.stop();
+    if (runtimeDir) rmSync(runtimeDir, { recursive: true, force: true });
   }
 }
 

@@ -4,14 +4,17 @@
  */
 import { freeVmids, foreignVmsInRanges, describeForeign, type ForeignVm } from '../check/ranges.js';
 import { systemClock } from '../clock.js';
-import { loadSettings, type Config, type Env } from '../config/index.js';
+import { ConfigError, EXIT_CONFIG, loadSettings, parseEnv, type Config, type Env } from '../config/index.js';
 import { wire } from '../daemon/wire.js';
 import { scopeKey } from '../github/scope.js';
 import { createLogger, Redactor } from '../log.js';
 import type { Plan } from '../planner/actions.js';
 import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
 import type { Observation } from '../planner/observation.js';
+import { readState } from '../daemon/state-file.js';
+import type { ReloadState } from '../daemon/reload.js';
 import { describeFailure } from './failure.js';
+import { formatReload } from './status-daemon.js';
 
 export interface StatusCommandOptions {
   env: Env;
@@ -50,6 +53,10 @@ export interface StatusReport {
   github: { remaining: number; limit: number; resetAt: number } | null;
   /** other pve-runners installations with VMs in our pools' ranges; a live one makes those pools create nothing */
   otherInstances: Array<{ id: string; live: boolean; pools: string[]; vmids: number[]; lastActiveAt: number }>;
+  /** VMs of ours no configured pool holds (pool removed, range shrunk): removed once not busy */
+  draining: Plan['draining'];
+  /** the running daemon's last reload, from its state file (absent when none was read) */
+  reload?: ReloadState | null;
 }
 
 /** The table's figures from one observation and the plan made of it (the planner's own classification). */
@@ -98,7 +105,7 @@ export function buildStatus(config: Config, scopes: readonly string[], obs: Obse
     unmatched.set(key, g);
   }
   const incomplete = scopes.filter((s) => obs.jobScopesFailed.includes(s) || !obs.runnerScopes.includes(s));
-  return { pools, unmatched: [...unmatched.values()], foreignInRanges: foreignVmsInRanges(config.pools, obs.vms), total: { vms: totalVms, maxTotalRunners: cap }, incomplete, github: budget, otherInstances: plan.otherInstances.map((x) => ({ ...x, pools: [...x.pools], vmids: [...x.vmids] })) };
+  return { pools, unmatched: [...unmatched.values()], foreignInRanges: foreignVmsInRanges(config.pools, obs.vms), total: { vms: totalVms, maxTotalRunners: cap }, incomplete, github: budget, draining: plan.draining, otherInstances: plan.otherInstances.map((x) => ({ ...x, pools: [...x.pools], vmids: [...x.vmids] })) };
 }
 
 const HEADERS = ['pool', 'queued', 'creating', 'booting', 'idle', 'busy', 'stopped', 'hot', 'warm', 'runners idle/busy', 'capacity left'];
@@ -126,13 +133,41 @@ export function formatStatus(r: StatusReport): string[] {
       ? `STANDING DOWN: another pve-runners instance '${x.id}' is live in the VMID range of ${x.pools.join(', ')} (VMs ${x.vmids.join(', ')}): nothing is created there; stop the other daemon, or give the two disjoint VMID ranges`
       : `pve-runners instance '${x.id}' made no VM for INSTANCE_TAKEOVER_AFTER: its VMs ${x.vmids.join(', ')} are taken over`);
   }
+  if (r.draining.length) out.push(`draining (no configured pool holds them; removed once stopped or idle, never while busy): ${r.draining.map((d) => `${d.vmid} ${d.name} (pool ${d.pool}, ${d.state})`).join(', ')}`);
   if (r.incomplete.length) out.push(`incomplete: could not read jobs or runners of ${r.incomplete.join(', ')}; their figures are partial`);
   if (r.github) out.push(`GitHub rate budget: ${r.github.remaining}/${r.github.limit} left`);
   return out;
 }
 
+/**
+ * pools.yaml as it is now has problems, but the daemon runs on (a reload refused the edit): its last
+ * table and the reload's problems are shown, and the exit code says the configuration is wrong.
+ */
+function daemonViewOnConfigError(o: StatusCommandOptions, e: ConfigError): number | undefined {
+  const { settings } = parseEnv(o.env, { cwd: o.cwd });
+  if (!settings) return undefined;
+  const state = readState<StatusReport>(settings.runtimeDir);
+  const tick = 'state' in state ? state.state.lastTick : null;
+  if (!('state' in state) || !tick) return undefined;
+  const s = state.state;
+  if (o.json) o.out(JSON.stringify({ ...tick.table, reload: s.reload, fromDaemonAt: tick.at }));
+  else {
+    o.out(`pools.yaml has problems; the daemon (pid ${s.pid}) runs on its previous configuration. Its last tick:`);
+    for (const l of [...formatStatus(tick.table), ...formatReload(state, systemClock.now())]) o.out(l);
+  }
+  (o.err ?? o.out)(`pve-runners: configuration error:\n${e.message}`);
+  return EXIT_CONFIG;
+}
+
 export async function statusCommand(o: StatusCommandOptions): Promise<number> {
-  const settings = loadSettings(o.env, { cwd: o.cwd });
+  let settings: ReturnType<typeof loadSettings>;
+  try {
+    settings = loadSettings(o.env, { cwd: o.cwd });
+  } catch (e) {
+    const shown = e instanceof ConfigError ? daemonViewOnConfigError(o, e) : undefined;
+    if (shown === undefined) throw e;
+    return shown;
+  }
   const redactor = new Redactor();
   // `error`: the tick's warnings (unmatched jobs, foreign VMs) are part of the table already.
   const log = createLogger({ level: 'error', format: 'text', secrets: redactor, write: o.write });
@@ -151,7 +186,10 @@ export async function statusCommand(o: StatusCommandOptions): Promise<number> {
   const scopes = w.observer.scopes().map(scopeKey);
   const budget = w.github.budget();
   const report = buildStatus(w.config, scopes, result.observation, result.plan, budget ? { remaining: budget.remaining, limit: budget.limit, resetAt: budget.resetAt } : null);
-  if (o.json) out(JSON.stringify(report));
-  else for (const l of formatStatus(report)) out(l);
+  // The daemon's reload outcome is only in its state file: this process read pools.yaml itself.
+  const state = readState<StatusReport>(settings.env.runtimeDir);
+  const withReload = { ...report, reload: 'state' in state ? state.state.reload : null };
+  if (o.json) out(JSON.stringify(withReload));
+  else for (const l of [...formatStatus(withReload), ...formatReload(state, systemClock.now())]) out(l);
   return 0;
 }

@@ -85,6 +85,11 @@ export interface EnvSettings {
   readonly instance: InstanceSettings;
   /** SFTP_*: used by pools with delivery: sftp */
   readonly sftp: SftpSettings;
+  /**
+   * systemd's RUNTIME_DIRECTORY (RuntimeDirectory=pve-runners), default /run/pve-runners: where the
+   * daemon leaves its state for `status` (reload outcome, last actions, its last tick's table).
+   */
+  readonly runtimeDir: string;
 }
 
 export interface EnvOptions {
@@ -205,6 +210,15 @@ function snippetsDir(r: EnvReader): string {
   return dir;
 }
 
+export const DEFAULT_RUNTIME_DIR = '/run/pve-runners';
+
+function runtimeDir(r: EnvReader): string {
+  // systemd may list several directories (RuntimeDirectory=a b): the first is ours.
+  const dir = r.raw('RUNTIME_DIRECTORY')?.split(':')[0] ?? DEFAULT_RUNTIME_DIR;
+  if (!isAbsolute(dir)) r.problem('RUNTIME_DIRECTORY', `'${dir}' is not an absolute path`, 'leave it to systemd (RuntimeDirectory=pve-runners in the unit), or set an absolute directory');
+  return dir;
+}
+
 function poolsConfig(r: EnvReader, fs: ConfigFs, cwd: string, override: string | undefined): { file: string; path: string } {
   const given = override ?? r.raw('RUNNER_POOLS_CONFIG');
   if (given !== undefined) return { file: given, path: r.path(given) };
@@ -296,6 +310,7 @@ export function parseEnv(env: Env, opts: EnvOptions & { poolsFile?: string } = {
     metrics,
     instance: Object.freeze(instance),
     sftp: Object.freeze(sftp),
+    runtimeDir: runtimeDir(r),
   };
   return { settings: Object.freeze(settings), problems: [], forPools };
 }

@@ -26,19 +26,32 @@ export interface LoadOptions {
 /** Throws ConfigError (exit code EXIT_CONFIG) listing every problem in the environment and pools.yaml. */
 export function loadSettings(env: Env, opts: LoadOptions = {}): Settings {
   const parsed = parseEnv(env, opts);
-  const { poolsConfig, defaultNode, repo, maxTotalRunners } = parsed.forPools;
-  const pools = readPoolsConfig(poolsConfig, {
-    fs: opts.fs,
-    defaultNode,
-    extraRepos: repo === undefined ? [] : [repo],
-    maxTotalRunners,
-  });
-  const delivery = pools.config ? sftpProblems(parsed.settings?.sftp, pools.config.pools, poolsConfig.file) : [];
+  const pools = readPools(parsed.forPools, opts.fs);
+  const delivery = pools.config ? sftpProblems(parsed.settings?.sftp, pools.config.pools, parsed.forPools.poolsConfig.file) : [];
   if (!parsed.settings || !pools.config || delivery.length > 0) throw new ConfigError([...parsed.problems, ...pools.problems, ...delivery]);
   return Object.freeze({ env: parsed.settings, config: pools.config });
 }
 
-export { CREDENTIAL_NAMES, DEFAULT_POOLS_CONFIG, DEFAULT_SNIPPETS_DIR, LOG_LEVELS, SECRET_VARIABLES, loadEnv, parseEnv, snippetsDirFor } from './env.js';
+interface PoolsInputs {
+  poolsConfig: { file: string; path: string };
+  defaultNode: string | undefined;
+  repo: string | undefined;
+  maxTotalRunners: number | undefined;
+}
+
+function readPools(i: PoolsInputs, fs: ConfigFs | undefined): ReturnType<typeof readPoolsConfig> {
+  return readPoolsConfig(i.poolsConfig, { fs, defaultNode: i.defaultNode, extraRepos: i.repo === undefined ? [] : [i.repo], maxTotalRunners: i.maxTotalRunners });
+}
+
+/**
+ * pools.yaml (and its user_data templates) read and checked again, as at start, with what the
+ * environment given at start says of it: a reload re-reads the file, never the environment.
+ */
+export function rereadPools(env: EnvSettings, fs?: ConfigFs): ReturnType<typeof readPoolsConfig> {
+  return readPools({ poolsConfig: env.poolsConfig, defaultNode: env.proxmox.node, repo: env.repo, maxTotalRunners: env.maxTotalRunners }, fs);
+}
+
+export { CREDENTIAL_NAMES, DEFAULT_POOLS_CONFIG, DEFAULT_RUNTIME_DIR, DEFAULT_SNIPPETS_DIR, LOG_LEVELS, SECRET_VARIABLES, loadEnv, parseEnv, snippetsDirFor } from './env.js';
 export type { Env, EnvSettings, SftpSettings, GithubAuth, LogFormat, LogLevel, ProxmoxSettings, SecretVariable } from './env.js';
 export { ConfigError, EXIT_CONFIG, formatProblem } from './errors.js';
 export type { ConfigProblem } from './errors.js';

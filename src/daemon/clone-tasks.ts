@@ -24,6 +24,11 @@ export class CloneTasks {
 
   constructor(private readonly d: CloneTasksDeps) {}
 
+  /** A reload: clones are counted for these pools from the next tick on. */
+  setPools(pools: readonly PoolConfig[]): void {
+    this.d.pools = pools;
+  }
+
   /**
    * The running clone tasks on the online nodes, read now; undefined when a node's list could not
    * be read (then nobody can tell whose an unseen VMID is). One request per online node.

@@ -8,7 +8,7 @@ import type { Plan } from '../planner/actions.js';
 import { plan, type PlanConfig } from '../planner/plan.js';
 import type { InFlight, Observation } from '../planner/observation.js';
 import type { LoopMetrics } from '../metrics/recorder.js';
-import type { Executor } from './execute.js';
+import type { ActionOutcome, Executor } from './execute.js';
 import { InstanceLog } from './instance-log.js';
 import type { Observer } from './observe.js';
 import type { QuickLook } from './quick-look.js';
@@ -43,6 +43,8 @@ export interface DaemonDeps {
 export interface TickResult {
   observation: Observation;
   plan: Plan;
+  /** actions that finished since the tick before (what the tick line counts as done and failed) */
+  outcomes?: readonly ActionOutcome[];
 }
 
 /**
@@ -62,6 +64,8 @@ export class Daemon {
   /** nudged while no pause was running (during a tick): the next pause is skipped, once */
   private nudged = false;
   private readonly instances: InstanceLog | undefined;
+  /** a reloaded configuration, taken over when the next tick starts */
+  private next: { planConfig: PlanConfig; tierSizes?: DaemonDeps['tierSizes']; apply: () => void } | undefined;
 
   constructor(private readonly d: DaemonDeps) {
     this.instances = d.planConfig.instance && new InstanceLog(d.log, d.planConfig.instance, 10 * d.timings.pollIntervalMs);
@@ -71,7 +75,21 @@ export class Daemon {
     });
   }
 
+  /** A reload: from the next tick on, plans with `planConfig`; `apply` gives the other parts their new config first. */
+  reconfigure(next: { planConfig: PlanConfig; tierSizes?: DaemonDeps['tierSizes']; apply: () => void }): void {
+    this.next = next;
+  }
+
   async tick(opts: { dryRun?: boolean } = {}): Promise<TickResult> {
+    if (this.next) {
+      // Between ticks: one tick is observed and planned with one configuration only.
+      const n = this.next;
+      this.next = undefined;
+      n.apply();
+      this.d.planConfig = n.planConfig;
+      this.d.tierSizes = n.tierSizes;
+    }
+    this.freedSinceObserve = false;
     const started = this.d.clock.now();
     this.d.loop?.tickStarted(started);
     try {
@@ -99,10 +117,10 @@ export class Daemon {
     this.d.executor.pruneDisowned(new Set(observation.vms.map((v) => v.vmid)));
     const p = plan(this.d.planConfig, observation);
     this.capped = p.pools.some((s) => s.limitedBy !== undefined);
-    this.report(p, observation, opts.dryRun ?? false, this.d.clock.now() - started);
+    const outcomes = this.report(p, observation, opts.dryRun ?? false, this.d.clock.now() - started);
     this.instances?.report(p.otherInstances, observation.now);
     if (!opts.dryRun) this.d.executor.submit(p.actions);
-    return { observation, plan: p };
+    return { observation, plan: p, outcomes };
   }
 
   /** One line whenever a schedule changes a pool's sizes (and at start), for journalctl. */
@@ -117,7 +135,7 @@ export class Daemon {
     }
   }
 
-  private report(p: Plan, o: Observation, dryRun: boolean, tookMs: number): void {
+  private report(p: Plan, o: Observation, dryRun: boolean, tookMs: number): ActionOutcome[] {
     const log = this.d.log;
     for (const u of p.unmatched) {
       if (this.loggedUnmatched.has(u.id)) continue;
@@ -144,10 +162,11 @@ export class Daemon {
       .map((s) => `${s.pool}: queued=${s.queued} idle=${s.idle} busy=${s.busy} booting=${s.booting}${tiers(s)} create=${s.create}${s.start ? ` start-warm=${s.start}` : ''} remove=${s.remove}${s.limitedBy ? ` (limited by ${s.limitedBy})` : ''}`)
       .join('; ');
     log.info(
-      `tick: ${pools}; unmatched=${p.unmatched.length}; actions done=${outcomes.length - failed} failed=${failed} pending=${this.d.executor.pending}; github budget ${budget ? `${budget.remaining}/${budget.limit}` : 'unknown'}`,
+      `tick: ${pools}; unmatched=${p.unmatched.length}${p.draining.length ? `; draining=${p.draining.length}` : ''}; actions done=${outcomes.length - failed} failed=${failed} pending=${this.d.executor.pending}; github budget ${budget ? `${budget.remaining}/${budget.limit}` : 'unknown'}`,
       // tick_ms: observing and planning, in the clock's (real) milliseconds; the bench reads it
       { queued: o.jobs.length, unmatched: p.unmatched.length, tick_ms: tookMs },
     );
+    return outcomes;
   }
 
   /**

@@ -91,6 +91,14 @@ export class Executor {
     return this.s.snapshot(this.d.clock.now(), since);
   }
 
+  /**
+   * A reload: actions started from now on look their pool up in `config` (the parts below share
+   * these deps). What is under way keeps going; a creation for a removed pool is drained later.
+   */
+  reconfigure(config: Config): void {
+    this.d.config = config;
+  }
+
   /** Forgets VMs a person took over once they no longer exist. */
   pruneDisowned(liveVmids: ReadonlySet<number>): void {
     for (const id of this.s.disowned) if (!liveVmids.has(id)) this.s.disowned.delete(id);

@@ -39,6 +39,19 @@ export class HiddenVmids {
     for (const p of d.pools) for (let id = p.vmidRange.lo; id <= p.vmidRange.hi; id++) this.toProbe.add(id);
   }
 
+  /** A reload: VMIDs of new or widened ranges are probed once; those outside every range are forgotten. */
+  setPools(pools: readonly PoolConfig[]): void {
+    const before = this.d.pools;
+    this.d.pools = pools;
+    const was = (id: number) => before.some((p) => id >= p.vmidRange.lo && id <= p.vmidRange.hi);
+    for (const p of pools) for (let id = p.vmidRange.lo; id <= p.vmidRange.hi; id++) if (!was(id)) this.toProbe.add(id);
+    for (const id of [...this.taken.keys(), ...this.toProbe]) {
+      if (this.inRanges(id)) continue;
+      this.taken.delete(id);
+      this.toProbe.delete(id);
+    }
+  }
+
   /** VMID → epoch ms it was first found taken but unlisted. */
   snapshot(): ReadonlyMap<number, number> {
     return new Map([...this.taken].map(([id, e]) => [id, e.since]));

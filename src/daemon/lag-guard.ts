@@ -26,7 +26,12 @@ export class LagGuard {
   /** our runners some listed job has named: their job is visible, they explain no queued one */
   private readonly named = new Set<string>();
 
-  constructor(private readonly pools: readonly PoolConfig[]) {}
+  constructor(private pools: readonly PoolConfig[]) {}
+
+  /** A reload: the pools from the next tick on (what it learnt of named runners stays true). */
+  setPools(pools: readonly PoolConfig[]): void {
+    this.pools = pools;
+  }
 
   /** The jobs to count as demand, and which were left out (with the runner that explains each). */
   apply(i: LagGuardInput): { jobs: ObservedJob[]; leftOut: Array<{ job: ObservedJob; runner: string }> } {

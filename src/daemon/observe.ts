@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { InFlight, Observation, ObservedJob, ObservedRunner, ObservedVm, VmMeta } from '../planner/observation.js';
 import type { ProxmoxApi, PveNode, PveTask, PveVm } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
+import { OWNER_TAG } from '../planner/names.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { CloneTasks } from './clone-tasks.js';
 import type { ConfigWrites } from './config-writes.js';
@@ -75,6 +76,12 @@ export class Observer {
   constructor(private readonly d: ObserverDeps) {
     this.queue = new PQueue({ concurrency: d.concurrency ?? OBSERVER_CONCURRENCY });
     this.lagGuard = new LagGuard(d.config.pools);
+  }
+
+  /** A reload: the pools and scopes observed from the next tick on; the caches stay (they hold facts, not config). */
+  reconfigure(config: Config): void {
+    this.d.config = config;
+    this.lagGuard.setPools(config.pools);
   }
 
   /** Scopes whose jobs are served: each configured repo, and each org (covering all its repos). */
@@ -152,15 +159,17 @@ export class Observer {
   }
 
   /**
-   * Reads the description of every VM in a pool's range (once per unlocked VM, and again after this
-   * process changed or re-read its config: people rarely edit it, and every change is decided on a
-   * fresh read by the executor, which also makes the next tick read it). A locked VM is read every tick:
+   * Reads the description of every VM in a pool's range or tagged ours (once per unlocked VM, and
+   * again after this process changed or re-read its config: people rarely edit it, and every change
+   * is decided on a fresh read by the executor, which also makes the next tick read it). A locked VM is read every tick:
    * a clone's config is a bare placeholder until its task ends. A read that fails marks the VM
    * `configUnread`: it is counted as possibly ours, never taken for someone else's.
    */
   private async withMeta(vms: PveVm[], now: number): Promise<ObservedVm[]> {
     const pools = this.d.config.pools;
-    const candidate = (v: PveVm) => v.kind === 'qemu' && !v.template && pools.some((p: PoolConfig) => v.vmid >= p.vmidRange.lo && v.vmid <= p.vmidRange.hi);
+    // A VM tagged ours outside every range (its pool removed, its range shrunk) is read too: its
+    // description tells whether it is ours to drain.
+    const candidate = (v: PveVm) => v.kind === 'qemu' && !v.template && (pools.some((p: PoolConfig) => v.vmid >= p.vmidRange.lo && v.vmid <= p.vmidRange.hi) || v.tags.some((t) => t.toLowerCase() === OWNER_TAG));
     // Warm VMs are replaced when their template is rebuilt: the templates they come from are read too.
     const warmPools = pools.filter((p) => p.sizes.warm > 0 || p.schedule.some((r) => (r.warm ?? 0) > 0));
     const warmTemplate = (v: PveVm) => warmPools.some((p) => (p.template.kind === 'vmid' ? p.template.vmid === v.vmid : p.template.name === v.name) && p.nodes.includes(v.node));

@@ -2,6 +2,7 @@ import type { PoolConfig } from '../config/types.js';
 import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
 import type { VmConfigValue } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
+import { drainMarks } from '../planner/drain.js';
 
 /**
  * Why a VM's current config does not let pve-runners change it, or undefined when it does: both
@@ -27,5 +28,21 @@ export function whyNotOurs(pools: readonly PoolConfig[], pool: PoolConfig, vmid:
   if (parsed?.vmid !== vmid || parsed.pool !== pool) return `its name '${name}' is not one pve-runners gives VM ${vmid}`;
   const meta = parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined);
   if (meta?.pool !== pool.name || meta.runner !== name) return 'its description no longer holds the metadata pve-runners wrote';
+  return undefined;
+}
+
+/**
+ * Why a VM the planner drains (no configured pool holds it, see planner/drain.ts) may not be
+ * removed, or undefined when it may: its current config still carries our marks for `pool` and
+ * `name`, and no configured pool has taken it back since (a reload between plan and removal).
+ */
+export function whyNotDrainable(pools: readonly PoolConfig[], pool: string, name: string, vmid: number, cfg: Record<string, VmConfigValue>): { why: string; retaken?: true } | undefined {
+  const tags = String(cfg.tags ?? '').split(/[;,\s]+/).filter(Boolean);
+  const current = typeof cfg.name === 'string' ? cfg.name : '';
+  if (current !== name) return { why: `its name is '${current}', not ${name}` };
+  const marked = drainMarks(tags, current, parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined));
+  if (marked !== pool.toLowerCase()) return { why: `its tags and description no longer both name pool ${pool}` };
+  const holder = pools.find((p) => p.name.toLowerCase() === marked && vmid >= p.vmidRange.lo && vmid <= p.vmidRange.hi);
+  if (holder) return { why: `pool ${holder.name} holds it again`, retaken: true };
   return undefined;
 }

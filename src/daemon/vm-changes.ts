@@ -5,7 +5,7 @@ import type { VmConfigValue } from '../proxmox/api.js';
 import { ProxmoxError, TaskFailedError } from '../proxmox/errors.js';
 import type { ExecutorDeps } from './execute.js';
 import type { ExecutorState } from './executor-state.js';
-import { whyNotOurs } from './ownership.js';
+import { whyNotDrainable, whyNotOurs } from './ownership.js';
 import { actsOn } from '../planner/instance.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
 import type { ProxmoxSteps } from './proxmox-steps.js';
@@ -103,7 +103,13 @@ export class VmChanges {
   async currentConfig(a: Changed, adopting: boolean): Promise<Record<string, VmConfigValue> | undefined> {
     const cfg = await this.d.proxmox.getConfig(a.node, a.vmid);
     const pool = this.d.config.pools.find((p) => p.name === a.pool);
-    const why = pool ? whyNotOurs(this.d.config.pools, pool, a.vmid, cfg, adopting) : `pool ${a.pool} is not configured`;
+    const drain = a.kind === 'remove-vm' && a.drain ? whyNotDrainable(this.d.config.pools, a.pool, a.name, a.vmid, cfg) : undefined;
+    if (drain?.retaken) {
+      // Taken back by a reload between plan and removal: ours still, and the next tick plans it.
+      this.d.log.info(`drained VM kept: ${drain.why}`, this.meta(a));
+      return undefined;
+    }
+    const why = a.kind === 'remove-vm' && a.drain ? drain?.why : pool ? whyNotOurs(this.d.config.pools, pool, a.vmid, cfg, adopting) : `pool ${a.pool} is not configured`;
     if (why === undefined) {
       const meta = parseVmDescription(typeof cfg.description === 'string' ? cfg.description : undefined);
       if (actsOn(meta, this.d.instance, this.d.clock.now())) return cfg;

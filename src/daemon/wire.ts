@@ -2,12 +2,14 @@ import { randomInt } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Settings } from '../config/index.js';
 import type { Config, PoolConfig } from '../config/types.js';
+import type { ConfigProblem } from '../config/errors.js';
 import { sizesInForce } from '../config/schedule.js';
 import type { GithubApi } from '../github/api.js';
 import { createGithubClient, sizeCacheFor } from '../github/octokit.js';
 import { OctokitGithubApi } from '../github/octokit-api.js';
 import type { Logger, Redactor } from '../log.js';
 import type { PlanConfig } from '../planner/plan.js';
+import { DRAIN_BOOT_TIMEOUT_MS } from '../planner/drain.js';
 import type { ProxmoxApi } from '../proxmox/api.js';
 import { createProxmoxClient } from '../proxmox/client.js';
 import { DirSnippetStore, type SnippetStore } from '../snippets/store.js';
@@ -19,7 +21,7 @@ import { Readiness } from '../metrics/readiness.js';
 import { pveEndpoint } from '../metrics/labels.js';
 import { healthRoutes, metricsRoute } from '../metrics/routes.js';
 import { CloneTasks } from './clone-tasks.js';
-import { Daemon } from './daemon.js';
+import { Daemon, type TickResult } from './daemon.js';
 import { Executor } from './execute.js';
 import { HiddenVmids } from './hidden-vmids.js';
 import { ConfigWrites } from './config-writes.js';
@@ -48,6 +50,10 @@ export interface Wiring {
   /** METRICS_LISTEN names another address than WEBHOOK_LISTEN: its own listener, to start and stop */
   metricsListener: MetricsService | undefined;
   readiness: Readiness;
+  /** a reload (SIGHUP): every part runs on `config` (as read, unscaled) from the next tick on */
+  reconfigure: (config: Config) => void;
+  /** what a valid pools.yaml still cannot change without a restart */
+  reloadProblems: (config: Config) => ConfigProblem[];
 }
 
 export interface WireOptions {
@@ -61,6 +67,8 @@ export interface WireOptions {
   random?: () => number;
   /** see DaemonCommandOptions.timeOrigin */
   timeOrigin?: { realMs: number; scenarioMs: number };
+  /** told of every tick the loop ran, after the webhook's nudges */
+  onTicked?: (r: TickResult) => void;
 }
 
 const SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -117,7 +125,8 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   // the takeover bound is a duration of the cluster's, so it runs faster with the demo's --speed
   const instance = { id: env.instance.id, takeoverAfterMs: env.instance.takeoverAfterMs / factor };
   const nodes = o.nodes ?? [...new Set(config.pools.flatMap((p) => p.nodes))];
-  const snippets = deliveryStores(config.pools, { dir: () => new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage), sftp: env.sftp, storage: env.proxmox.storage, log: o.log, redactor: o.redactor });
+  const dirStore = new DirSnippetStore(env.snippetsDir, nodes, env.proxmox.storage);
+  const snippets = deliveryStores(config.pools, { dir: () => dirStore, sftp: env.sftp, storage: env.proxmox.storage, log: o.log, redactor: o.redactor });
   const hidden = new HiddenVmids({ proxmox, pools: config.pools, log: o.log, windowMs: timings.cloneTimeoutMs, staleProbeMs: timings.hiddenReprobeMs });
   const permissions = new PermissionLog(o.log, env.github.auth.kind);
   // asked only while observing, once the executor below exists
@@ -143,17 +152,18 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
     metrics,
     instance,
   });
-  const planConfig: PlanConfig = {
-    pools: config.pools,
-    maxTotalRunners: config.maxTotalRunners,
+  const planConfigOf = (c: Config): PlanConfig => ({
+    pools: c.pools,
+    maxTotalRunners: c.maxTotalRunners,
     disableCleanup: env.disableCleanup,
     pauseOnStopped: env.pauseOnStopped,
     vmidCooldownMs: timings.vmidCooldownMs,
     hiddenVmidWindowMs: timings.cloneTimeoutMs,
+    drainBootTimeoutMs: DRAIN_BOOT_TIMEOUT_MS / factor,
     instance,
-  };
+  });
   // Schedules are wall-clock rules: read in the scenario's time when the demo runs faster (wallTime).
-  const tierSizes = (now: number) => new Map(config.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));
+  const tierSizesOf = (c: Config) => (now: number) => new Map(c.pools.map((p) => [p.name, sizesInForce(p, wallTime(now))]));
   // One listener when both addresses are the same; every listener answers /healthz and /readyz.
   const health = healthRoutes(readiness, o.clock);
   const metricsRoutes = metrics ? [metricsRoute(metrics)] : [];
@@ -161,7 +171,33 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const webhook = env.webhook ? new WebhookService(env.webhook, { target: { nudge: (why) => daemon.nudge(why), due: (repo) => schedule.nudge(repo) }, clock: o.clock, log: o.log, timeScale: factor, routes: new Map([...health, ...(shared ? metricsRoutes : [])]) }) : undefined;
   const metricsListener = env.metrics && !shared ? new MetricsService(env.metrics, new Map([...metricsRoutes, ...health]), o.log) : undefined;
   const loop = { tickStarted: (at: number) => metrics?.tickStarted(at), tickEnded: (at: number, r: Parameters<Readiness['tickEnded']>[1]) => (readiness.tickEnded(at, r), metrics?.tickEnded(at, r)) };
-  const onTicked = webhook ? (r: { observation: { jobs: ReadonlyArray<{ id: number }> } }) => webhook.nudges.ticked(new Set(r.observation.jobs.map((j) => j.id))) : undefined;
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes, onTicked, webhook: webhook !== undefined, quickLook, loop, tickMs: () => schedule.tickMs() });
-  return { daemon, observer, executor, github, proxmox, snippets, config, timings, schedule, webhook, metrics, metricsListener, readiness };
+  const onTicked = webhook || o.onTicked ? (r: TickResult) => {
+    webhook?.nudges.ticked(new Set(r.observation.jobs.map((j) => j.id)));
+    o.onTicked?.(r);
+  } : undefined;
+  const daemon = new Daemon({ planConfig: planConfigOf(config), observer, executor, github, proxmox, clock: o.clock, log: o.log, timings, random: o.random ?? Math.random, tierSizes: tierSizesOf(config), onTicked, webhook: webhook !== undefined, quickLook, loop, tickMs: () => schedule.tickMs() });
+  let current = config;
+  const reconfigure = (read: Config) => {
+    const c = scalePools(read, factor);
+    daemon.reconfigure({
+      planConfig: planConfigOf(c),
+      tierSizes: tierSizesOf(c),
+      apply: () => {
+        observer.reconfigure(c);
+        executor.reconfigure(c);
+        hidden.setPools(c.pools);
+        cloneTasks.setPools(c.pools);
+        if (!o.nodes) dirStore.addNodes(c.pools.flatMap((p) => p.nodes));
+        snippets.setPools(c.pools);
+        current = c;
+      },
+    });
+  };
+  // The snippet stores are built at start: a reload cannot bring a delivery (or an SFTP node) they lack.
+  const sftpNodes = new Set(config.pools.filter((p) => p.delivery === 'sftp').flatMap((p) => p.nodes));
+  const reloadProblems = (next: Config): ConfigProblem[] => next.pools.flatMap((p, i) => {
+    const lacking = !snippets.serves(p.delivery) ? `delivery: ${p.delivery} is used by no pool the daemon started with` : p.delivery === 'sftp' && p.nodes.some((n) => !sftpNodes.has(n)) ? `delivery: sftp reaches nodes ${p.nodes.filter((n) => !sftpNodes.has(n)).join(', ')}, which no sftp pool used at start` : undefined;
+    return lacking ? [{ file: next.file, path: `pools[${i}].delivery`, message: `${lacking}: its snippet store is built at start`, fix: 'restart the daemon (systemctl restart pve-runners) to apply this change' }] : [];
+  });
+  return { daemon, observer, executor, github, proxmox, snippets, get config() { return current; }, timings, schedule, webhook, metrics, metricsListener, readiness, reconfigure, reloadProblems };
 }

@@ -52,6 +52,8 @@ export interface RemoveVmAction {
   runner?: { id: number; scope: string };
   /** scope the VM's runner registers in: with no registration in the listing, it is looked up by name first */
   scope?: string;
+  /** a VM no configured pool holds (see drain.ts): the executor checks its marks, not a pool's range */
+  drain?: true;
   reason: string;
 }
 
@@ -120,4 +122,6 @@ export interface Plan {
   notes: string[];
   /** other pve-runners installations with VMs in our pools' ranges; a live one makes its pools stand down */
   otherInstances: readonly OtherInstance[];
+  /** VMs of ours that no configured pool holds (removed pool, shrunk range): drained */
+  draining: Array<{ vmid: number; node: string; name: string; pool: string; state: string; why: string }>;
 }

@@ -4,6 +4,7 @@ import { inRange, type OwnedVm, type PlanContext } from './context.js';
 import { claimOf } from './instance.js';
 import { OWNER_TAG, parseRunnerName } from './names.js';
 import type { ObservedVm } from './observation.js';
+import { drainingVm, drainNote, drainReason, type DrainingVm } from './drain.js';
 
 const POOL_TAG = 'pvr-pool.';
 
@@ -12,17 +13,21 @@ export interface Classification {
   owned: OwnedVm[];
   /** half-made VMs of ours to finish (their tags were never set) */
   adopt: AdoptVmAction[];
+  /** VMs of ours that no configured pool holds: never counted as supply, removed once not busy */
+  draining: DrainingVm[];
   notes: string[];
 }
 
 /**
- * Phase 1: which VMs are ours (both tags, in its pool's range), half-made by us (to adopt), possibly
- * ours (counted, never touched), or not ours — and what each of ours is doing.
+ * Phase 1: which VMs are ours (both tags, in its pool's range), half-made by us (to adopt), ours but
+ * held by no configured pool (drained), possibly ours (counted, never touched), or not ours — and
+ * what each of ours is doing.
  */
 export function classifyVms(ctx: PlanContext): Classification {
   const { pools, poolByName, creatingByVmid, obs } = ctx;
   const owned: OwnedVm[] = [];
   const adopt: AdoptVmAction[] = [];
+  const draining: DrainingVm[] = [];
   const notes: string[] = [];
   for (const vm of obs.vms) {
     if (vm.template) continue;
@@ -52,6 +57,10 @@ export function classifyVms(ctx: PlanContext): Classification {
     } else if (tagged && tagPool && inRange(tagPool, vm.vmid)) {
       if (vm.configUnread) owned.push(unidentified(vm, tagPool, notes, 'its config could not be read this tick'));
       else owned.push(roleOf(ctx, vm, tagPool));
+    } else if (tagged && drainReason(vm, tagPool) !== undefined) {
+      const d = drainingVm(ctx, vm, poolTag.slice(POOL_TAG.length), drainReason(vm, tagPool)!);
+      draining.push(d);
+      notes.push(drainNote(d));
     } else if (tagged) {
       notes.push(`VM ${vm.vmid} (${vm.name}) carries pve-runners tags but ${tagPool ? `lies outside pool ${tagPool.name}'s range` : `names no configured pool (${poolTag})`}: left alone`);
     } else if (rangePool) {
@@ -88,7 +97,7 @@ export function classifyVms(ctx: PlanContext): Classification {
     }
   }
   owned.push(...hiddenInWindow(ctx, notes));
-  return { owned, adopt, notes };
+  return { owned, adopt, draining, notes };
 }
 
 /** Counted against the pool's caps, serving no known scope, never acted on. */

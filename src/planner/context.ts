@@ -19,6 +19,8 @@ export interface PlanConfig {
   hiddenVmidWindowMs: number;
   /** this installation's id and takeover bound; undefined: every VM of ours is this instance's (no other is looked for) */
   instance?: InstanceConfig;
+  /** a drained VM's runner that has not registered by this age never will (default DRAIN_BOOT_TIMEOUT_MS) */
+  drainBootTimeoutMs?: number;
 }
 
 /**

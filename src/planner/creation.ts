@@ -26,7 +26,7 @@ export interface Creation {
  * pool's max_runners), the free VMIDs of the pool's range and the nodes' free memory allow. Then
  * each pool's warm VMs are brought to the size in force, with what capacity is left.
  */
-export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: readonly Want[], removing: ReadonlySet<number>): Creation {
+export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: readonly Want[], removing: ReadonlySet<number>, draining = 0): Creation {
   const { cfg, obs } = ctx;
   const out: Creation = { actions: [], surplus: [], limitedBy: new Map(), capped: [], started: new Set(), notes: [] };
   const pending = unlistedCreations(ctx);
@@ -35,7 +35,8 @@ export function creations(ctx: PlanContext, owned: readonly OwnedVm[], wanted: r
   const count = (pool: string) => poolCount.set(pool, (poolCount.get(pool) ?? 0) + 1);
   for (const o of owned) count(o.pool.name);
   for (const c of pending) count(c.pool);
-  let total = [...poolCount.values()].reduce((a, b) => a + b, 0);
+  // Drained VMs (no pool's any more) still load the cluster: they count against max_total_runners.
+  let total = [...poolCount.values()].reduce((a, b) => a + b, 0) + draining;
 
   const usedVmids = new Set<number>([...obs.vms.map((v) => v.vmid), ...ctx.creatingByVmid.keys(), ...obs.hiddenVmids.keys()]);
   const reserved = new Map<string, number>(); // node → bytes promised to VMs not yet running

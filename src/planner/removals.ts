@@ -4,6 +4,7 @@ import { fmtAge, type OwnedVm, type PlanContext } from './context.js';
 import type { Demand } from './demand.js';
 import { parseRunnerName, runnerNameOfSnippet } from './names.js';
 import type { ObservedVm } from './observation.js';
+import type { DrainingVm } from './drain.js';
 import { agedHotRunners, hotAgeReason, removal, staleWarm, type HotRunners } from './tiers.js';
 
 /** Phase: VMs of ours to remove (or stop), each with its reason; `removing` holds their VMIDs. */
@@ -73,14 +74,25 @@ export function registrationRemovals(ctx: PlanContext): DeleteRunnerAction[] {
   return out;
 }
 
-/** Phase: snippets, removed once their VM has started (the cloud-init ISO is built at start) or is gone. */
-export function snippetRemovals(ctx: PlanContext): DeleteSnippetAction[] {
+/**
+ * Phase: snippets, removed once their VM has started (the cloud-init ISO is built at start) or is
+ * gone. A drained VM's snippet (its pool's prefix may be configured no more) goes once the VM has
+ * started or as the VM is removed: after that, nothing would tell it is ours.
+ */
+export function snippetRemovals(ctx: PlanContext, draining: readonly DrainingVm[] = [], drainRemoving: ReadonlySet<number> = new Set()): DeleteSnippetAction[] {
   const { obs } = ctx;
   if (!obs.snippets || !ctx.cleanup) return [];
   const vmByName = new Map(obs.vms.map((v) => [v.name, v]));
+  const drained = new Map(draining.map((d) => [d.vm.name, d]));
   const out: DeleteSnippetAction[] = [];
   for (const s of obs.snippets) {
     const name = runnerNameOfSnippet(s.file);
+    const d = name === undefined ? undefined : drained.get(name);
+    if (d) {
+      if (drainRemoving.has(d.vm.vmid)) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its drained VM is being removed' });
+      else if (d.vm.status === 'running' && !d.vm.lock) out.push({ kind: 'delete-snippet', node: s.node, file: s.file, reason: 'its drained VM has started' });
+      continue;
+    }
     const parsed = name === undefined ? undefined : parseRunnerName(ctx.pools, name);
     if (!name || !parsed || ctx.creatingNames.has(name)) continue;
     const vm = vmByName.get(name);

@@ -14,11 +14,21 @@ export class RoutedSnippetStore implements SnippetStore {
   private readonly listedBy = new Map<string, SnippetStore>();
 
   constructor(
-    private readonly pools: readonly PoolConfig[],
+    private pools: readonly PoolConfig[],
     /** only the deliveries some pool uses: a store no pool uses is never listed */
     private readonly stores: ReadonlyMap<Delivery, SnippetStore>,
     private readonly fallback: SnippetStore,
   ) {}
+
+  /** A reload: new pools route by their delivery (wire.ts refuses one that needs a store not built at start). */
+  setPools(pools: readonly PoolConfig[]): void {
+    this.pools = pools;
+  }
+
+  /** The deliveries whose store was built at start, and so can serve a reloaded pool. */
+  serves(delivery: Delivery): boolean {
+    return delivery === 'guest-agent' || this.stores.has(delivery);
+  }
 
   private forFile(file: string): SnippetStore {
     const name = runnerNameOfSnippet(file);

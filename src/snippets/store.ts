@@ -40,8 +40,13 @@ export function isOurShape(file: string): boolean {
 export class DirSnippetStore implements SnippetStore {
   private readonly perNode: boolean;
 
-  constructor(private readonly dirTemplate: string, private readonly nodes: readonly string[], private readonly storage: string) {
+  constructor(private readonly dirTemplate: string, private nodes: readonly string[], private readonly storage: string) {
     this.perNode = dirTemplate.includes('{node}');
+  }
+
+  /** A reload: the nodes whose directories are listed. A node no pool names any more stays listed, so its snippets still go. */
+  addNodes(nodes: readonly string[]): void {
+    this.nodes = [...new Set([...this.nodes, ...nodes])];
   }
 
   private dir(node: string): string {

@@ -16,7 +16,7 @@ export interface StoreWiring {
 }
 
 /** The snippet store of each delivery the pools use, as one store. */
-export function deliveryStores(pools: readonly PoolConfig[], w: StoreWiring): SnippetStore {
+export function deliveryStores(pools: readonly PoolConfig[], w: StoreWiring): RoutedSnippetStore {
   const used = new Set(pools.map((p) => p.delivery));
   const dir = w.dir();
   const stores = new Map<PoolConfig['delivery'], SnippetStore>();
