@@ -23,6 +23,7 @@ export function pool(over: Partial<PoolConfig> & { name: string }): PoolConfig {
     memoryMb: 4096,
     registration: 'jit',
     clone: 'linked',
+    delivery: 'dir',
     storage: undefined,
     bootTimeoutMs: 10 * MIN,
     idleTimeoutMs: 15 * MIN,
