@@ -25,6 +25,8 @@ export interface EndpointFaults {
   secondary_rate_limit_rate?: number;
   /** a task ends `WARNINGS: 1` after logging a WARN line PVE logs in real life */
   task_warning_rate?: number;
+  /** an agent file-write stops halfway: half the content is in the guest's file, PVE answers 500 (QMP timeout) */
+  agent_write_failure_rate?: number;
 }
 
 export interface FaultRates extends EndpointFaults {
@@ -92,7 +94,7 @@ export interface Scenario {
     storage: string;
     tokenPrivileges?: string[];
     access?: ScenarioAccess;
-    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number; fullCloneMs: number; storageLockMs: number };
+    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; agentMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number; fullCloneMs: number; storageLockMs: number };
     faults: FaultRates;
   };
   github: {
@@ -201,7 +203,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
       tokenPrivileges: px.token?.privileges,
       access: px.access ? accessOf(px.access as Raw) : undefined,
       timings: {
-        cloneMs: d('clone', '2s'), configMs: d('config', '200ms'), startMs: d('start', '1s'), bootMs: d('boot', '20s'),
+        cloneMs: d('clone', '2s'), configMs: d('config', '200ms'), startMs: d('start', '1s'), bootMs: d('boot', '20s'), agentMs: d('agent', '5s'),
         stopMs: d('stop', '1s'), shutdownMs: d('shutdown', '3s'), destroyMs: d('destroy', '1s'), latencyMs: d('latency', '0s'), statsMs: d('stats', '10s'),
         fullCloneMs: d('full_clone', '3m'),
         // unset: a linked clone's whole time is its two locked storage steps (see qemu-clone.ts)

@@ -125,6 +125,15 @@ export class FakeProxmox implements ProxmoxApi {
     this.step(`stop ${vmid}`);
     return this.upid(node, 'qmstop', vmid);
   }
+  async agentPing(_node: string, vmid: number): Promise<void> {
+    this.step(`agent ping ${vmid}`);
+  }
+  async agentOsId(): Promise<string> {
+    return 'ubuntu';
+  }
+  async agentFileWrite(_node: string, vmid: number, file: string): Promise<void> {
+    this.step(`agent file-write ${vmid} ${file}`);
+  }
   async destroy(node: string, vmid: number): Promise<string> {
     this.step(`destroy ${vmid}`);
     this.vms.delete(vmid);

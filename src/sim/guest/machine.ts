@@ -30,6 +30,8 @@ export interface Image {
   os: 'Linux' | 'Windows';
   arch: 'X64';
   runnerVersion: string;
+  /** the command of the image's guest-agent delivery unit (pve-runners images only) */
+  agentUnit?: readonly string[];
   /** users allowed to sudo without a password */
   sudoers: Set<string>;
   setup(fs: GuestFs): void;
