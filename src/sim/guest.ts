@@ -46,6 +46,27 @@ class GuestMachine implements Machine {
     return this.wait((resolve) => this.ctx.clock.after(ms, () => resolve(undefined)));
   }
 
+  private readonly writeWaiters = new Set<() => void>();
+
+  sleepUntilWrite(ms: number): Promise<void> {
+    return this.wait((resolve) => {
+      const wake = () => resolve(undefined);
+      this.writeWaiters.add(wake);
+      const cancel = this.ctx.clock.after(ms, wake);
+      return () => {
+        cancel();
+        this.writeWaiters.delete(wake);
+      };
+    });
+  }
+
+  /** Something wrote into the guest from outside: pollers look again now. */
+  written(): void {
+    const waiters = [...this.writeWaiters];
+    this.writeWaiters.clear();
+    for (const w of waiters) w();
+  }
+
   wait<T>(start: (resolve: (value: T) => void) => () => void): Promise<T> {
     if (this.down) return Promise.reject(new PowerLoss('powered off'));
     return new Promise<T>((resolve, reject) => {
@@ -164,6 +185,8 @@ export class Guests implements GuestHooks, GuestAgent {
       const existing = m.fs.read(file);
       m.fs.write(file, '', existing ? {} : { mode: 0o600, owner, group: owner });
       m.fs.write(file, content.subarray(0, cutAt ?? content.length).toString('utf8'), { append: true });
+      m.written();
+      m.event(`guest agent wrote ${file}${cutAt !== undefined ? ` (cut short: ${cutAt} of ${content.length} bytes)` : ` (${content.length} bytes)`}`);
     } catch (e) {
       if (!(e instanceof FsError)) throw e;
       throw new QgaError(`failed to open file '${path}' (mode: 'wb'): No such file or directory`);

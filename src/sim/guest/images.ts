@@ -37,12 +37,15 @@ async function waitForCompleteFile(m: Machine, envFile: string, proc: Proc, log:
   const limit = Number(proc.env.get('RUNNER_ENV_WAIT') || AGENT_WAIT_S);
   for (let waited = 0; ; waited++) {
     const f = m.fs.read(envFile);
-    if (f && f.content.endsWith(COMPLETE_LINE) && (f.content.length === COMPLETE_LINE.length || f.content.endsWith(`\n${COMPLETE_LINE}`))) return true;
+    if (f && f.content.endsWith(COMPLETE_LINE) && (f.content.length === COMPLETE_LINE.length || f.content.endsWith(`\n${COMPLETE_LINE}`))) {
+      m.event(`run-once --agent: ${envFile} is complete; starting the runner`);
+      return true;
+    }
     if (waited >= limit) {
       log(`${envFile} not complete after ${limit}s; nothing to run`);
       return false;
     }
-    await m.sleep(1000);
+    await m.sleepUntilWrite(1000);
   }
 }
 
