@@ -39,7 +39,7 @@ export interface FaultRates extends EndpointFaults {
 export type GithubErrorBody = 'json' | 'html' | 'empty';
 
 export interface ScenarioNode { name: string; memoryMb: number; cpus: number; status: 'online' | 'offline' }
-export interface ScenarioTemplate { name: string; vmid: number; node: string; memory: number; cores: number; storage: string; sharedStorage: boolean; runnerVersion: string; image: 'pve-runners' | 'energyplusci' }
+export interface ScenarioTemplate { name: string; vmid: number; node: string; memory: number; cores: number; storage: string; sharedStorage: boolean; runnerVersion: string; image: 'pve-runners' | 'energyplusci'; agent: boolean }
 export interface ScenarioForeignVm { vmid: number; node: string; name: string; status: 'running' | 'stopped'; tags?: string; memory: number }
 export interface ScenarioForeignRunner { repo?: string; org?: string; name: string; labels: string[]; status: 'online' | 'offline' }
 /** `proxmox.access`: user.cfg as the scenario states it (see sim/pve/access-scenario.ts for the defaults). */
@@ -196,7 +196,7 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
     proxmox: {
       version: px.version,
       nodes: (px.nodes as Raw[]).map((n) => ({ name: n.name, memoryMb: n.memory_mb, cpus: n.cpus, status: n.status })),
-      templates: (px.templates as Raw[]).map((x) => ({ name: x.name, vmid: x.vmid, node: x.node, memory: x.memory, cores: x.cores, storage: x.storage, sharedStorage: x.shared_storage, runnerVersion: x.runner_version, image: x.image })),
+      templates: (px.templates as Raw[]).map((x) => ({ name: x.name, vmid: x.vmid, node: x.node, memory: x.memory, cores: x.cores, storage: x.storage, sharedStorage: x.shared_storage, runnerVersion: x.runner_version, image: x.image, agent: x.agent })),
       foreignVms: ((px.foreign_vms ?? []) as Raw[]).map((v) => ({ vmid: v.vmid, node: v.node, name: v.name ?? `foreign-${v.vmid}`, status: v.status, tags: v.tags, memory: v.memory })),
       snippets: px.snippets,
       storage: px.storage,
