@@ -155,9 +155,9 @@ describe('schema errors name file, path, line and a fix', () => {
 
   it.each([
     ['an unknown key', ok.replace('    node: pve1', '    node: pve1\n    colour: red'),
-      'pools.yaml: pools[0].colour (line 10): unknown key — fix: remove it or correct its spelling; valid here: name, labels, vmid_range, prefix, template, max_runners, node, nodes, user_data, cores, memory, registration, clone, storage, boot_timeout, idle_timeout, max_job_duration, runner_group'],
+      'pools.yaml: pools[0].colour (line 10): unknown key — fix: remove it or correct its spelling; valid here: name, labels, vmid_range, prefix, template, max_runners, node, nodes, user_data, cores, memory, registration, clone, delivery, storage, boot_timeout, idle_timeout, max_job_duration, runner_group'],
     ['a pool key in defaults that only a pool may have', `defaults: {vmid_range: [1, 2]}\n${ok}`,
-      'pools.yaml: defaults.vmid_range (line 1): unknown key — fix: remove it or correct its spelling; valid here: template, max_runners, node, nodes, user_data, cores, memory, registration, clone, storage, boot_timeout, idle_timeout, max_job_duration, runner_group'],
+      'pools.yaml: defaults.vmid_range (line 1): unknown key — fix: remove it or correct its spelling; valid here: template, max_runners, node, nodes, user_data, cores, memory, registration, clone, delivery, storage, boot_timeout, idle_timeout, max_job_duration, runner_group'],
     ['a missing key', ok.replace('    labels: [self-hosted, linux]\n', ''),
       "pools.yaml: pools[0].labels (line 5): is missing — fix: add it: the runner's labels, 1-100 distinct labels of letters, digits and . _ - + : / @ =, e.g. [self-hosted, linux, x64, ubuntu-24.04]; a job needs all of its runs-on labels here"],
     ['a label with a comma', ok.replace('[self-hosted, linux]', '[self-hosted, "linux,x64"]'),

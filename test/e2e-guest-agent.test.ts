@@ -27,6 +27,7 @@ proxmox:
     - {name: ubuntu-2404-runner-template, vmid: 9000, node: pve1}
     - {name: ubuntu-2204-runner-template, vmid: 9001, node: pve1}
     - {name: windows-2022-runner-template, vmid: 9100, node: pve1}
+  access: {guest_agent: true}
   timings: {clone: 2s, start: 1s, boot: 20s, agent: ${o.agent}, stop: 1s, destroy: 1s}
 ${o.faults ?? ''}
 github:

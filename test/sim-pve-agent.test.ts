@@ -16,6 +16,7 @@ proxmox:
   templates:
     - {name: ubuntu-2404-runner-template, vmid: 9000, node: pve1}
     - {name: no-agent-template, vmid: 9001, node: pve1, agent: false}
+  access: {guest_agent: true}
   timings: {clone: 100ms, start: 100ms, boot: 1h, agent: ${agent}}
 github: {repos: [acme/app]}
 workload: []

@@ -46,6 +46,8 @@ export interface ScenarioForeignRunner { repo?: string; org?: string; name: stri
 export interface ScenarioAccess {
   /** start from the grants scripts/create-proxmox-token.sh makes for this scenario (default true) */
   defaults: boolean;
+  /** the default grants include --guest-agent's */
+  guestAgent: boolean;
   /** the token id the simulator accepts */
   authenticate?: string;
   users: Array<{ id: string; enabled: boolean }>;
@@ -143,7 +145,7 @@ function faults(raw: Raw | undefined): FaultRates {
 function accessOf(a: Raw): ScenarioAccess {
   const list = (v: unknown) => (v ?? []) as Raw[];
   return {
-    defaults: a.defaults, authenticate: a.authenticate,
+    defaults: a.defaults, guestAgent: a.guest_agent, authenticate: a.authenticate,
     users: list(a.users).map((u) => ({ id: u.id, enabled: u.enabled })),
     tokens: list(a.tokens).map((t) => ({ id: t.id, privsep: t.privsep })),
     roles: list(a.roles).map((r) => ({ name: r.name, privs: r.privs })),

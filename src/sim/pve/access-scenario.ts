@@ -25,8 +25,7 @@ export function scenarioGrantInputs(scenario: Scenario): GrantInputs {
     snippetStorage: px.storage,
     bridges: [TEMPLATE_BRIDGE],
     pveMajor: Number(/^(\d+)/.exec(px.version)?.[1] ?? 0),
-    // as if made with --guest-agent: a scenario does not know whether its pools use that delivery
-    guestAgent: true,
+    guestAgent: px.access?.guestAgent === true,
   };
 }
 
