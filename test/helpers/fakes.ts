@@ -126,13 +126,14 @@ export class FakeProxmox implements ProxmoxApi {
     return this.upid(node, 'qmstop', vmid);
   }
   async agentPing(_node: string, vmid: number): Promise<void> {
-    this.step(`agent ping ${vmid}`);
+    this.step(`agentPing ${vmid}`);
   }
-  async agentOsId(): Promise<string> {
+  async agentOsId(_node: string, vmid: number): Promise<string> {
+    this.step(`agentOsId ${vmid}`);
     return 'ubuntu';
   }
   async agentFileWrite(_node: string, vmid: number, file: string): Promise<void> {
-    this.step(`agent file-write ${vmid} ${file}`);
+    this.step(`agentFileWrite ${vmid} ${file}`);
   }
   async destroy(node: string, vmid: number): Promise<string> {
     this.step(`destroy ${vmid}`);
