@@ -43,7 +43,7 @@ async function waitTask(px: ProxmoxApi, upid: string): Promise<string | undefine
 
 /** A clone of `template` in the pve-runners resource pool (where the default grants reach), started. */
 async function runningClone(px: ProxmoxApi, template: number, vmid: number, start = true): Promise<void> {
-  expect(await waitTask(px, await px.clone('pve1', template, { newid: vmid, name: `t-${vmid}`, pool: 'pve-runners' }))).toBe('OK');
+  expect(await waitTask(px, await px.clone('pve1', template, { newid: vmid, name: `t-${vmid}`, description: 'test', full: false, pool: 'pve-runners' }))).toBe('OK');
   if (start) expect(await waitTask(px, await px.start('pve1', vmid))).toBe('OK');
 }
 
