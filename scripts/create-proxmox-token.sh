@@ -23,6 +23,7 @@ VM_STORAGES=()
 SNIPPET_STORAGE=local
 BRIDGES=()
 ROTATE=0
+GUEST_AGENT=0
 
 usage() {
   cat <<EOF
@@ -36,6 +37,7 @@ pve-runners, and prints the token secret once.
   --snippet-storage ID     storage holding the cloud-init snippets (default: $SNIPPET_STORAGE)
   --bridge NAME            network bridge of the templates, for SDN.Use on PVE 8+ (default: vmbr0; repeatable)
   --pool NAME              Proxmox resource pool for runner VMs (default: $POOL)
+  --guest-agent            also grant what delivery: guest-agent needs (agent ping and file-write)
   --user USER@REALM        user to create (default: $USER_ID)
   --token NAME             API token name (default: $TOKEN_NAME)
   --rotate                 delete and recreate an existing token (prints a new secret)
@@ -54,6 +56,7 @@ while (($# > 0)); do
     --user) USER_ID=${2:?--user needs USER@REALM}; shift 2 ;;
     --token) TOKEN_NAME=${2:?--token needs a name}; shift 2 ;;
     --rotate) ROTATE=1; shift ;;
+    --guest-agent) GUEST_AGENT=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
@@ -90,12 +93,41 @@ grant() {
   run pveum acl modify "$path" --roles "$role" --users "$USER_ID" --tokens "$TOKEN_ID" --propagate 1
 }
 
-# grants.conf lines without their comments: `role NAME PRIV...` and `acl PATH ROLE [pve>=N]`.
+# grants.conf lines without their comments: `role NAME PRIV...` and `acl PATH ROLE [COND...]`.
 grant_lines() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$GRANTS"; }
+
+# Whether every condition of an acl line holds: pve>=N, pve<N, guest-agent.
+acl_applies() {
+  local cond
+  for cond in "$@"; do
+    if [[ $cond =~ ^pve\>=([0-9]+)$ ]]; then
+      ((PVE_MAJOR >= BASH_REMATCH[1])) || return 1
+    elif [[ $cond =~ ^pve\<([0-9]+)$ ]]; then
+      ((PVE_MAJOR < BASH_REMATCH[1])) || return 1
+    elif [[ $cond == guest-agent ]]; then
+      ((GUEST_AGENT)) || return 1
+    else
+      die "$GRANTS: unknown condition '$cond'"
+    fi
+  done
+}
+
+# The acl lines that apply here, as `PATH ROLE`; a role is created only if one of them names it
+# (another PVE version's role may name privileges this one does not know).
+APPLYING_ACLS=()
+declare -A USED_ROLES=()
+while read -r kind path role conds; do
+  [[ $kind == acl ]] || continue
+  # shellcheck disable=SC2086 # conditions are whitespace-separated words
+  acl_applies $conds || continue
+  APPLYING_ACLS+=("$path $role")
+  USED_ROLES[$role]=1
+done < <(grant_lines)
 
 while read -r kind name privs; do
   [[ $kind == role ]] || continue
   [[ -n $privs ]] || die "$GRANTS: role $name has no privileges"
+  [[ -v "USED_ROLES[$name]" ]] || continue
   ensure_role "$name" "$privs"
 done < <(grant_lines)
 
@@ -143,16 +175,9 @@ grant_expanded() {
   done
 }
 
-min_version='^pve>=([0-9]+)$'
-while read -r kind path role cond; do
-  [[ $kind == acl ]] || continue
-  if [[ $cond =~ $min_version ]]; then
-    ((PVE_MAJOR >= BASH_REMATCH[1])) || continue
-  elif [[ -n $cond ]]; then
-    die "$GRANTS: unknown condition '$cond' on acl $path"
-  fi
-  grant_expanded "$path" "$role"
-done < <(grant_lines)
+for line in "${APPLYING_ACLS[@]}"; do
+  grant_expanded "${line% *}" "${line##* }"
+done
 
 if [[ $DRY_RUN == 1 ]]; then
   info "dry run: nothing was changed"

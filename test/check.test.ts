@@ -243,6 +243,30 @@ describe('check fails with the fix', () => {
     expect(l2?.fix).toContain('`pveum acl modify /vms --roles PVERunners');
   });
 
+  it('delivery: guest-agent: the agent privileges on the range and agent: 1 on the templates', async () => {
+    // ubuntu-2404 delivers through the guest agent (no user_data of its own)
+    const pools = poolsFixture((t) => t.replace(`    user_data: ${ROOT}/cloud-init/ubuntu-2404.yaml`, '    delivery: guest-agent'));
+    const withAgentGrants = DEMO.replace('  timings: {clone', '  access: {guest_agent: true}\n  timings: {clone');
+    // the grants made without --guest-agent lack them
+    const without = await check(DEMO, { pools });
+    expect(line(without, '✗ pool ubuntu-2404: guest agent privileges')).toContain('missing VM.GuestAgent.Audit');
+    const ok = await check(withAgentGrants, { pools });
+    expect(failed(ok)).toEqual([]);
+    expect(line(ok, '✓ pool ubuntu-2404: guest agent privileges')).toContain('ping and file-write on 200-229');
+    expect(ok.lines.filter((l) => /^✓ pool ubuntu-2404: template \d+ guest agent/.test(l)).length).toBeGreaterThan(0);
+    expect(ok.lines.some((l) => l.startsWith('✓ token grant /pool/pve-runners (PVERunnersAgent)'))).toBe(true);
+    // the token's own agent ACL revoked (205 is a foreign VM: never ours to create), and a template without the agent
+    const broken = DEMO.replace('  timings: {clone', "  access: {guest_agent: true, revoke: [{path: /pool/pve-runners, roles: [PVERunnersAgent], tokens: ['pve-runners@pve!daemon']}]}\n  timings: {clone")
+      .replace('{name: ubuntu-2404-runner-template, vmid: 9000, node: pve1', '{name: ubuntu-2404-runner-template, vmid: 9000, node: pve1, agent: false');
+    const r = await check(broken, { pools });
+    expect(r.code).toBe(1);
+    expect(line(r, '✗ pool ubuntu-2404: guest agent privileges')).toContain('missing VM.GuestAgent.Audit|VM.GuestAgent.Unrestricted, VM.GuestAgent.FileWrite|VM.GuestAgent.Unrestricted on /vms/200-204, /vms/206-229');
+    expect(line(r, '✗ pool ubuntu-2404: guest agent privileges')).toContain('--guest-agent');
+    expect(line(r, '✗ pool ubuntu-2404: template 9000 guest agent')).toContain('`qm set 9000 --agent enabled=1`');
+    // the dir pools need none of it
+    expect(r.lines.some((l) => l.includes('pool ubuntu-2204: guest agent'))).toBe(false);
+  });
+
   it('a token that may not clone the templates nor allocate disk space', async () => {
     const privileges = DEFAULT_PRIVILEGES.filter((p) => p !== 'VM.Clone' && p !== 'Datastore.AllocateSpace');
     const r = await check(DEMO.replace('  timings: {clone', `  token: {privileges: [${privileges.join(', ')}]}\n  timings: {clone`));

@@ -70,7 +70,7 @@ describe('the shipped pools.yaml', () => {
   (shipped ? it : it.skip)('loads in place, with the shipped cloud-init files', () => {
     const config = loadPoolsConfig('pools.yaml');
     check(config);
-    expect(config.pools[2]!.userData.path).toBe(join(REPO_ROOT, 'cloud-init/windows-2022.yaml'));
+    expect(config.pools[2]!.userData?.path).toBe(join(REPO_ROOT, 'cloud-init/windows-2022.yaml'));
   });
 });
 
@@ -98,10 +98,10 @@ pools:
 `);
     const [a, b] = config.pools;
     expect(a).toMatchObject({ nodes: ['pve1'], template: { kind: 'vmid', vmid: 9000 }, registration: 'token', clone: 'full', storage: 'local-lvm', cores: 2, memoryMb: 4096, bootTimeoutMs: 90_000, idleTimeoutMs: 86_400_000, maxJobDurationMs: 3_600_000, runnerGroup: 'ci', maxRunners: 3 });
-    expect(a!.userData.path).toBe(join(dir, 'cloud-init/ubuntu-2404.yaml'));
+    expect(a!.userData?.path).toBe(join(dir, 'cloud-init/ubuntu-2404.yaml'));
     // `nodes` on the pool replaces defaults.node; a linked clone drops the defaults' full-clone storage.
     expect(b).toMatchObject({ nodes: ['pve2', 'pve3'], template: { kind: 'name', name: 'base-tpl' }, registration: 'jit', clone: 'linked', storage: undefined, cores: 8, memoryMb: 4096, bootTimeoutMs: 45_000, idleTimeoutMs: 86_400_000, runnerGroup: 'gpu', maxRunners: 10 });
-    expect(b!.userData.path).toBe(join(dir, 'cloud-init/ubuntu-2204.yaml'));
+    expect(b!.userData?.path).toBe(join(dir, 'cloud-init/ubuntu-2204.yaml'));
   });
 
   it('uses built-in defaults and PROXMOX_NODE when neither pool nor defaults say', () => {

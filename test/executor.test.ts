@@ -35,6 +35,56 @@ const create = (over: Partial<CreateAction> = {}): CreateAction => ({
   kind: 'create', purpose: 'job', pool: 'ubuntu', scope: 'repo:acme/app', vmid: 200, node: 'pve1', templateVmid: 9000, memoryBytes: 4 << 30, forJob: 77, reason: 'job 77 waits', ...over,
 });
 
+describe('executor: create with delivery: guest-agent', () => {
+  const agentPool = { delivery: 'guest-agent' as const, userData: undefined };
+  const notUp = () => pveError(500, 'QEMU guest agent is not running');
+
+  it('no snippet, no cicustom: starts, pings until the agent answers, then one file-write of runner.env', async () => {
+    const { calls, run, proxmox, snippets, clock, lines } = setup({ pool: agentPool });
+    proxmox.failNext.set('agentPing', [notUp(), notUp()]);
+    const t0 = clock.now();
+    expect((await run(create()))[0]).toMatchObject({ ok: true });
+    expect(calls.filter((c) => c.startsWith('pve config') || c.startsWith('pve start') || c.startsWith('pve agent') || c.startsWith('snippet'))).toEqual([
+      'pve config 200 cores,memory,tags',
+      'pve start 200',
+      'pve agentPing 200',
+      'pve agentPing 200',
+      'pve agentPing 200',
+      'pve agentOsId 200',
+      'pve agentFileWrite 200 /etc/pve-runners/runner.env',
+    ]);
+    expect(snippets.files.size).toBe(0);
+    // two polls waited (defaultTimings' agentPollMs), plus the task polls of clone and start
+    expect(clock.now() - t0).toBeGreaterThanOrEqual(2 * defaultTimings(15_000).agentPollMs);
+    expect(lines.join('\n')).not.toContain('SECRET-JIT');
+  });
+
+  it('an agent that never answers within boot_timeout: the VM is stopped and its registration deleted', async () => {
+    const { calls, run, proxmox, lines } = setup({ pool: { ...agentPool, bootTimeoutMs: 60_000 } });
+    proxmox.failNext.set('agentPing', Array.from({ length: 100 }, notUp));
+    const [outcome] = await run(create());
+    expect(outcome).toMatchObject({ ok: false });
+    // one at the start, then one per agentPollMs up to the deadline
+    expect(calls.filter((c) => c === 'pve agentPing 200').length).toBe(60_000 / defaultTimings(15_000).agentPollMs + 1);
+    expect(calls).not.toContain('pve agentFileWrite 200 /etc/pve-runners/runner.env');
+    expect(calls).toContain('pve stop 200');
+    expect(calls.some((c) => c.startsWith('gh delete'))).toBe(true);
+    expect(lines.some((l) => l.includes('did not answer within boot_timeout'))).toBe(true);
+  });
+
+  it('a template without the agent, or a failed write: stopped at once, registration deleted', async () => {
+    for (const [op, err] of [['agentPing', pveError(500, 'No QEMU guest agent configured')], ['agentFileWrite', pveError(500, "VM 200 qmp command 'guest-file-write' failed - got timeout")]] as const) {
+      const { calls, run, proxmox, lines } = setup({ pool: agentPool });
+      proxmox.failNext.set(op, [err]);
+      expect((await run(create()))[0]).toMatchObject({ ok: false });
+      expect(calls.filter((c) => c === 'pve agentPing 200')).toHaveLength(1);
+      expect(calls).toContain('pve stop 200');
+      expect(calls.some((c) => c.startsWith('gh delete'))).toBe(true);
+      if (op === 'agentPing') expect(lines.some((l) => l.includes('set agent: 1'))).toBe(true);
+    }
+  });
+});
+
 describe('executor: create', () => {
   it('mints the JIT config while it clones, tags, writes the snippet, starts, then deletes the snippet', async () => {
     const { calls, run, snippets, lines } = setup({ proxmoxPool: 'pve-runners' });

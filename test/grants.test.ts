@@ -16,9 +16,9 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** The `pveum acl modify` / `role add` commands the script prints for a scenario's inputs. */
-function scriptCommands(s: Scenario, pveVersion: string): string[][] {
-  const i = scenarioGrantInputs(s);
-  const args = [...i.templates.flatMap((t) => ['--template', String(t)]), ...i.storages.flatMap((x) => ['--storage', x]), '--snippet-storage', i.snippetStorage, '--pool', i.pool, '--dry-run'];
+function scriptCommands(s: Scenario, pveVersion: string, guestAgent?: boolean): string[][] {
+  const i = { ...scenarioGrantInputs(s), ...(guestAgent !== undefined ? { guestAgent } : {}) };
+  const args = [...i.templates.flatMap((t) => ['--template', String(t)]), ...i.storages.flatMap((x) => ['--storage', x]), '--snippet-storage', i.snippetStorage, '--pool', i.pool, ...(i.guestAgent ? ['--guest-agent'] : []), '--dry-run'];
   const home = mkdtempSync(join(tmpdir(), 'pvr-grants-'));
   dirs.push(home);
   const r = spawnSync('bash', [join(REPO, 'scripts/create-proxmox-token.sh'), ...args], {
@@ -65,7 +65,27 @@ describe('scripts/grants.conf: the script and the simulator grant the same', () 
     const paths = scriptCommands(old, '7.4.3').filter((c) => c[1] === 'acl').map((c) => c[3]);
     expect(paths.some((p) => p!.startsWith('/sdn'))).toBe(false);
     expect(scenarioAccess(old).access.cfg.acls.some((a) => a.path.startsWith('/sdn'))).toBe(false);
-    expect(paths).toEqual([...new Set(scenarioAccess(old).access.cfg.acls.map((a) => a.path))]);
+    expect([...new Set(paths)]).toEqual([...new Set(scenarioAccess(old).access.cfg.acls.map((a) => a.path))]);
+  });
+
+  it('delivery: guest-agent: VM.GuestAgent.Audit and FileWrite on PVE 9, VM.Monitor on PVE 8, nothing without --guest-agent', () => {
+    const s = loadScenario(join(REPO, 'scenarios', 'demo.yaml'));
+    const agentRoles = (version: string, guestAgent: boolean) => {
+      const v = { ...s, proxmox: { ...s.proxmox, version } };
+      const cmds = scriptCommands(v, version, guestAgent);
+      return { roles: cmds.filter((c) => c[1] === 'role').map((c) => `${c[3]}: ${c[5]}`), acls: cmds.filter((c) => c[1] === 'acl').map((c) => `${c[3]} ${c[c.indexOf('--roles') + 1]}`) };
+    };
+    const nine = agentRoles('9.1.3', true);
+    expect(nine.roles).toContain('PVERunnersAgent: VM.GuestAgent.Audit VM.GuestAgent.FileWrite');
+    expect(nine.acls).toContain('/pool/pve-runners PVERunnersAgent');
+    expect(nine.roles.join()).not.toContain('VM.Monitor');
+    const eight = agentRoles('8.4.1', true);
+    expect(eight.roles).toContain('PVERunnersAgentPve8: VM.Monitor');
+    expect(eight.acls).toContain('/pool/pve-runners PVERunnersAgentPve8');
+    expect(eight.roles.join()).not.toContain('GuestAgent');
+    const none = agentRoles('9.1.3', false);
+    expect(none.roles.join()).not.toMatch(/GuestAgent|Monitor/);
+    expect(none.acls.join()).not.toContain('PVERunnersAgent');
   });
 
   it('the release package ships grants.conf where `check` reads it (dist/../scripts/grants.conf)', () => {

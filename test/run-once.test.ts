@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Registration } from '../src/cloudinit/render.js';
 import { formatRunnerEnv } from '../src/cloudinit/runner-env.js';
+import { agentRunnerEnv } from '../src/daemon/agent-delivery.js';
 
 const FAKE_BIN = join(process.cwd(), 'test/fixtures/bin');
 const RUN_ONCE = join(process.cwd(), 'runners/linux/run-once.sh');
@@ -33,7 +34,7 @@ interface Outcome {
 const roots: string[] = [];
 afterAll(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
 
-function runOnce(envFileText: string | undefined, env: Record<string, string> = {}): Outcome {
+function runOnce(envFileText: string | undefined, env: Record<string, string> = {}, args: string[] = []): Outcome {
   const root = mkdtempSync(join(tmpdir(), 'pvr-run-once-'));
   roots.push(root);
   const runnerDir = join(root, 'opt/actions-runner');
@@ -48,7 +49,7 @@ function runOnce(envFileText: string | undefined, env: Record<string, string> = 
   if (envFileText !== undefined) writeFileSync(envFile, envFileText, { mode: 0o600 });
 
   const log = join(fakeDir, 'calls');
-  const result = spawnSync(join(runnerDir, 'run-once.sh'), [], {
+  const result = spawnSync(join(runnerDir, 'run-once.sh'), args, {
     cwd: root,
     encoding: 'utf8',
     env: {
@@ -117,6 +118,27 @@ describe('run-once.sh', () => {
     expect(existsSync(join(o.root, 'etc/pve-runners/runner.env'))).toBe(false);
     expect(o.stderr).not.toContain(JIT);
     expectPoweredOffLast(o);
+  });
+
+  it('--agent (delivery: guest-agent): runs the runner from a complete agent-written file', () => {
+    const o = runOnce(agentRunnerEnv('ubuntu-2404-207-ag01', { kind: 'jit', encodedJitConfig: JIT }), { RUNNER_ENV_WAIT: '0' }, ['--agent']);
+    expect(o.status).toBe(0);
+    expect(runnerCalls(o)).toEqual([{ tool: 'run.sh', args: [] }]);
+    expect(o.read('run.jitconfig')).toBe(JIT);
+    expect(existsSync(join(o.root, 'etc/pve-runners/runner.env'))).toBe(false);
+    expectPoweredOffLast(o);
+  });
+
+  it('--agent never reads a file a failed file-write left half-written (any prefix of the content)', () => {
+    const full = agentRunnerEnv('ubuntu-2404-208-ag02', { kind: 'token', url: 'https://github.com/acme/app', token: TOKEN, labels: ['self-hosted', 'linux'], group: 'ci' });
+    // every cut, including one that leaves all the registration lines but not the completion line
+    for (const cut of [0, 10, full.indexOf('RUNNER_ENV_COMPLETE'), full.length - 1]) {
+      const o = runOnce(full.slice(0, cut), { RUNNER_ENV_WAIT: '0' }, ['--agent']);
+      expect(o.status).toBe(1);
+      expect(runnerCalls(o)).toEqual([]);
+      expect(o.stderr).toContain('not complete');
+      expectPoweredOffLast(o);
+    }
   });
 
   const hostile: Registration = {

@@ -91,6 +91,9 @@ describe('PveSim responses validate against the official schema', () => {
     expect(await h.waitTask('pve1', await px.nodes.$('pve1').qemu.$(150).status.start.$post())).toBe('OK');
     await px.cluster.resources.$get({ type: 'vm' });
     await px.nodes.$('pve1').qemu.$(150).status.current.$get();
+    expect(await px.nodes.$('pve1').qemu.$(150).agent.ping.$post()).toEqual({ result: {} });
+    expect(await px.nodes.$('pve1').qemu.$(150).agent['get-osinfo'].$get()).toEqual({ result: expect.objectContaining({ id: 'ubuntu' }) });
+    expect(await px.nodes.$('pve1').qemu.$(150).agent['file-write'].$post({ file: '/etc/pve-runners/runner.env', content: 'A="1"\n' })).toBeNull();
     expect(await h.waitTask('pve1', await px.nodes.$('pve1').qemu.$(150).status.shutdown.$post({ forceStop: true }))).toBe('OK');
     expect(await h.waitTask('pve1', await px.nodes.$('pve1').qemu.$(150).status.stop.$post())).toBe('OK');
     expect(await h.waitTask('pve1', await px.nodes.$('pve1').qemu.$(150).$delete({ purge: true }))).toBe('OK');

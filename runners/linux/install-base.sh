@@ -13,7 +13,7 @@ apt-get install -y -q --no-install-recommends \
   qemu-guest-agent cloud-init cloud-guest-utils
 
 # The guest agent is started by the virtio-serial device; enabling makes it explicit for this image.
-systemctl enable qemu-guest-agent
+systemctl enable qemu-guest-agent  # also the channel of delivery: guest-agent (pve-runners-agent.service)
 
 # The unprivileged user jobs run as. Passwordless sudo, as on GitHub-hosted runners: the VM is
 # thrown away after one job, so a job can only harm itself.

@@ -2,18 +2,24 @@
 # pve-runners: run exactly one GitHub Actions job in this VM, then power it off.
 #
 # Installed by Packer as /opt/actions-runner/run-once.sh and started by cloud-init's runcmd. Reads
-# /etc/pve-runners/runner.env, written by cloud-init from the snippet the daemon rendered. The file is
+# /etc/pve-runners/runner.env, written by cloud-init from the snippet the daemon rendered. With
+# --agent (pve-runners-agent.service, pools with delivery: guest-agent) it first waits for the daemon
+# to write that file through the QEMU guest agent, and reads it only once it is complete. The file is
 # parsed as data (format: src/cloudinit/runner-env.ts), never sourced, and deleted before the job starts.
 # Secrets reach the runner through ACTIONS_RUNNER_INPUT_* environment variables, never argv, so no
 # other process (the job included) can read them from the process list.
 #
-# Overridable for tests only: RUNNER_ENV_FILE, RUNNER_USER, RUNNER_POWEROFF (the power-off command).
+# Overridable for tests only: RUNNER_ENV_FILE, RUNNER_USER, RUNNER_POWEROFF (the power-off command),
+# RUNNER_ENV_WAIT (seconds --agent waits for a complete file, default 3600).
 set -uo pipefail
 
 RUNNER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ENV_FILE=${RUNNER_ENV_FILE:-/etc/pve-runners/runner.env}
 RUN_AS=${RUNNER_USER:-runner}
 POWEROFF=${RUNNER_POWEROFF:-poweroff}
+ENV_WAIT=${RUNNER_ENV_WAIT:-3600}
+AGENT_MODE=0
+[[ ${1:-} == --agent ]] && AGENT_MODE=1
 
 log() { printf 'pve-runners run-once: %s\n' "$*" >&2; }
 
@@ -63,6 +69,26 @@ as_runner() {
   fi
 }
 
+# PVE's agent file-write opens the file truncating, writes, closes: until it is done the file may be
+# empty or half there, and a write that failed leaves a prefix. The daemon ends the content with this
+# line, which a prefix never holds (src/daemon/agent-delivery.ts); nothing is read before it is there.
+COMPLETE_LINE='RUNNER_ENV_COMPLETE="1"'
+wait_for_complete_file() {
+  local file=$1 waited=0
+  # the last 24 bytes are the line and its newline ($(...) drops the newline)
+  until [[ -f $file && $(tail -c 24 -- "$file" 2>/dev/null) == "$COMPLETE_LINE" ]]; do
+    if ((waited >= ENV_WAIT)); then
+      log "$file not complete after ${ENV_WAIT}s; nothing to run"
+      return 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+if ((AGENT_MODE)); then
+  wait_for_complete_file "$ENV_FILE" || exit 1
+fi
 read_runner_env "$ENV_FILE" || exit 1
 rm -f -- "$ENV_FILE" || log "could not delete $ENV_FILE"
 

@@ -97,8 +97,18 @@ build {
     destination = "/tmp/run-once.sh"
   }
 
+  # delivery: guest-agent: a unit that runs run-once.sh --agent when cloud-init ran no runcmd
+  provisioner "file" {
+    source      = "${local.linux_scripts}/pve-runners-agent.service"
+    destination = "/tmp/pve-runners-agent.service"
+  }
+
   provisioner "shell" {
-    inline = ["sudo install -o root -g root -m 0755 /tmp/run-once.sh /opt/actions-runner/run-once.sh"]
+    inline = [
+      "sudo install -o root -g root -m 0755 /tmp/run-once.sh /opt/actions-runner/run-once.sh",
+      "sudo install -o root -g root -m 0644 /tmp/pve-runners-agent.service /etc/systemd/system/pve-runners-agent.service",
+      "sudo systemctl enable pve-runners-agent.service",
+    ]
   }
 
   provisioner "shell" {

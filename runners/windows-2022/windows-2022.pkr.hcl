@@ -111,6 +111,12 @@ build {
     destination = "C:/actions-runner/run-once.ps1"
   }
 
+  # delivery: guest-agent: the pve-runners-agent scheduled task (install-runner.ps1) runs this at startup
+  provisioner "file" {
+    source      = "${path.root}/scripts/start-agent-delivery.ps1"
+    destination = "C:/actions-runner/start-agent-delivery.ps1"
+  }
+
   provisioner "powershell" {
     scripts = ["${path.root}/scripts/cleanup.ps1"]
   }

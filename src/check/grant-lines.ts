@@ -30,7 +30,7 @@ export interface GrantReportDeps {
 export function scriptCommand(inputs: GrantInputs, user: string, token: string): string {
   const args = [
     ...inputs.templates.map((t) => `--template ${t}`), ...inputs.storages.map((s) => `--storage ${s}`),
-    `--snippet-storage ${inputs.snippetStorage}`, ...inputs.bridges.map((b) => `--bridge ${b}`), `--pool ${inputs.pool}`,
+    `--snippet-storage ${inputs.snippetStorage}`, ...inputs.bridges.map((b) => `--bridge ${b}`), `--pool ${inputs.pool}`, ...(inputs.guestAgent ? ['--guest-agent'] : []),
     ...(user !== 'pve-runners@pve' ? [`--user ${user}`] : []), ...(token !== 'daemon' ? [`--token ${token}`] : []),
   ];
   return `scripts/create-proxmox-token.sh ${args.join(' ')}`;

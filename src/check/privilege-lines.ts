@@ -6,6 +6,7 @@
 import type { PoolConfig } from '../config/index.js';
 import { loadGrants, rolePrivileges } from '../proxmox/grants.js';
 import type { PveVm } from '../proxmox/api.js';
+import { agentLines } from './agent-lines.js';
 import { grantLines, meaningfulPrivileges } from './grant-lines.js';
 import { describeShortfalls, shortfalls, type PermissionDump, type Requirement } from './privileges.js';
 import type { ProxmoxProbeDeps, TemplateCopy } from './proxmox.js';
@@ -44,6 +45,9 @@ function bridgesOf(templateConfig: Record<string, string | number>): string[] {
 interface PoolNeeds {
   pool: PoolConfig;
   reqs: Requirement[];
+  /** the range's VMIDs the daemon may create, and the templates' configs (for the guest agent lines) */
+  vmids: number[];
+  templates: Map<number, Record<string, string | number> | undefined>;
   storages: Set<string>;
   bridges: Set<string>;
 }
@@ -66,12 +70,15 @@ async function poolRequirements(d: ProxmoxProbeDeps, copies: ReadonlyMap<string,
   const out: PoolNeeds[] = [];
   for (const pool of d.config.pools) {
     const reqs: Requirement[] = [];
+    const vmids: number[] = [];
+    const templates = new Map<number, Record<string, string | number> | undefined>();
     const storages = new Set<string>();
     const bridges = new Set<string>();
     for (const c of copies.get(pool.name) ?? []) {
       reqs.push({ path: `/vms/${c.vmid}`, privileges: grantedOn('/vms/{template}', `/vms/${c.vmid}`) });
       if (!templateConfigs.has(c.vmid)) templateConfigs.set(c.vmid, await d.proxmox.getConfig(c.node, c.vmid).catch(() => undefined));
       const cfg = templateConfigs.get(c.vmid);
+      templates.set(c.vmid, cfg);
       // Without VM.Audit on the template its disks are unknown; that shortfall is reported anyway.
       if (!cfg) continue;
       for (const s of cloneStorages(pool, cfg)) storages.add(s);
@@ -80,11 +87,12 @@ async function poolRequirements(d: ProxmoxProbeDeps, copies: ReadonlyMap<string,
     // A new VMID inherits from /vms and / only, unless it is cloned into a resource pool.
     const vmPrivileges = grantedOn('/pool/{pool}', '/vms');
     const inheritsFrom = d.resourcePool ? [`/pool/${d.resourcePool}`] : [];
-    for (let id = pool.vmidRange.lo; id <= pool.vmidRange.hi; id++) if (!foreign.has(id)) reqs.push({ path: `/vms/${id}`, privileges: vmPrivileges, inheritsFrom });
+    for (let id = pool.vmidRange.lo; id <= pool.vmidRange.hi; id++) if (!foreign.has(id)) vmids.push(id);
+    for (const id of vmids) reqs.push({ path: `/vms/${id}`, privileges: vmPrivileges, inheritsFrom });
     for (const s of storages) reqs.push({ path: `/storage/${s}`, privileges: grantedOn('/storage/{storage}', `/storage/${s}`) });
     // PVE 8 checks SDN.Use on the bridge of every network device of a clone (plain Linux bridges live in the localnetwork zone).
     if (pveMajor >= 8) for (const b of bridges) reqs.push({ path: `/sdn/zones/localnetwork/${b}`, privileges: grantedOn('/sdn/zones/localnetwork/{bridge}', `/sdn/zones/localnetwork/${b}`) });
-    out.push({ pool, reqs, storages, bridges });
+    out.push({ pool, reqs, vmids, templates, storages, bridges });
   }
   return out;
 }
@@ -129,6 +137,9 @@ export async function privilegeLines(d: ProxmoxProbeDeps, copies: ReadonlyMap<st
     const paths = [...new Set(short.map((s) => s.path))];
     lines.push(fail(what, `missing ${describeShortfalls(short)}`, grantFix(d, paths.some(inRange), paths.filter((p) => !inRange(p)))));
   }
+  for (const n of needs) {
+    lines.push(...agentLines(dump, { pool: n.pool, vmids: n.vmids, inheritsFrom: d.resourcePool ? [`/pool/${d.resourcePool}`] : [], templates: n.templates, pveMajor, tokenId: d.tokenId, ...(d.resourcePool ? { resourcePool: d.resourcePool } : {}) }));
+  }
   const snippetNeed: Requirement = { path: `/storage/${d.storage}`, privileges: grantedOn('/storage/{snippet_storage}', `/storage/${d.storage}`) };
   const snippetShort = shortfalls(dump, [snippetNeed]);
   lines.push(snippetShort.length === 0
@@ -141,6 +152,7 @@ export async function privilegeLines(d: ProxmoxProbeDeps, copies: ReadonlyMap<st
     snippetStorage: d.storage,
     bridges: [...new Set(needs.flatMap((n) => [...n.bridges]))].sort(),
     pveMajor,
+    guestAgent: d.config.pools.some((p) => p.delivery === 'guest-agent'),
   }));
   return lines;
 }

@@ -45,7 +45,7 @@ export async function checkCommand(o: CheckCommandOptions): Promise<number> {
   print([{ status: 'ok', what: 'configuration', problem: `${env.poolsConfig.file}: ${config.pools.length} pool(s) [${config.pools.map((p) => p.name).join(', ')}], ${config.github.repos.length} repo(s), ${config.github.orgs.length} org(s)` }]);
   const px = await probeProxmox({ proxmox: w.proxmox, config, url: env.proxmox.url, tokenId: env.proxmox.tokenId, storage: env.proxmox.storage, resourcePool: env.proxmox.pool });
   print(px.lines);
-  const viaDir = config.pools.filter((p) => p.delivery !== 'sftp');
+  const viaDir = config.pools.filter((p) => p.delivery === 'dir');
   if (viaDir.length > 0) print(await probeSnippetsDir({ snippetsDir: env.snippetsDir, nodes: px.onlineNodes.filter((n) => viaDir.some((p) => p.nodes.includes(n))), storage: env.proxmox.storage, proxmox: px.reachable ? w.proxmox : undefined }));
   const sftp = sftpStore(config.pools, { sftp: env.sftp, storage: env.proxmox.storage, log, redactor });
   if (sftp) print(await probeSftp({ store: sftp, nodes: px.onlineNodes.filter((n) => config.pools.some((p) => p.delivery === 'sftp' && p.nodes.includes(n))), storage: env.proxmox.storage, user: env.sftp.user, proxmox: px.reachable ? w.proxmox : undefined }));

@@ -70,7 +70,7 @@ function poolKeys(was: PoolConfig, now: PoolConfig): string[] {
   for (const f of new Set([...before.keys(), ...after.keys()])) {
     if (DERIVED.has(f) || same(before.get(f), after.get(f))) continue;
     const name = YAML_KEY[f] ?? f;
-    if (f === 'userData' && was.userData.path === now.userData.path) out.push(`${name} (${now.userData.path} edited)`);
+    if (f === 'userData' && was.userData && now.userData && was.userData.path === now.userData.path) out.push(`${name} (${now.userData.path} edited)`);
     else if (f === 'vmidRange') out.push(`${name} (${was.vmidRange.lo}-${was.vmidRange.hi} → ${now.vmidRange.lo}-${now.vmidRange.hi})`);
     else if (!out.includes(name)) out.push(name);
   }

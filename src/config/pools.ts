@@ -222,7 +222,13 @@ class PoolBuilder {
 
     const nodes = this.nodes(i);
     const template = this.template(i);
-    const userData = this.userData(i);
+    const delivery = this.setting(i, 'delivery')?.value ?? 'dir';
+    // Through the guest agent nothing is rendered: the template boots on its own cloud-init.
+    const userData = delivery === 'guest-agent' ? undefined : this.userData(i);
+    const ownUserData = raw.user_data !== undefined && raw.user_data !== null;
+    if (delivery === 'guest-agent' && ownUserData) {
+      this.problem(['pools', i, 'user_data'], `is not used with delivery: guest-agent (no snippet is written; the runner's inputs go through the guest agent)`, 'remove user_data from this pool, or use delivery: dir or sftp');
+    }
     const bootTimeoutMs = this.duration(i, 'boot_timeout', DEFAULT_BOOT_TIMEOUT);
     const idleTimeoutMs = this.duration(i, 'idle_timeout', DEFAULT_IDLE_TIMEOUT);
     const maxJobDurationMs = this.duration(i, 'max_job_duration', DEFAULT_MAX_JOB_DURATION);
@@ -236,7 +242,7 @@ class PoolBuilder {
         return undefined;
       }
     }
-    if (!template || !userData) return undefined;
+    if (!template || (!userData && delivery !== 'guest-agent')) return undefined;
     return {
       index: i,
       name: raw.name,
@@ -248,12 +254,12 @@ class PoolBuilder {
       vmidRange: { lo, hi },
       maxRunners: effectiveMax,
       nodes,
-      userData: { path: userData.path, text: userData.text },
+      userData: userData && { path: userData.path, text: userData.text },
       cores: this.setting(i, 'cores')?.value,
       memoryMb: this.setting(i, 'memory')?.value,
       registration: this.setting(i, 'registration')?.value ?? 'jit',
       clone,
-      delivery: this.setting(i, 'delivery')?.value ?? 'dir',
+      delivery,
       storage: clone === 'full' ? storage?.value : undefined,
       bootTimeoutMs,
       idleTimeoutMs,

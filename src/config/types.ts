@@ -43,13 +43,14 @@ export interface PoolConfig extends LabelledPool {
   readonly maxRunners: number;
   /** Placement candidates, never empty. */
   readonly nodes: readonly string[];
-  readonly userData: { readonly path: string; readonly text: string };
+  /** The cloud-init template snippets are rendered from; undefined with delivery: guest-agent (no snippet). */
+  readonly userData: { readonly path: string; readonly text: string } | undefined;
   /** Undefined: keep the template's value. */
   readonly cores: number | undefined;
   readonly memoryMb: number | undefined;
   readonly registration: 'jit' | 'token';
   readonly clone: 'linked' | 'full';
-  /** How the rendered user-data reaches Proxmox (pools.yaml `delivery`, default dir). */
+  /** How the runner's inputs reach the VM (pools.yaml `delivery`, default dir): a snippet in SNIPPETS_DIR, a snippet over SFTP, or the guest agent. */
   readonly delivery: 'dir' | 'sftp' | 'guest-agent';
   /** Target storage of full clones; undefined for linked clones. */
   readonly storage: string | undefined;

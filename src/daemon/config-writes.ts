@@ -64,6 +64,10 @@ export class ConfigWrites {
       permissions: () => api.permissions(),
       nodeStorages: (node) => api.nodeStorages(node),
       storageContent: (node, storage, content) => api.storageContent(node, storage, content),
+      // the guest's files, not the VM's config
+      agentPing: (node, vmid) => api.agentPing(node, vmid),
+      agentFileWrite: (node, vmid, file, content) => api.agentFileWrite(node, vmid, file, content),
+      agentOsId: (node, vmid) => api.agentOsId(node, vmid),
     };
   }
 }

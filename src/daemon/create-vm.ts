@@ -5,6 +5,8 @@ import { describeScope, parseScopeKey, type Scope } from '../github/scope.js';
 import type { CreateAction, StartWarmAction } from '../planner/actions.js';
 import { OWNER_TAG, runnerName, snippetFile } from '../planner/names.js';
 import { formatVmDescription, parseVmDescription } from '../proxmox/vm-meta.js';
+import type { Registration } from '../cloudinit/render.js';
+import { agentRunnerEnv, deliverThroughAgent } from './agent-delivery.js';
 import type { ExecutorDeps } from './execute.js';
 import type { ExecutorState } from './executor-state.js';
 import type { ProxmoxSteps } from './proxmox-steps.js';
@@ -57,7 +59,7 @@ export class Creator {
       });
       const file = snippetFile(name);
       const config: Record<string, string | number> = { tags: [OWNER_TAG, pool.tag].join(';') };
-      if (!warm) config.cicustom = `user=${this.d.snippets.volid(file)}`;
+      if (!warm && pool.delivery !== 'guest-agent') config.cicustom = `user=${this.d.snippets.volid(file)}`;
       if (pool.cores !== undefined) config.cores = pool.cores;
       if (pool.memoryMb !== undefined) config.memory = pool.memoryMb;
       await this.steps.configure(a.node, vmid, config, { vmid });
@@ -73,10 +75,13 @@ export class Creator {
         reg.for = name;
       }
       const { registration } = await reg.minting;
-      const userData = renderUserData(pool.userData.text, { runnerName: name, vmid, pool: pool.name, node: a.node, registration }, pool.userData.path);
-      await this.boot(a.node, vmid, file, userData);
+      if (pool.delivery === 'guest-agent') {
+        await this.bootWithAgent(pool, a.node, vmid, name, registration, log);
+      } else {
+        await this.boot(a.node, vmid, file, this.render(pool, { runnerName: name, vmid, pool: pool.name, node: a.node, registration }));
+        log('runner VM started');
+      }
       this.d.metrics?.vmStarted(pool.name, name, false, this.d.clock.now());
-      log('runner VM started');
     } catch (e) {
       if (reg.minting && !(e instanceof Skipped)) await this.discard(a.scope, scope!, await reg.minting.catch(() => undefined), log);
       throw e;
@@ -96,12 +101,16 @@ export class Creator {
     log(`starting warm VM: ${a.reason}`);
     const minted = await this.mint(pool, a.scope, scope, a.name, log);
     const file = snippetFile(a.name);
-    const userData = renderUserData(pool.userData.text, { runnerName: a.name, vmid: a.vmid, pool: pool.name, node: a.node, registration: minted.registration }, pool.userData.path);
     // Described as a runner of its scope before it starts: a start that fails leaves a stopped VM
     // of ours, which the next tick removes, never a warm VM that has been booted.
     const description = formatVmDescription({ pool: pool.name, scope: a.scope, runner: a.name, createdAt: this.d.clock.now(), ...this.instance() });
     try {
-      await this.boot(a.node, a.vmid, file, userData, { cicustom: `user=${this.d.snippets.volid(file)}`, description });
+      if (pool.delivery === 'guest-agent') {
+        await this.bootWithAgent(pool, a.node, a.vmid, a.name, minted.registration, log, { description });
+      } else {
+        const userData = this.render(pool, { runnerName: a.name, vmid: a.vmid, pool: pool.name, node: a.node, registration: minted.registration });
+        await this.boot(a.node, a.vmid, file, userData, { cicustom: `user=${this.d.snippets.volid(file)}`, description });
+      }
     } catch (e) {
       // Its credentials go now, not when a later tick finds them: the snippet holds a live JIT config.
       await this.d.snippets.remove(a.node, file).catch(() => {});
@@ -119,6 +128,32 @@ export class Creator {
     const startUpid = await this.d.proxmox.start(node, vmid);
     await this.steps.wait(startUpid, `start ${vmid}`, this.d.timings.startTimeoutMs);
     await this.d.snippets.remove(node, file);
+  }
+
+  private render(pool: PoolConfig, values: Parameters<typeof renderUserData>[1]): string {
+    if (!pool.userData) throw new Error(`pool ${pool.name} has no user_data to render a snippet from`);
+    return renderUserData(pool.userData.text, values, pool.userData.path);
+  }
+
+  /**
+   * delivery: guest-agent: config, start, then runner.env through the agent (agent-delivery.ts).
+   * A VM whose agent never answers, or whose write failed, is stopped at once: the next tick
+   * destroys it, and the job it was for gets another VM instead of waiting out boot_timeout.
+   */
+  private async bootWithAgent(pool: PoolConfig, node: string, vmid: number, name: string, reg: Registration, log: Log, config?: Record<string, string | number>): Promise<void> {
+    const content = agentRunnerEnv(name, reg);
+    if (config) await this.steps.configure(node, vmid, config, { vmid });
+    const startUpid = await this.d.proxmox.start(node, vmid);
+    await this.steps.wait(startUpid, `start ${vmid}`, this.d.timings.startTimeoutMs);
+    log('runner VM started; waiting for its guest agent');
+    try {
+      const file = await deliverThroughAgent({ proxmox: this.d.proxmox, clock: this.d.clock, pollMs: this.d.timings.agentPollMs }, { node, vmid, deadline: this.d.clock.now() + pool.bootTimeoutMs }, content);
+      log(`runner inputs written to ${file} through the guest agent`);
+    } catch (e) {
+      log(`runner inputs not delivered through the guest agent: ${(e as Error).message}; stopping the VM`);
+      await this.d.proxmox.stop(node, vmid).catch(() => undefined);
+      throw e;
+    }
   }
 
   private checkMayRegister(key: string, scope: Scope): void {

@@ -23,6 +23,8 @@ export interface Timings {
   startTimeoutMs: number;
   stopTimeoutMs: number;
   destroyTimeoutMs: number;
+  /** delivery: guest-agent: how often a started VM's guest agent is pinged until it answers */
+  agentPollMs: number;
   /** first delay before retrying a Proxmox lock contention; doubles */
   lockRetryMs: number;
   lockRetries: number;
@@ -69,6 +71,7 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     startTimeoutMs: 3 * 60_000,
     stopTimeoutMs: 2 * 60_000,
     destroyTimeoutMs: 5 * 60_000,
+    agentPollMs: 2000,
     lockRetryMs: 1000,
     lockRetries: 4,
     vmidCooldownMs: 60_000,

@@ -69,6 +69,15 @@ export interface ProxmoxApi {
   updateConfig(node: string, vmid: number, params: Record<string, VmConfigValue>): Promise<string | null>;
   start(node: string, vmid: number): Promise<string>;
   stop(node: string, vmid: number): Promise<string>;
+  /** POST …/agent/ping: resolves once the VM's QEMU guest agent answers; PVE's 500 while it does not. */
+  agentPing(node: string, vmid: number): Promise<void>;
+  /**
+   * POST …/agent/file-write of `content` as text (PVE base64-encodes it for QEMU itself: `encode`
+   * stays at its default, so the content is never encoded twice). At most AGENT_FILE_WRITE_MAX chars.
+   */
+  agentFileWrite(node: string, vmid: number, file: string, content: string): Promise<void>;
+  /** GET …/agent/get-osinfo: the guest's OS `id` as qemu-ga reports it (`mswindows` on Windows, os-release ID elsewhere). */
+  agentOsId(node: string, vmid: number): Promise<string>;
   destroy(node: string, vmid: number): Promise<string>;
   taskStatus(node: string, upid: string): Promise<{ status: string; exitstatus?: string }>;
   /**
@@ -98,3 +107,6 @@ export function parseUpid(upid: string): { node: string; type: string; id: strin
   const m = /^UPID:([a-zA-Z0-9][a-zA-Z0-9.-]*):[0-9A-Fa-f]{8}:[0-9A-Fa-f]{8,9}:[0-9A-Fa-f]{8}:([^:\s]+):([^:\s]*):([^:\s]+):$/.exec(upid);
   return m ? { node: m[1]!, type: m[2]!, id: m[3]!, user: m[4]! } : undefined;
 }
+
+/** file-write's `content` maxLength in the PVE 8.4 and 9.1 schemas (60 KiB, under PVE's 64 KiB POST limit). */
+export const AGENT_FILE_WRITE_MAX = 61440;

@@ -151,6 +151,17 @@ export function createProxmoxClient(o: ProxmoxClientOptions): ProxmoxApi {
     async stop(node, vmid) {
       return call(`stop VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).status.stop.$post());
     },
+    async agentPing(node, vmid) {
+      await call(`ping the guest agent of VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).agent.ping.$post());
+    },
+    async agentOsId(node, vmid) {
+      const r = (await call(`read the guest OS of VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).agent['get-osinfo'].$get())) as { result?: { id?: unknown } };
+      return str(r.result?.id);
+    },
+    async agentFileWrite(node, vmid, file, content) {
+      // The operation names the file, never the content: it holds the runner's credentials.
+      await call(`write ${file} into VM ${vmid} through the guest agent`, () => px.nodes.$(node).qemu.$(vmid).agent['file-write'].$post({ file, content }));
+    },
     async destroy(node, vmid) {
       return call(`destroy VM ${vmid}`, () => px.nodes.$(node).qemu.$(vmid).$delete({ purge: true, 'destroy-unreferenced-disks': true }));
     },

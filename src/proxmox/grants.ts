@@ -18,6 +18,10 @@ export interface GrantAcl {
   path: string;
   role: string;
   minPveMajor?: number;
+  /** `pve<N`: only before Proxmox VE N (a privilege that later versions renamed) */
+  belowPveMajor?: number;
+  /** `guest-agent`: only when a pool uses delivery: guest-agent (the script's --guest-agent) */
+  guestAgent?: boolean;
   /** the comment after the line: what the grant buys (and what its absence costs) */
   why: string;
 }
@@ -35,6 +39,8 @@ export interface GrantInputs {
   snippetStorage: string;
   bridges: readonly string[];
   pveMajor: number;
+  /** some pool uses delivery: guest-agent */
+  guestAgent?: boolean;
 }
 
 export interface ExpandedAcl {
@@ -66,12 +72,17 @@ export function parseGrants(text: string, file = 'grants.conf'): Grants {
     const [kind, a, ...rest] = body.split(/\s+/);
     const where = `${file}:${i + 1}`;
     if (kind === 'role' && a && rest.length) roles.push({ name: a, privileges: rest });
-    else if (kind === 'acl' && a && rest.length >= 1 && rest.length <= 2) {
-      const cond = rest[1];
-      const m = cond === undefined ? undefined : /^pve>=(\d+)$/.exec(cond);
-      if (cond !== undefined && !m) throw new GrantsError(`${where}: unknown condition '${cond}'`);
-      acls.push({ path: a, role: rest[0]!, why, ...(m ? { minPveMajor: Number(m[1]) } : {}) });
-    } else throw new GrantsError(`${where}: expected 'role NAME PRIV...' or 'acl PATH ROLE [pve>=N]', got '${body}'`);
+    else if (kind === 'acl' && a && rest.length >= 1) {
+      const acl: GrantAcl = { path: a, role: rest[0]!, why };
+      for (const cond of rest.slice(1)) {
+        const m = /^pve(>=|<)(\d+)$/.exec(cond);
+        if (m?.[1] === '>=') acl.minPveMajor = Number(m[2]);
+        else if (m?.[1] === '<') acl.belowPveMajor = Number(m[2]);
+        else if (cond === 'guest-agent') acl.guestAgent = true;
+        else throw new GrantsError(`${where}: unknown condition '${cond}'`);
+      }
+      acls.push(acl);
+    } else throw new GrantsError(`${where}: expected 'role NAME PRIV...' or 'acl PATH ROLE [pve>=N|pve<N|guest-agent]...', got '${body}'`);
   });
   for (const acl of acls) {
     if (!roles.some((r) => r.name === acl.role) && !BUILTIN_GRANT_ROLES[acl.role]) throw new GrantsError(`${file}: acl ${acl.path} names role ${acl.role}, which is neither defined there nor a built-in role`);
@@ -96,11 +107,27 @@ const LISTS: Array<[string, (i: GrantInputs) => readonly (string | number)[]]> =
   ['{bridge}', (i) => i.bridges],
 ];
 
+/** Whether an acl line's conditions hold for these inputs. */
+export function applies(acl: GrantAcl, inputs: Pick<GrantInputs, 'pveMajor' | 'guestAgent'>): boolean {
+  if (acl.minPveMajor !== undefined && inputs.pveMajor < acl.minPveMajor) return false;
+  if (acl.belowPveMajor !== undefined && inputs.pveMajor >= acl.belowPveMajor) return false;
+  return !acl.guestAgent || inputs.guestAgent === true;
+}
+
+/**
+ * The custom roles the script creates for these inputs: those an applying acl line names (a role
+ * for another PVE version may hold privileges this one does not know, and pveum would refuse it).
+ */
+export function applicableRoles(grants: Grants, inputs: Pick<GrantInputs, 'pveMajor' | 'guestAgent'>): GrantRole[] {
+  const used = new Set(grants.acls.filter((a) => applies(a, inputs)).map((a) => a.role));
+  return grants.roles.filter((r) => used.has(r.name));
+}
+
 /** The ACLs the script grants for these inputs, in its order. */
 export function expandGrants(grants: Grants, inputs: GrantInputs): ExpandedAcl[] {
   const out: ExpandedAcl[] = [];
   for (const acl of grants.acls) {
-    if (acl.minPveMajor !== undefined && inputs.pveMajor < acl.minPveMajor) continue;
+    if (!applies(acl, inputs)) continue;
     const list = LISTS.find(([ph]) => acl.path.includes(ph));
     const values = list ? list[1](inputs).map(String) : [undefined];
     for (const value of values) {

@@ -31,7 +31,25 @@ export interface GuestHooks {
   started(vm: BootedVm): void;
   /** The VM stopped (stop task, destroy, or its own power-off): abandon whatever it was doing. */
   stopped(vmid: number): void;
+  /** The guests' QEMU guest agents (qemu-ga), as QMP reaches them; absent: no guest ever runs one. */
+  agent?: GuestAgent;
 }
+
+/** What PVE's agent endpoints ask a guest's qemu-ga (its guest-* QMP commands). Errors: QgaError. */
+export interface GuestAgent {
+  /** qga_check_running: qemu-ga is up in this VM and answers guest-ping */
+  running(vmid: number): boolean;
+  /** guest-get-osinfo's result */
+  osInfo(vmid: number): Record<string, string>;
+  /**
+   * guest-file-open (mode wb: created 0600 or truncated) + guest-file-write + guest-file-close.
+   * `cutAt`: the write fails after that many bytes reached the file (what a half-finished write leaves).
+   */
+  fileWrite(vmid: number, path: string, content: Buffer, cutAt?: number): void;
+}
+
+/** A guest-* command that qemu-ga answered with an error (its `desc`). */
+export class QgaError extends Error {}
 
 /** Guests → Proxmox: the guest powers itself off (as `poweroff` in the VM would). */
 export interface GuestPower {

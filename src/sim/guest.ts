@@ -4,12 +4,12 @@
  * whose programs include the actions runner (guest/runner.ts). The VM powers off only when its
  * bootstrap says so; otherwise it idles, the case the daemon's boot_timeout exists for.
  */
-import type { BootedVm, GuestHooks, GuestPower, RunnerBroker, SimContext } from './contracts.js';
+import { type BootedVm, type GuestAgent, type GuestHooks, type GuestPower, QgaError, type RunnerBroker, type SimContext } from './contracts.js';
 import { Faults } from './faults.js';
 import { parseUserData, UserDataProblem } from './guest/cloud-config.js';
-import { runCloudInit } from './guest/cloud-init.js';
+import { RUNCMD_SCRIPT, runCloudInit } from './guest/cloud-init.js';
 import { exec } from './guest/commands.js';
-import { GuestFs } from './guest/fs.js';
+import { FsError, GuestFs } from './guest/fs.js';
 import { imageFor } from './guest/images.js';
 import { type Image, type Io, type Machine, PowerLoss, type Proc } from './guest/machine.js';
 
@@ -44,6 +44,27 @@ class GuestMachine implements Machine {
 
   sleep(ms: number): Promise<void> {
     return this.wait((resolve) => this.ctx.clock.after(ms, () => resolve(undefined)));
+  }
+
+  private readonly writeWaiters = new Set<() => void>();
+
+  sleepUntilWrite(ms: number): Promise<void> {
+    return this.wait((resolve) => {
+      const wake = () => resolve(undefined);
+      this.writeWaiters.add(wake);
+      const cancel = this.ctx.clock.after(ms, wake);
+      return () => {
+        cancel();
+        this.writeWaiters.delete(wake);
+      };
+    });
+  }
+
+  /** Something wrote into the guest from outside: pollers look again now. */
+  written(): void {
+    const waiters = [...this.writeWaiters];
+    this.writeWaiters.clear();
+    for (const w of waiters) w();
   }
 
   wait<T>(start: (resolve: (value: T) => void) => () => void): Promise<T> {
@@ -87,11 +108,21 @@ class GuestMachine implements Machine {
   }
 }
 
-export class Guests implements GuestHooks {
-  private readonly vms = new Map<number, { cancel?: () => void; machine?: GuestMachine }>();
+interface VmState {
+  vm: BootedVm;
+  cancel?: () => void;
+  cancelAgent?: () => void;
+  /** qemu-ga answers (timings.agent after the start) */
+  agentUp?: boolean;
+  machine?: GuestMachine;
+}
+
+export class Guests implements GuestHooks, GuestAgent {
+  private readonly vms = new Map<number, VmState>();
   /** the last machine each VMID booted, kept after it stops so tests can read what happened inside */
   private readonly last = new Map<number, GuestMachine>();
   private readonly faults: Faults;
+  readonly agent: GuestAgent = this;
 
   constructor(private readonly ctx: SimContext, private readonly broker: RunnerBroker, private readonly power: GuestPower) {
     this.faults = new Faults(ctx.scenario.proxmox.faults, ctx.rng.fork('guest-faults'));
@@ -104,13 +135,21 @@ export class Guests implements GuestHooks {
   }
 
   started(vm: BootedVm): void {
-    const state: { cancel?: () => void; machine?: GuestMachine } = {};
+    const state: VmState = { vm };
     this.vms.set(vm.vmid, state);
     if (this.faults.hit('boot_failure_rate')) {
       this.ctx.recorder.event(`vm ${vm.vmid} boot failure (injected): never registers`);
       return;
     }
-    state.cancel = this.ctx.clock.after(this.ctx.scenario.proxmox.timings.bootMs, () => {
+    const t = this.ctx.scenario.proxmox.timings;
+    // qemu-ga is a unit of the image's early boot, independent of how long cloud-init then takes.
+    state.cancelAgent = this.ctx.clock.after(t.agentMs, () => {
+      state.cancelAgent = undefined;
+      if (!this.machineOf(state)) return;
+      state.agentUp = true;
+      this.ctx.recorder.event(`vm ${vm.vmid} guest agent up`);
+    });
+    state.cancel = this.ctx.clock.after(t.bootMs, () => {
       state.cancel = undefined;
       this.boot(vm, state);
     });
@@ -121,18 +160,69 @@ export class Guests implements GuestHooks {
     if (!state) return;
     this.vms.delete(vmid);
     state.cancel?.();
+    state.cancelAgent?.();
     state.machine?.halt();
   }
 
-  private boot(vm: BootedVm, state: { machine?: GuestMachine }): void {
-    const template = this.ctx.scenario.proxmox.templates.find((t) => t.vmid === vm.image);
-    if (!template) {
+  running(vmid: number): boolean {
+    return this.vms.get(vmid)?.agentUp === true;
+  }
+
+  /** guest-get-osinfo as qemu-ga reports it: os-release on Linux, `mswindows` on Windows. */
+  osInfo(vmid: number): Record<string, string> {
+    const m = this.agentMachine(vmid);
+    return m.image.os === 'Windows'
+      ? { id: 'mswindows', name: 'Microsoft Windows', 'pretty-name': 'Windows Server 2022 Datacenter', 'version-id': '2022', 'kernel-release': '20348', machine: 'x86_64' }
+      : { id: 'ubuntu', name: 'Ubuntu', 'pretty-name': 'Ubuntu 24.04 LTS', 'version-id': '24.04', 'kernel-release': '6.8.0-31-generic', machine: 'x86_64' };
+  }
+
+  /** qemu-ga's guest-file-open(wb): a new file is created 0600 by root, an existing one truncated. */
+  fileWrite(vmid: number, path: string, content: Buffer, cutAt?: number): void {
+    const m = this.agentMachine(vmid);
+    const file = m.fs.resolve(path);
+    const owner = m.image.os === 'Windows' ? 'SYSTEM' : 'root';
+    try {
+      const existing = m.fs.read(file);
+      m.fs.write(file, '', existing ? {} : { mode: 0o600, owner, group: owner });
+      m.fs.write(file, content.subarray(0, cutAt ?? content.length).toString('utf8'), { append: true });
+      m.written();
+      m.event(`guest agent wrote ${file}${cutAt !== undefined ? ` (cut short: ${cutAt} of ${content.length} bytes)` : ` (${content.length} bytes)`}`);
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      throw new QgaError(`failed to open file '${path}' (mode: 'wb'): No such file or directory`);
+    }
+  }
+
+  private agentMachine(vmid: number): GuestMachine {
+    const m = this.vms.get(vmid)?.machine;
+    if (!m || !this.running(vmid)) throw new QgaError('Guest agent is not available');
+    return m;
+  }
+
+  /** The VM's disk as the image has it, from the first moment anything in it runs. */
+  private machineOf(state: VmState): GuestMachine | undefined {
+    if (state.machine) return state.machine;
+    const template = this.ctx.scenario.proxmox.templates.find((t) => t.vmid === state.vm.image);
+    if (!template) return undefined;
+    const m = new GuestMachine(state.vm.vmid, imageFor(template), this.ctx, this.broker, this.power);
+    state.machine = m;
+    this.last.set(state.vm.vmid, m);
+    return m;
+  }
+
+  private boot(vm: BootedVm, state: VmState): void {
+    const m = this.machineOf(state);
+    if (!m) {
       this.ctx.recorder.event(`vm ${vm.vmid} booted without a runner: its disk is not a scenario template's`);
       return;
     }
-    const m = new GuestMachine(vm.vmid, imageFor(template), this.ctx, this.broker, this.power);
-    state.machine = m;
-    this.last.set(vm.vmid, m);
+    if (vm.userData === undefined && m.image.agentUnit) {
+      // No cicustom: Proxmox's own cloud-init data names the host and runs nothing; the image's
+      // pve-runners-agent unit (After=cloud-final) waits for runner.env from the guest agent.
+      m.fs.hostname = vm.name;
+      this.afterCloudInit(m);
+      return;
+    }
     let cfg;
     try {
       cfg = parseUserData(vm.userData);
@@ -142,10 +232,24 @@ export class Guests implements GuestHooks {
       return;
     }
     runCloudInit(m, cfg, vm.name).then(
-      (r) => m.event(`cloud-init finished: runcmd ${r.runcmdStatus === undefined ? 'absent' : `exited ${r.runcmdStatus}`}, power_state ${r.powerState}; the VM stays up`),
+      (r) => {
+        m.event(`cloud-init finished: runcmd ${r.runcmdStatus === undefined ? 'absent' : `exited ${r.runcmdStatus}`}, power_state ${r.powerState}; the VM stays up`);
+        if (m.alive && m.image.os === 'Linux') this.afterCloudInit(m);
+      },
       (e: unknown) => {
         if (!(e instanceof PowerLoss)) throw e;
       },
     );
+  }
+
+  /** Units ordered after cloud-final: pve-runners-agent runs only when cloud-init ran no runcmd. */
+  private afterCloudInit(m: GuestMachine): void {
+    const unit = m.image.agentUnit;
+    if (!unit || m.fs.exists(RUNCMD_SCRIPT)) return;
+    const root = { user: m.image.os === 'Windows' ? 'SYSTEM' : 'root', cwd: '/', env: new Map([['PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']]) };
+    const io = { out: (l: string) => m.console.push(l), err: (l: string) => m.console.push(l) };
+    m.exec([...unit], root, io).catch((e: unknown) => {
+      if (!(e instanceof PowerLoss)) throw e;
+    });
   }
 }

@@ -30,6 +30,9 @@ export interface Report {
   vms: { created: number; destroyed: number; peak_total: number; peak_by_pool: Record<string, number>; leaked: number };
   leaks: { vms: number; registrations: number; snippets: number; foreign_touched: number };
   leak_details: { vms: number[]; registrations: string[]; snippets: string[]; foreign_touched: string[] };
+  /** places on simulated Proxmox storage (snippets, cloud-init drives) where a runner credential was seen at any moment; 0 is what delivery: guest-agent promises */
+  secrets_on_storage: number;
+  secrets_on_storage_details: string[];
   cap_violations: number;
   cap_violation_details: string[];
   controller: { cpu_s: number | null; max_rss_mb: number | null };
@@ -46,6 +49,7 @@ export interface ReportInputs {
   /** Jobs no pool can serve (decided by whoever knows the pools: the demo); they are not expected to complete. */
   isUnmatched: (job: JobTimes) => boolean;
   leaks: { vms: number[]; registrations: string[]; snippets: string[] };
+  secretsOnStorage?: string[];
   controller?: { cpu_s: number; max_rss_mb: number };
   scenarioModel: Scenario;
   /** pools.yaml's clone and registration modes per pool (the floor depends on them) */
@@ -111,6 +115,8 @@ export function buildReport(i: ReportInputs): Report {
     },
     leaks: { vms: i.leaks.vms.length, registrations: i.leaks.registrations.length, snippets: i.leaks.snippets.length, foreign_touched: i.recorder.foreignTouches.length },
     leak_details: { ...i.leaks, foreign_touched: [...i.recorder.foreignTouches] },
+    secrets_on_storage: i.secretsOnStorage?.length ?? 0,
+    secrets_on_storage_details: [...(i.secretsOnStorage ?? [])],
     cap_violations: i.recorder.capViolations.length,
     cap_violation_details: [...i.recorder.capViolations],
     controller: { cpu_s: i.controller?.cpu_s ?? null, max_rss_mb: i.controller?.max_rss_mb ?? null },

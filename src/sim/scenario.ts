@@ -25,6 +25,8 @@ export interface EndpointFaults {
   secondary_rate_limit_rate?: number;
   /** a task ends `WARNINGS: 1` after logging a WARN line PVE logs in real life */
   task_warning_rate?: number;
+  /** an agent file-write stops halfway: half the content is in the guest's file, PVE answers 500 (QMP timeout) */
+  agent_write_failure_rate?: number;
 }
 
 export interface FaultRates extends EndpointFaults {
@@ -37,13 +39,15 @@ export interface FaultRates extends EndpointFaults {
 export type GithubErrorBody = 'json' | 'html' | 'empty';
 
 export interface ScenarioNode { name: string; memoryMb: number; cpus: number; status: 'online' | 'offline' }
-export interface ScenarioTemplate { name: string; vmid: number; node: string; memory: number; cores: number; storage: string; sharedStorage: boolean; runnerVersion: string; image: 'pve-runners' | 'energyplusci' }
+export interface ScenarioTemplate { name: string; vmid: number; node: string; memory: number; cores: number; storage: string; sharedStorage: boolean; runnerVersion: string; image: 'pve-runners' | 'energyplusci'; agent: boolean }
 export interface ScenarioForeignVm { vmid: number; node: string; name: string; status: 'running' | 'stopped'; tags?: string; memory: number }
 export interface ScenarioForeignRunner { repo?: string; org?: string; name: string; labels: string[]; status: 'online' | 'offline' }
 /** `proxmox.access`: user.cfg as the scenario states it (see sim/pve/access-scenario.ts for the defaults). */
 export interface ScenarioAccess {
   /** start from the grants scripts/create-proxmox-token.sh makes for this scenario (default true) */
   defaults: boolean;
+  /** the default grants include --guest-agent's */
+  guestAgent: boolean;
   /** the token id the simulator accepts */
   authenticate?: string;
   users: Array<{ id: string; enabled: boolean }>;
@@ -92,7 +96,7 @@ export interface Scenario {
     storage: string;
     tokenPrivileges?: string[];
     access?: ScenarioAccess;
-    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number; fullCloneMs: number; storageLockMs: number };
+    timings: { cloneMs: number; configMs: number; startMs: number; bootMs: number; agentMs: number; stopMs: number; shutdownMs: number; destroyMs: number; latencyMs: number; statsMs: number; fullCloneMs: number; storageLockMs: number };
     faults: FaultRates;
   };
   github: {
@@ -143,7 +147,7 @@ function faults(raw: Raw | undefined): FaultRates {
 function accessOf(a: Raw): ScenarioAccess {
   const list = (v: unknown) => (v ?? []) as Raw[];
   return {
-    defaults: a.defaults, authenticate: a.authenticate,
+    defaults: a.defaults, guestAgent: a.guest_agent, authenticate: a.authenticate,
     users: list(a.users).map((u) => ({ id: u.id, enabled: u.enabled })),
     tokens: list(a.tokens).map((t) => ({ id: t.id, privsep: t.privsep })),
     roles: list(a.roles).map((r) => ({ name: r.name, privs: r.privs })),
@@ -198,14 +202,14 @@ export function parseScenario(text: string, file = '<scenario>'): Scenario {
     proxmox: {
       version: px.version,
       nodes: (px.nodes as Raw[]).map((n) => ({ name: n.name, memoryMb: n.memory_mb, cpus: n.cpus, status: n.status })),
-      templates: (px.templates as Raw[]).map((x) => ({ name: x.name, vmid: x.vmid, node: x.node, memory: x.memory, cores: x.cores, storage: x.storage, sharedStorage: x.shared_storage, runnerVersion: x.runner_version, image: x.image })),
+      templates: (px.templates as Raw[]).map((x) => ({ name: x.name, vmid: x.vmid, node: x.node, memory: x.memory, cores: x.cores, storage: x.storage, sharedStorage: x.shared_storage, runnerVersion: x.runner_version, image: x.image, agent: x.agent })),
       foreignVms: ((px.foreign_vms ?? []) as Raw[]).map((v) => ({ vmid: v.vmid, node: v.node, name: v.name ?? `foreign-${v.vmid}`, status: v.status, tags: v.tags, memory: v.memory })),
       snippets: px.snippets,
       storage: px.storage,
       tokenPrivileges: px.token?.privileges,
       access: px.access ? accessOf(px.access as Raw) : undefined,
       timings: {
-        cloneMs: d('clone', '2s'), configMs: d('config', '200ms'), startMs: d('start', '1s'), bootMs: d('boot', '20s'),
+        cloneMs: d('clone', '2s'), configMs: d('config', '200ms'), startMs: d('start', '1s'), bootMs: d('boot', '20s'), agentMs: d('agent', '5s'),
         stopMs: d('stop', '1s'), shutdownMs: d('shutdown', '3s'), destroyMs: d('destroy', '1s'), latencyMs: d('latency', '0s'), statsMs: d('stats', '10s'),
         fullCloneMs: d('full_clone', '3m'),
         // unset: a linked clone's whole time is its two locked storage steps (see qemu-clone.ts)

@@ -69,8 +69,10 @@ export class Simulator {
     this.snippetsRoot = opts.snippetsRoot ?? mkdtempSync(join(tmpdir(), 'pve-runners-sim-'));
     this.github = new GithubSim(this.ctx);
     let guests: Guests | undefined;
-    this.pve = new PveSim(this.ctx, { started: (vm) => guests!.started(vm), stopped: (vmid) => guests!.stopped(vmid) }, this.snippetsRoot);
+    const agent = { running: (vmid: number) => guests!.running(vmid), osInfo: (vmid: number) => guests!.osInfo(vmid), fileWrite: (vmid: number, path: string, content: Buffer, cutAt?: number) => guests!.fileWrite(vmid, path, content, cutAt) };
+    this.pve = new PveSim(this.ctx, { started: (vm) => guests!.started(vm), stopped: (vmid) => guests!.stopped(vmid), agent }, this.snippetsRoot);
     guests = new Guests(this.ctx, this.github, this.pve);
+    this.pve.watchForSecrets(() => this.github.issuedSecrets());
     this.guests = guests;
   }
 
@@ -187,6 +189,7 @@ export class Simulator {
       recorder: this.ctx.recorder,
       isUnmatched: opts.isUnmatched ?? (() => false),
       leaks: this.leftovers(opts.standing),
+      secretsOnStorage: this.pve.secretsOnStorage(),
       controller: opts.controller,
       scenarioModel: this.scenario,
       pools: opts.pools,

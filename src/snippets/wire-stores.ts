@@ -20,7 +20,8 @@ export function deliveryStores(pools: readonly PoolConfig[], w: StoreWiring): Ro
   const used = new Set(pools.map((p) => p.delivery));
   const dir = w.dir();
   const stores = new Map<PoolConfig['delivery'], SnippetStore>();
-  if (used.has('dir') || used.has('guest-agent')) stores.set('dir', dir);
+  // guest-agent pools write no snippet: SNIPPETS_DIR is listed only when a dir pool uses it
+  if (used.has('dir')) stores.set('dir', dir);
   const sftp = sftpStore(pools, w);
   if (sftp) stores.set('sftp', sftp);
   return new RoutedSnippetStore(pools, stores, stores.get('dir') ?? stores.get('sftp') ?? dir);

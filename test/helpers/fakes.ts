@@ -125,6 +125,16 @@ export class FakeProxmox implements ProxmoxApi {
     this.step(`stop ${vmid}`);
     return this.upid(node, 'qmstop', vmid);
   }
+  async agentPing(_node: string, vmid: number): Promise<void> {
+    this.step(`agentPing ${vmid}`);
+  }
+  async agentOsId(_node: string, vmid: number): Promise<string> {
+    this.step(`agentOsId ${vmid}`);
+    return 'ubuntu';
+  }
+  async agentFileWrite(_node: string, vmid: number, file: string): Promise<void> {
+    this.step(`agentFileWrite ${vmid} ${file}`);
+  }
   async destroy(node: string, vmid: number): Promise<string> {
     this.step(`destroy ${vmid}`);
     this.vms.delete(vmid);

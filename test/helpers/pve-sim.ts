@@ -22,6 +22,13 @@ export class FakeGuests implements GuestHooks {
   stopped(vmid: number): void {
     this.stoppedIds.push(vmid);
   }
+  /** a qemu-ga that is up in every running VM and keeps what is written */
+  readonly written: Array<{ vmid: number; path: string; content: string }> = [];
+  readonly agent = {
+    running: () => true,
+    osInfo: () => ({ id: 'ubuntu', name: 'Ubuntu' }),
+    fileWrite: (vmid: number, path: string, content: Buffer) => void this.written.push({ vmid, path, content: content.toString('utf8') }),
+  };
 }
 
 /** Everything after `proxmox:` is the caller's; the rest is a minimal valid scenario. */

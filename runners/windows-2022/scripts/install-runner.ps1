@@ -25,3 +25,9 @@ New-Item -ItemType Directory -Force -Path 'C:\actions-runner' | Out-Null
 Expand-Archive -Path $tmp -DestinationPath 'C:\actions-runner' -Force
 Remove-Item $tmp
 if ((Test-Path 'C:\actions-runner\.runner') -or (Test-Path 'C:\actions-runner\.credentials')) { throw 'the image must not contain a runner registration' }
+
+# delivery: guest-agent: at startup, start-agent-delivery.ps1 runs run-once.ps1 -Agent unless the
+# config drive's user-data runs run-once.ps1 itself (dir/sftp delivery).
+$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument '-NoProfile -ExecutionPolicy Bypass -File C:\actions-runner\start-agent-delivery.ps1'
+$trigger = New-ScheduledTaskTrigger -AtStartup
+Register-ScheduledTask -TaskName 'pve-runners-agent' -Action $action -Trigger $trigger -User 'SYSTEM' -RunLevel Highest -Force | Out-Null

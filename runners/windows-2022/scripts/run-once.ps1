@@ -4,6 +4,10 @@
 # Reads C:\ProgramData\pve-runners\runner.env (format: src/cloudinit/runner-env.ts, KEY="VALUE" with
 # only \\ and \xHH escapes), parses it as data, deletes it, and hands secrets to the runner through
 # ACTIONS_RUNNER_INPUT_* environment variables so they never appear on a command line.
+# -Agent (the pve-runners-agent scheduled task, delivery: guest-agent): first wait until the daemon's
+# agent file-write has put the whole file there (its last line is RUNNER_ENV_COMPLETE="1"; a write
+# that failed leaves a prefix without it, which is never read).
+param([switch]$Agent, [int]$WaitSeconds = 3600)
 $ErrorActionPreference = 'Stop'
 $EnvFile = 'C:\ProgramData\pve-runners\runner.env'
 $RunnerDir = 'C:\actions-runner'
@@ -29,7 +33,19 @@ function Read-RunnerEnv([string]$Path) {
     return $values
 }
 
+function Wait-CompleteFile([string]$Path, [int]$Seconds) {
+    for ($waited = 0; ; $waited++) {
+        if (Test-Path -LiteralPath $Path) {
+            $text = [System.IO.File]::ReadAllText($Path, [System.Text.Encoding]::UTF8)
+            if ($text.EndsWith("RUNNER_ENV_COMPLETE=""1""`n")) { return }
+        }
+        if ($waited -ge $Seconds) { throw "$Path not complete after ${Seconds}s; nothing to run" }
+        Start-Sleep -Seconds 1
+    }
+}
+
 try {
+    if ($Agent) { Wait-CompleteFile $EnvFile $WaitSeconds }
     $envValues = Read-RunnerEnv $EnvFile
     Remove-Item -Force $EnvFile
     Set-Location $RunnerDir

@@ -9,7 +9,7 @@ import { FsError } from './fs.js';
 import type { Io, Machine, Proc } from './machine.js';
 import { runScript } from './shell.js';
 
-const RUNCMD_SCRIPT = '/var/lib/cloud/instance/scripts/runcmd';
+export const RUNCMD_SCRIPT = '/var/lib/cloud/instance/scripts/runcmd';
 
 /** Returns how cloud-init ended: the runcmd script's exit status and whether power_state acted. */
 export async function runCloudInit(m: Machine, cfg: CloudConfig, vmName: string): Promise<{ runcmdStatus?: number; powerState: string }> {

@@ -18,14 +18,46 @@ const groupArgs = (env: Record<string, string>): string[] => (env.RUNNER_GROUP ?
 
 const RUNNER_DIR = '/opt/actions-runner';
 
-/** runners/linux/run-once.sh, step by step, with its overrides RUNNER_ENV_FILE, RUNNER_USER, RUNNER_POWEROFF. */
-const pveRunOnce: Program = async (_argv, proc, io, m) => {
+/**
+ * The image's unit for delivery: guest-agent (runners/linux/pve-runners-agent.service, the
+ * Windows image's scheduled task): run-once in its agent mode, which waits for a complete runner.env.
+ */
+const agentUnit = (windows: boolean): string[] => (windows ? ['c:\\actions-runner\\run-once.ps1', '-Agent'] : [`${RUNNER_DIR}/run-once.sh`, '--agent']);
+
+/** The last line of a runner.env the daemon wrote through the guest agent (daemon/agent-delivery.ts). */
+const COMPLETE_LINE = 'RUNNER_ENV_COMPLETE="1"\n';
+/** run-once --agent gives up (and powers off) after this long without a complete file; RUNNER_ENV_WAIT overrides. */
+const AGENT_WAIT_S = 3600;
+
+/**
+ * run-once --agent: polls each second until runner.env exists and ends with the completion line (a
+ * write cut short never does), up to RUNNER_ENV_WAIT seconds; a file without it is never read.
+ */
+async function waitForCompleteFile(m: Machine, envFile: string, proc: Proc, log: (s: string) => void): Promise<boolean> {
+  const limit = Number(proc.env.get('RUNNER_ENV_WAIT') || AGENT_WAIT_S);
+  for (let waited = 0; ; waited++) {
+    const f = m.fs.read(envFile);
+    if (f && f.content.endsWith(COMPLETE_LINE) && (f.content.length === COMPLETE_LINE.length || f.content.endsWith(`\n${COMPLETE_LINE}`))) {
+      m.event(`run-once --agent: ${envFile} is complete; starting the runner`);
+      return true;
+    }
+    if (waited >= limit) {
+      log(`${envFile} not complete after ${limit}s; nothing to run`);
+      return false;
+    }
+    await m.sleepUntilWrite(1000);
+  }
+}
+
+/** runners/linux/run-once.sh, step by step, with its overrides RUNNER_ENV_FILE, RUNNER_USER, RUNNER_POWEROFF, RUNNER_ENV_WAIT. */
+const pveRunOnce: Program = async (argv, proc, io, m) => {
   const log = (s: string) => io.err(`pve-runners run-once: ${s}`);
   const envFile = m.fs.resolve(proc.env.get('RUNNER_ENV_FILE') || '/etc/pve-runners/runner.env', proc.cwd);
   const runAs = proc.env.get('RUNNER_USER') || 'runner';
   const asRunner = (argv: string[], env: Map<string, string>) =>
     m.exec(proc.user === 'root' && runAs !== 'root' ? ['runuser', '-u', runAs, '--', ...argv] : argv, { ...proc, cwd: RUNNER_DIR, env }, io);
   const run = async (): Promise<number> => {
+    if (argv[1] === '--agent' && !(await waitForCompleteFile(m, envFile, proc, log))) return 1;
     const file = m.fs.read(envFile);
     if (!file) return (log(`${envFile} is missing: nothing to run`), 1);
     let env: Record<string, string>;
@@ -60,13 +92,14 @@ const pveRunOnce: Program = async (_argv, proc, io, m) => {
 };
 
 /** runners/windows-2022/scripts/run-once.ps1: the same steps with config.cmd/run.cmd, then Stop-Computer. */
-const pveRunOncePs1: Program = async (_argv, proc, io, m) => {
+const pveRunOncePs1: Program = async (argv, proc, io, m) => {
   const dir = 'C:\\actions-runner';
   const envFile = m.fs.resolve('C:\\ProgramData\\pve-runners\\runner.env');
   const say = (s: string) => io.out(`pve-runners run-once: ${s}`);
   let exitCode = 1;
   const cwd = m.fs.resolve(dir);
   try {
+    if (argv.slice(1).some((a) => a.toLowerCase() === '-agent') && !(await waitForCompleteFile(m, envFile, proc, say))) throw new RunnerEnvError(`${envFile} never became complete`);
     const file = m.fs.read(envFile);
     if (!file) throw new RunnerEnvError(`Could not find file '${envFile}'.`);
     const env = parseRunnerEnv(file.content);
@@ -129,6 +162,7 @@ export function imageFor(t: ScenarioTemplate): Image {
     os: windows ? 'Windows' : 'Linux',
     arch: 'X64',
     runnerVersion: t.runnerVersion,
+    ...(t.image === 'pve-runners' ? { agentUnit: agentUnit(windows) } : {}),
     sudoers: new Set([runnerUser]),
     programs,
     setup: (disk) => {

@@ -30,6 +30,8 @@ export interface Image {
   os: 'Linux' | 'Windows';
   arch: 'X64';
   runnerVersion: string;
+  /** the command of the image's guest-agent delivery unit (pve-runners images only) */
+  agentUnit?: readonly string[];
   /** users allowed to sudo without a password */
   sudoers: Set<string>;
   setup(fs: GuestFs): void;
@@ -48,6 +50,11 @@ export interface Machine {
   /** a line for the simulator's event log: callers pass only secret-free text */
   event(what: string): void;
   sleep(ms: number): Promise<void>;
+  /**
+   * Sleeps up to `ms`, waking as soon as something outside writes into the guest (its QEMU agent's
+   * file-write): a reader polling for a file sees it at once, never later than in a real guest.
+   */
+  sleepUntilWrite(ms: number): Promise<void>;
   /** Waits for `start`'s callback; `start` returns a cancel for when the power goes first. */
   wait<T>(start: (resolve: (value: T) => void) => () => void): Promise<T>;
   /** `poweroff`: the OS shuts down (timings.shutdown), then the VM is off. Throws PowerLoss. */

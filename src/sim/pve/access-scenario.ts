@@ -5,7 +5,7 @@
  * pool pve-runners, every ACL granted to both the user and the token with propagation.
  * `proxmox.token.privileges` (older scenarios) instead grants one role with those privileges on `/`.
  */
-import { expandGrants, loadGrants, type GrantInputs } from '../../proxmox/grants.js';
+import { applicableRoles, expandGrants, loadGrants, type GrantInputs } from '../../proxmox/grants.js';
 import type { Scenario, ScenarioAccess } from '../scenario.js';
 import { Access, ALL_PRIVILEGES, BUILTIN_ROLES, type AccessConfig } from './access.js';
 
@@ -25,6 +25,7 @@ export function scenarioGrantInputs(scenario: Scenario): GrantInputs {
     snippetStorage: px.storage,
     bridges: [TEMPLATE_BRIDGE],
     pveMajor: Number(/^(\d+)/.exec(px.version)?.[1] ?? 0),
+    guestAgent: px.access?.guestAgent === true,
   };
 }
 
@@ -33,7 +34,7 @@ function defaults(scenario: Scenario): AccessConfig {
   const cfg: AccessConfig = {
     users: new Map([[DEFAULT_USER, { enabled: true }]]),
     tokens: new Map([[DEFAULT_TOKEN, { privsep: true }]]),
-    roles: new Map(grants.roles.map((r) => [r.name, [...r.privileges]])),
+    roles: new Map(applicableRoles(grants, scenarioGrantInputs(scenario)).map((r) => [r.name, [...r.privileges]])),
     acls: [],
     pools: new Map([[DEFAULT_POOL, new Set<number>()]]),
   };

@@ -57,7 +57,7 @@ export class Cluster {
     for (const n of scenario.proxmox.nodes) this.nodes.set(n.name, n);
     for (const t of scenario.proxmox.templates) {
       const config = new Map<string, string>([
-        ['agent', '1'], ['boot', 'order=scsi0'], ['cores', String(t.cores)], ['ide2', `${t.storage}:cloudinit,media=cdrom`],
+        ['agent', t.agent === false ? '0' : '1'], ['boot', 'order=scsi0'], ['cores', String(t.cores)], ['ide2', `${t.storage}:cloudinit,media=cdrom`],
         ['memory', String(t.memory)], ['name', t.name], ['net0', `virtio=${randomMac(rng)},bridge=vmbr0`], ['ostype', 'l26'],
         ['scsi0', `${t.storage}:base-${t.vmid}-disk-0,size=20G`], ['scsihw', 'virtio-scsi-single'], ['smbios1', `uuid=${rng.uuid()}`], ['template', '1'],
         // as the Packer templates under runners/ describe what they built

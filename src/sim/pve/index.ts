@@ -14,6 +14,7 @@ import { markStopped } from './qemu-power.js';
 import { API_BASE, PveHttp } from './server.js';
 import { DiskBandwidth } from './disk-bandwidth.js';
 import { Snippets } from './snippets.js';
+import { StorageWatch } from './storage-watch.js';
 import { StorageLocks } from './storage-locks.js';
 import { ConfigLocks } from './config-locks.js';
 import { Tasks } from './tasks.js';
@@ -44,6 +45,7 @@ export class PveSim implements GuestPower {
     const rng = ctx.rng.fork('pve');
     this.tokenSecret = ctx.rng.fork('pve-token').uuid();
     const { access, authid } = scenarioAccess(ctx.scenario);
+    const snippets = new Snippets(snippetsRoot, ctx.scenario);
     this.world = {
       ctx, hooks, rng,
       cluster: new Cluster(ctx.scenario, rng.fork('cluster')),
@@ -54,7 +56,8 @@ export class PveSim implements GuestPower {
       access,
       privileges: new Privileges(access, authid),
       faults: new Faults(ctx.scenario.proxmox.faults, ctx.rng.fork('pve-faults')),
-      snippets: new Snippets(snippetsRoot, ctx.scenario),
+      snippets,
+      storageWatch: new StorageWatch(snippets),
       user: authid,
     };
   }
@@ -179,6 +182,17 @@ export class PveSim implements GuestPower {
   }
 
   /** What pve-runners left behind: its VMs (not templates or foreign ones) and snippet files. */
+  /** Runner credentials to look for on storage (the simulated GitHub's issued secrets). */
+  watchForSecrets(secrets: () => readonly string[]): void {
+    this.world.storageWatch.watchFor(secrets);
+  }
+
+  /** Places on simulated Proxmox storage where a runner credential was seen (storage-watch.ts). */
+  secretsOnStorage(): string[] {
+    this.world.storageWatch.scanSnippets();
+    return [...this.world.storageWatch.places];
+  }
+
   leaks(): { vms: number[]; snippets: string[] } {
     const vms = [...this.world.cluster.vms.values()].filter((v) => v.kind === 'ours').map((v) => v.vmid).sort((a, b) => a - b);
     return { vms, snippets: this.world.snippets.leftovers() };

@@ -52,6 +52,8 @@ export function startVm(w: PveWorld, p: Params, endpoint: string): unknown {
   } catch (e) {
     return fail((e as Error).message);
   }
+  // The cloud-init ISO generated now stays on the VM's storage while it runs.
+  w.storageWatch.checkDrive(vm.vmid, userData, vm.config);
   if (w.faults.hit('task_failure_rate', endpoint)) return fail('timeout waiting on systemd');
   const mem = memoryMb(vm.config);
   if (mem > w.cluster.freeMb(vm.node)) {

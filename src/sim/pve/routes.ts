@@ -2,6 +2,7 @@
  * The endpoints the simulated Proxmox serves, keyed `METHOD /path/{template}` exactly as in the
  * trimmed schema, and matching of a request path to one of them.
  */
+import { agentFileWrite, agentOsInfo, agentPing } from './qemu-agent.js';
 import { getConfig, postConfig, putConfig } from './qemu-config.js';
 import { cloneVm } from './qemu-clone.js';
 import { currentStatus, destroyVm, listVms, shutdownVm, startVm, stopVm } from './qemu-power.js';
@@ -26,6 +27,9 @@ export const handlers: Record<string, Handler> = {
   'POST /nodes/{node}/qemu/{vmid}/status/start': startVm,
   'POST /nodes/{node}/qemu/{vmid}/status/stop': stopVm,
   'POST /nodes/{node}/qemu/{vmid}/status/shutdown': shutdownVm,
+  'POST /nodes/{node}/qemu/{vmid}/agent/ping': agentPing,
+  'GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo': agentOsInfo,
+  'POST /nodes/{node}/qemu/{vmid}/agent/file-write': agentFileWrite,
   'GET /nodes/{node}/tasks': nodeTasks,
   'GET /nodes/{node}/tasks/{upid}/status': taskStatus,
   'GET /nodes/{node}/tasks/{upid}/log': taskLog,

@@ -110,6 +110,7 @@ export class PveHttp {
     // PVE delays failed logins by 3 s; the simulator answers at once (no scenario time to waste).
     if (!this.authenticated(auth)) return { answer: { status: 401, reason: 'Authentication failed!' } };
     const rel = url.pathname.slice(API_BASE.length);
+    w.storageWatch.scanSnippets();
     const route = matchRoute(method, rel);
     if (!route) {
       w.ctx.recorder.invalidRequest(`proxmox ${method} ${rel}: no such method in the simulator's schema`);

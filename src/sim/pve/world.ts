@@ -9,6 +9,7 @@ import type { Privileges } from './permissions.js';
 import type { DiskBandwidth } from './disk-bandwidth.js';
 import type { Snippets } from './snippets.js';
 import type { StorageLocks } from './storage-locks.js';
+import type { StorageWatch } from './storage-watch.js';
 import type { Tasks } from './tasks.js';
 
 export interface PveWorld {
@@ -27,6 +28,8 @@ export interface PveWorld {
   privileges: Privileges;
   faults: Faults;
   snippets: Snippets;
+  /** records any runner credential found on simulated storage (storage-watch.ts) */
+  storageWatch: StorageWatch;
   /** The simulated Proxmox's own random stream (MACs, UUIDs, pids). */
   rng: Rng;
   /** The authenticated token id (`user@realm!name`), which PVE puts in UPIDs. */
