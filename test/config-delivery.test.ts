@@ -41,7 +41,7 @@ describe('delivery', () => {
     writeFileSync(kh, `pve1 ${KEY.public}\n`);
     const keyFile = join(dir, 'key');
     writeFileSync(keyFile, KEY.private);
-    const s = loadSettings(env({ RUNNER_POOLS_CONFIG: pools((t) => sftpPool(t).replace('  max_runners: 4\n', '  max_runners: 4\n  delivery: guest-agent\n')), SFTP_PRIVATE_KEY_FILE: keyFile, SFTP_KNOWN_HOSTS_FILE: kh, SFTP_HOSTS: 'pve1=10.0.0.11,pve2=[fd00::2]:2222' }), { cwd: dir });
+    const s = loadSettings(env({ RUNNER_POOLS_CONFIG: pools((t) => sftpPool(t).replace('  max_runners: 4\n', '  max_runners: 4\n  delivery: guest-agent\n').replace(/\n    user_data: cloud-init\/(ubuntu-2204|windows-2022)\.yaml[^\n]*/g, '')), SFTP_PRIVATE_KEY_FILE: keyFile, SFTP_KNOWN_HOSTS_FILE: kh, SFTP_HOSTS: 'pve1=10.0.0.11,pve2=[fd00::2]:2222' }), { cwd: dir });
     expect(s.config.pools.map((p) => p.delivery)).toEqual(['sftp', 'guest-agent', 'guest-agent']);
     expect(s.env.sftp.user).toBe('pve-runners');
     expect(s.env.sftp.port).toBe(22);
