@@ -304,6 +304,7 @@ if [[ -n $SFTP_PUBKEY ]]; then
   done
   run pct push "$CTID" "$known_hosts" /etc/pve-runners/sftp_known_hosts --perms 0644
   info "SFTP delivery: set SFTP_KNOWN_HOSTS_FILE=/etc/pve-runners/sftp_known_hosts and SFTP_PRIVATE_KEY_FILE (or the sftp_private_key credential) in the container"
+fi
 
 # --- 6. high availability ------------------------------------------------------------------------
 if [[ $HA == 1 ]]; then

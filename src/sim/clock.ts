@@ -43,11 +43,21 @@ export class RealTimeClock implements SimClock {
   }
 
   after(scenarioMs: number, fn: () => void): () => void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, Math.max(0, scenarioMs / this.speed));
-    this.timers.add(t);
+    // Node's timers run on the event loop's cached millisecond clock and may fire a fraction of a
+    // millisecond before performance.now() reaches the deadline: at --speed 20 a 2 s delay then
+    // ended at 1.999 s. A timer that wakes early sleeps the rest, so nothing happens before its time.
+    const due = this.nowMs() + Math.max(0, scenarioMs);
+    let t: NodeJS.Timeout;
+    const arm = (realMs: number) => {
+      t = setTimeout(() => {
+        this.timers.delete(t);
+        const left = due - this.nowMs();
+        if (left > 0) return arm(left / this.speed);
+        fn();
+      }, Math.max(0, realMs));
+      this.timers.add(t);
+    };
+    arm(scenarioMs / this.speed);
     return () => {
       clearTimeout(t);
       this.timers.delete(t);
