@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import proxmoxApi, { type Proxmox } from 'proxmox-api';
 import { RealTimeClock, type SimClock } from '../../src/sim/clock.js';
-import type { BootedVm, GuestHooks, SimContext } from '../../src/sim/contracts.js';
+import { type BootedVm, type GuestExecStatus, type GuestHooks, QgaError, type SimContext } from '../../src/sim/contracts.js';
 import { Recorder } from '../../src/sim/recorder.js';
 import { Rng } from '../../src/sim/rng.js';
 import { parseScenario } from '../../src/sim/scenario.js';
@@ -28,6 +28,13 @@ export class FakeGuests implements GuestHooks {
     running: () => true,
     osInfo: () => ({ id: 'ubuntu', name: 'Ubuntu' }),
     fileWrite: (vmid: number, path: string, content: Buffer) => void this.written.push({ vmid, path, content: content.toString('utf8') }),
+    // no guest programs here: test/sim-pve-agent.test.ts runs exec against the whole Simulator
+    exec: (): number => {
+      throw new QgaError('FakeGuests runs no programs');
+    },
+    execStatus: (): GuestExecStatus => {
+      throw new QgaError("Invalid parameter 'pid'");
+    },
   };
 }
 
