@@ -28,14 +28,20 @@ export class FakeGuests implements GuestHooks {
     running: () => true,
     osInfo: () => ({ id: 'ubuntu', name: 'Ubuntu' }),
     fileWrite: (vmid: number, path: string, content: Buffer) => void this.written.push({ vmid, path, content: content.toString('utf8') }),
-    // no guest programs here: test/sim-pve-agent.test.ts runs exec against the whole Simulator
-    exec: (): number => {
-      throw new QgaError('FakeGuests runs no programs');
+    // every program exits 0 printing its argv at the first status query (the whole Simulator's guests
+    // run real ones: test/sim-pve-agent.test.ts); then the pid is forgotten, as qemu-ga does
+    exec: (_vmid: number, argv: string[]): number => {
+      this.execs.set(this.execs.size + 1000, argv);
+      return this.execs.size + 999;
     },
-    execStatus: (): GuestExecStatus => {
-      throw new QgaError("Invalid parameter 'pid'");
+    execStatus: (_vmid: number, pid: number): GuestExecStatus => {
+      const argv = this.execs.get(pid);
+      if (!argv) throw new QgaError("Invalid parameter 'pid'");
+      this.execs.delete(pid);
+      return { exited: true, exitcode: 0, out: Buffer.from(`${argv.join(' ')}\n`) };
     },
   };
+  private readonly execs = new Map<number, string[]>();
 }
 
 /** Everything after `proxmox:` is the caller's; the rest is a minimal valid scenario. */
