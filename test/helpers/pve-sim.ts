@@ -31,8 +31,8 @@ export class FakeGuests implements GuestHooks {
     // every program exits 0 printing its argv at the first status query (the whole Simulator's guests
     // run real ones: test/sim-pve-agent.test.ts); then the pid is forgotten, as qemu-ga does
     exec: (_vmid: number, argv: string[]): number => {
-      this.execs.set(this.execs.size + 1000, argv);
-      return this.execs.size + 999;
+      this.execs.set(++this.lastPid, argv);
+      return this.lastPid;
     },
     execStatus: (_vmid: number, pid: number): GuestExecStatus => {
       const argv = this.execs.get(pid);
@@ -42,6 +42,7 @@ export class FakeGuests implements GuestHooks {
     },
   };
   private readonly execs = new Map<number, string[]>();
+  private lastPid = 999;
 }
 
 /** Everything after `proxmox:` is the caller's; the rest is a minimal valid scenario. */
