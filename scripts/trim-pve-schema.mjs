@@ -34,6 +34,8 @@ export const ENDPOINTS = [
   'POST /nodes/{node}/qemu/{vmid}/agent/ping',
   'GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo',
   'POST /nodes/{node}/qemu/{vmid}/agent/file-write',
+  'POST /nodes/{node}/qemu/{vmid}/agent/exec',
+  'GET /nodes/{node}/qemu/{vmid}/agent/exec-status',
   'GET /nodes/{node}/tasks',
   'GET /nodes/{node}/tasks/{upid}/status',
   'GET /nodes/{node}/tasks/{upid}/log',

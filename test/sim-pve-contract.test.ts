@@ -94,6 +94,8 @@ describe('PveSim responses validate against the official schema', () => {
     expect(await px.nodes.$('pve1').qemu.$(150).agent.ping.$post()).toEqual({ result: {} });
     expect(await px.nodes.$('pve1').qemu.$(150).agent['get-osinfo'].$get()).toEqual({ result: expect.objectContaining({ id: 'ubuntu' }) });
     expect(await px.nodes.$('pve1').qemu.$(150).agent['file-write'].$post({ file: '/etc/pve-runners/runner.env', content: 'A="1"\n' })).toBeNull();
+    const { pid } = await px.nodes.$('pve1').qemu.$(150).agent.exec.$post({ command: ['cat', '/etc/pve-runners/runner.env'] });
+    expect(await px.nodes.$('pve1').qemu.$(150).agent['exec-status'].$get({ pid })).toEqual({ exited: 1, exitcode: 0, 'out-data': 'cat /etc/pve-runners/runner.env\n' });
     expect(await h.waitTask('pve1', await px.nodes.$('pve1').qemu.$(150).status.shutdown.$post({ forceStop: true }))).toBe('OK');
     expect(await h.waitTask('pve1', await px.nodes.$('pve1').qemu.$(150).status.stop.$post())).toBe('OK');
     expect(await h.waitTask('pve1', await px.nodes.$('pve1').qemu.$(150).$delete({ purge: true }))).toBe('OK');

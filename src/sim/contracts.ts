@@ -46,6 +46,18 @@ export interface GuestAgent {
    * `cutAt`: the write fails after that many bytes reached the file (what a half-finished write leaves).
    */
   fileWrite(vmid: number, path: string, content: Buffer, cutAt?: number): void;
+  /** guest-exec with capture-output: starts argv (program + arguments, no shell) as root; its pid. */
+  exec(vmid: number, argv: string[], input: Buffer | undefined): number;
+  /** guest-exec-status: once it reports the process exited, qemu-ga forgets the pid. */
+  execStatus(vmid: number, pid: number): GuestExecStatus;
+}
+
+/** guest-exec-status's result, the captured output already decoded. */
+export interface GuestExecStatus {
+  exited: boolean;
+  exitcode?: number;
+  out?: Buffer;
+  err?: Buffer;
 }
 
 /** A guest-* command that qemu-ga answered with an error (its `desc`). */

@@ -4,10 +4,11 @@
  * whose programs include the actions runner (guest/runner.ts). The VM powers off only when its
  * bootstrap says so; otherwise it idles, the case the daemon's boot_timeout exists for.
  */
-import { type BootedVm, type GuestAgent, type GuestHooks, type GuestPower, QgaError, type RunnerBroker, type SimContext } from './contracts.js';
+import { type BootedVm, type GuestAgent, type GuestExecStatus, type GuestHooks, type GuestPower, QgaError, type RunnerBroker, type SimContext } from './contracts.js';
 import { Faults } from './faults.js';
 import { parseUserData, UserDataProblem } from './guest/cloud-config.js';
 import { RUNCMD_SCRIPT, runCloudInit } from './guest/cloud-init.js';
+import { AgentProcesses } from './guest/agent-exec.js';
 import { exec } from './guest/commands.js';
 import { FsError, GuestFs } from './guest/fs.js';
 import { imageFor } from './guest/images.js';
@@ -115,6 +116,8 @@ interface VmState {
   /** qemu-ga answers (timings.agent after the start) */
   agentUp?: boolean;
   machine?: GuestMachine;
+  /** qemu-ga's guest-exec processes, gone with the VM */
+  procs?: AgentProcesses;
 }
 
 export class Guests implements GuestHooks, GuestAgent {
@@ -191,6 +194,20 @@ export class Guests implements GuestHooks, GuestAgent {
       if (!(e instanceof FsError)) throw e;
       throw new QgaError(`failed to open file '${path}' (mode: 'wb'): No such file or directory`);
     }
+  }
+
+  exec(vmid: number, argv: string[], input: Buffer | undefined): number {
+    const m = this.agentMachine(vmid);
+    const state = this.vms.get(vmid)!;
+    state.procs ??= new AgentProcesses(m);
+    return state.procs.exec(argv, input);
+  }
+
+  execStatus(vmid: number, pid: number): GuestExecStatus {
+    this.agentMachine(vmid);
+    const procs = this.vms.get(vmid)!.procs;
+    if (!procs) throw new QgaError("Invalid parameter 'pid'");
+    return procs.status(pid);
   }
 
   private agentMachine(vmid: number): GuestMachine {

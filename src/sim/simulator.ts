@@ -69,7 +69,8 @@ export class Simulator {
     this.snippetsRoot = opts.snippetsRoot ?? mkdtempSync(join(tmpdir(), 'pve-runners-sim-'));
     this.github = new GithubSim(this.ctx);
     let guests: Guests | undefined;
-    const agent = { running: (vmid: number) => guests!.running(vmid), osInfo: (vmid: number) => guests!.osInfo(vmid), fileWrite: (vmid: number, path: string, content: Buffer, cutAt?: number) => guests!.fileWrite(vmid, path, content, cutAt) };
+    const agent = { running: (vmid: number) => guests!.running(vmid), osInfo: (vmid: number) => guests!.osInfo(vmid), fileWrite: (vmid: number, path: string, content: Buffer, cutAt?: number) => guests!.fileWrite(vmid, path, content, cutAt),
+      exec: (vmid: number, argv: string[], input: Buffer | undefined) => guests!.exec(vmid, argv, input), execStatus: (vmid: number, pid: number) => guests!.execStatus(vmid, pid) };
     this.pve = new PveSim(this.ctx, { started: (vm) => guests!.started(vm), stopped: (vmid) => guests!.stopped(vmid), agent }, this.snippetsRoot);
     guests = new Guests(this.ctx, this.github, this.pve);
     this.pve.watchForSecrets(() => this.github.issuedSecrets());

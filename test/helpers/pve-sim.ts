@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import proxmoxApi, { type Proxmox } from 'proxmox-api';
 import { RealTimeClock, type SimClock } from '../../src/sim/clock.js';
-import type { BootedVm, GuestHooks, SimContext } from '../../src/sim/contracts.js';
+import { type BootedVm, type GuestExecStatus, type GuestHooks, QgaError, type SimContext } from '../../src/sim/contracts.js';
 import { Recorder } from '../../src/sim/recorder.js';
 import { Rng } from '../../src/sim/rng.js';
 import { parseScenario } from '../../src/sim/scenario.js';
@@ -28,7 +28,21 @@ export class FakeGuests implements GuestHooks {
     running: () => true,
     osInfo: () => ({ id: 'ubuntu', name: 'Ubuntu' }),
     fileWrite: (vmid: number, path: string, content: Buffer) => void this.written.push({ vmid, path, content: content.toString('utf8') }),
+    // every program exits 0 printing its argv at the first status query (the whole Simulator's guests
+    // run real ones: test/sim-pve-agent.test.ts); then the pid is forgotten, as qemu-ga does
+    exec: (_vmid: number, argv: string[]): number => {
+      this.execs.set(++this.lastPid, argv);
+      return this.lastPid;
+    },
+    execStatus: (_vmid: number, pid: number): GuestExecStatus => {
+      const argv = this.execs.get(pid);
+      if (!argv) throw new QgaError("Invalid parameter 'pid'");
+      this.execs.delete(pid);
+      return { exited: true, exitcode: 0, out: Buffer.from(`${argv.join(' ')}\n`) };
+    },
   };
+  private readonly execs = new Map<number, string[]>();
+  private lastPid = 999;
 }
 
 /** Everything after `proxmox:` is the caller's; the rest is a minimal valid scenario. */

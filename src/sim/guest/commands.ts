@@ -85,6 +85,7 @@ const COMMANDS: Record<string, Program> = {
     return 0;
   },
   cat: async (argv, proc, io, m) => {
+    if (argv.length === 1 && io.stdin) io.stdin.replace(/\n$/, '').split('\n').forEach((l) => io.out(l));
     for (const p of argv.slice(1)) {
       const f = m.fs.read(m.fs.resolve(p, proc.cwd));
       if (!f) return fail(io, `cat: ${p}: No such file or directory`);
@@ -185,11 +186,54 @@ function basename(p: string): string {
   return p.slice(p.lastIndexOf('/') + 1);
 }
 
+/**
+ * What execvp (glib's g_spawn with SEARCH_PATH) finds for `name`, without a shell: the errno it
+ * fails with, or undefined when there is a program to run. `true`, `false` and `test` are coreutils
+ * binaries too, though sh answers them as builtins.
+ */
+export function spawnError(m: Machine, name: string): 'No such file or directory' | 'Permission denied' | undefined {
+  if (!name.includes('/')) {
+    if (m.image.programs.has(name) || COMMANDS[name] || NO_EFFECT.has(name) || COREUTILS[name]) return undefined;
+    const found = PATH.map((d) => `${d}/${name}`).find((p) => m.image.programs.has(p) || m.fs.read(p));
+    return found === undefined ? 'No such file or directory' : spawnError(m, found);
+  }
+  const path = m.fs.resolve(name);
+  const dir = path.slice(0, path.lastIndexOf('/')) || '/';
+  const base = basename(path);
+  if (m.image.programs.has(path) || (PATH.includes(dir) && (COMMANDS[base] || NO_EFFECT.has(base) || COREUTILS[base]))) return undefined;
+  const f = m.fs.read(path);
+  if (!f) return 'No such file or directory';
+  return (f.mode & 0o111) === 0 ? 'Permission denied' : undefined;
+}
+
+/** coreutils' true, false and test (-e/-f/-d/-n/-z, =, !=) run as programs, not as sh builtins. */
+const COREUTILS: Record<string, Program> = {
+  true: async () => 0,
+  false: async () => 1,
+  test: async (argv, proc, io, m) => {
+    const a = argv.slice(1);
+    if (a.length === 0) return 1;
+    if (a.length === 1) return a[0] !== '' ? 0 : 1;
+    if (a.length === 2) {
+      const path = m.fs.resolve(a[1]!, proc.cwd);
+      switch (a[0]) {
+        case '-e': return m.fs.exists(path) ? 0 : 1;
+        case '-f': return m.fs.read(path) ? 0 : 1;
+        case '-d': return m.fs.isDir(path) ? 0 : 1;
+        case '-n': return a[1] !== '' ? 0 : 1;
+        case '-z': return a[1] === '' ? 0 : 1;
+      }
+    }
+    if (a.length === 3 && (a[1] === '=' || a[1] === '!=')) return (a[0] === a[2]) === (a[1] === '=') ? 0 : 1;
+    return fail(io, `test: only -e/-f/-d/-n/-z FILE and = / != are modelled`, 2);
+  },
+};
+
 export async function exec(m: Machine, argv: string[], proc: Proc, io: Io): Promise<number> {
   const name = argv[0]!;
   const bare = !name.includes('/') && !name.includes('\\');
   if (bare) {
-    const native = m.image.programs.get(name) ?? COMMANDS[name] ?? (NO_EFFECT.has(name) ? async () => 0 : undefined);
+    const native = m.image.programs.get(name) ?? COMMANDS[name] ?? COREUTILS[name] ?? (NO_EFFECT.has(name) ? async () => 0 : undefined);
     if (native) return native(argv, proc, io, m);
     for (const dir of PATH) {
       const p = `${dir}/${name}`;
@@ -199,7 +243,7 @@ export async function exec(m: Machine, argv: string[], proc: Proc, io: Io): Prom
   }
   const path = m.fs.resolve(name, proc.cwd);
   const dir = path.slice(0, path.lastIndexOf('/')) || '/';
-  const system = PATH.includes(dir) ? (COMMANDS[basename(path)] ?? (NO_EFFECT.has(basename(path)) ? async () => 0 : undefined)) : undefined;
+  const system = PATH.includes(dir) ? (COMMANDS[basename(path)] ?? COREUTILS[basename(path)] ?? (NO_EFFECT.has(basename(path)) ? async () => 0 : undefined)) : undefined;
   if (system && !m.image.programs.has(path)) return system(argv, proc, io, m);
   return runFile(m, path, argv, proc, io);
 }

@@ -9,6 +9,8 @@ import type { GuestFs } from './fs.js';
 export interface Io {
   out(line: string): void;
   err(line: string): void;
+  /** the process's standard input when something feeds it (guest-exec's input-data); else none */
+  stdin?: string;
 }
 
 export interface Proc {

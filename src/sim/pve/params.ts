@@ -12,6 +12,14 @@ const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const NOT_IN_SCHEMA = 'property is not defined in schema and the schema does not allow additional properties';
 
 type Errors = Record<string, string>;
+
+/**
+ * How a parameter of type `array` travels in Params: a form body repeats the key
+ * (`command=cat&command=/etc/x`), and CGI.pm's Vars, which pveproxy parses bodies with, joins the
+ * values with NUL; each handler splits them again (arrayParam).
+ */
+export const ARRAY_SEP = '\0';
+export const arrayParam = (value: string | undefined): string[] | undefined => value?.split(ARRAY_SEP);
 const addError = (errors: Errors, path: string, msg: string): void => {
   if (errors[path] === undefined) errors[path] = msg;
 };
@@ -56,6 +64,12 @@ function checkProp(errors: Errors, path: string, schema: PveSchema, value: strin
   if (schema.enum && !schema.enum.includes(value)) addError(errors, path, `value '${value}' does not have a value in the enumeration '${schema.enum.join(', ')}'`);
 }
 
+/** An array parameter arrives as its values joined by NUL (server.ts); each item is checked as itself. */
+function checkArray(errors: Errors, path: string, schema: PveSchema, value: string): void {
+  const items = schema.items ?? {};
+  value.split(ARRAY_SEP).forEach((item, i) => checkProp(errors, `${path}[${i}]`, items, item));
+}
+
 function checkObject(errors: Errors, prefix: string, props: Record<string, PveSchema>, values: Record<string, string>, additional = false): void {
   const at = (k: string) => (prefix ? `${prefix}.${k}` : k);
   for (const [key, value] of Object.entries(values)) {
@@ -64,7 +78,8 @@ function checkObject(errors: Errors, prefix: string, props: Record<string, PveSc
       if (!additional) addError(errors, at(key), NOT_IN_SCHEMA);
       continue;
     }
-    checkProp(errors, at(key), sub, value);
+    if (sub.type === 'array') checkArray(errors, at(key), sub, value);
+    else checkProp(errors, at(key), sub, value);
   }
   for (const [key, sub] of Object.entries(props)) {
     if (key.endsWith('[n]') || sub.optional || sub.alias !== undefined || values[key] !== undefined) continue;

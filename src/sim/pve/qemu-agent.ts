@@ -9,6 +9,7 @@
  */
 import { QgaError } from '../contracts.js';
 import { parsePropertyString } from './formats.js';
+import { arrayParam } from './params.js';
 import { PveError } from './errors.js';
 import { noteTouch } from './qemu-common.js';
 import type { Params, PveWorld } from './world.js';
@@ -65,4 +66,27 @@ export function agentFileWrite(w: PveWorld, p: Params, endpoint: string): unknow
   // A write cut short: the guest holds half the file; QMP timed out waiting for guest-file-write.
   if (cut !== undefined) throw new PveError(`VM ${vm.vmid} qmp command 'guest-file-write' failed - got timeout`);
   return null;
+}
+
+/**
+ * exec: qemu_exec sends path = command[0], arg = the rest, capture-output, and input-data base64
+ * encoded; `command` is an array parameter, so `command=cat /etc/x` as one value is a program
+ * named "cat /etc/x". PVE answers qemu-ga's `{pid}` as it is.
+ */
+export function agentExec(w: PveWorld, p: Params, endpoint: string): unknown {
+  const { vm, agent } = available(w, p, endpoint);
+  const argv = arrayParam(p.command)!;
+  const input = p['input-data'] === undefined ? undefined : Buffer.from(p['input-data'], 'utf8');
+  return { pid: qga(() => agent.exec(vm.vmid, argv, input)) };
+}
+
+/** exec-status: qemu_exec_status decodes out-data/err-data from base64 and turns booleans into 1/0. */
+export function agentExecStatus(w: PveWorld, p: Params, endpoint: string): unknown {
+  const { vm, agent } = available(w, p, endpoint);
+  const s = qga(() => agent.execStatus(vm.vmid, Number(p.pid)));
+  const out: Record<string, unknown> = { exited: s.exited ? 1 : 0 };
+  if (s.exitcode !== undefined) out.exitcode = s.exitcode;
+  if (s.out) out['out-data'] = s.out.toString('utf8');
+  if (s.err) out['err-data'] = s.err.toString('utf8');
+  return out;
 }

@@ -2,7 +2,7 @@
  * The endpoints the simulated Proxmox serves, keyed `METHOD /path/{template}` exactly as in the
  * trimmed schema, and matching of a request path to one of them.
  */
-import { agentFileWrite, agentOsInfo, agentPing } from './qemu-agent.js';
+import { agentExec, agentExecStatus, agentFileWrite, agentOsInfo, agentPing } from './qemu-agent.js';
 import { getConfig, postConfig, putConfig } from './qemu-config.js';
 import { cloneVm } from './qemu-clone.js';
 import { currentStatus, destroyVm, listVms, shutdownVm, startVm, stopVm } from './qemu-power.js';
@@ -30,6 +30,8 @@ export const handlers: Record<string, Handler> = {
   'POST /nodes/{node}/qemu/{vmid}/agent/ping': agentPing,
   'GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo': agentOsInfo,
   'POST /nodes/{node}/qemu/{vmid}/agent/file-write': agentFileWrite,
+  'POST /nodes/{node}/qemu/{vmid}/agent/exec': agentExec,
+  'GET /nodes/{node}/qemu/{vmid}/agent/exec-status': agentExecStatus,
   'GET /nodes/{node}/tasks': nodeTasks,
   'GET /nodes/{node}/tasks/{upid}/status': taskStatus,
   'GET /nodes/{node}/tasks/{upid}/log': taskLog,

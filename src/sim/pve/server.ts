@@ -6,9 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PveError, PveParamError } from './errors.js';
-import { validateParams } from './params.js';
+import { ARRAY_SEP, validateParams } from './params.js';
 import { handlers, matchRoute } from './routes.js';
-import { pveApi } from './schema.js';
+import { pveApi, type PveSchema } from './schema.js';
 import { transientFailure } from './transient.js';
 import type { Params, PveWorld } from './world.js';
 
@@ -38,9 +38,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function collect(search: URLSearchParams): Params {
+/** A repeated key keeps its last value, except for the schema's array parameters (params.ts ARRAY_SEP). */
+function collect(search: URLSearchParams, schema: PveSchema): Params {
   const out: Params = {};
-  for (const [k, v] of search) out[k] = v; // a repeated key keeps its last value (no array params here)
+  for (const [k, v] of search) {
+    const array = schema.properties?.[k]?.type === 'array';
+    out[k] = array && out[k] !== undefined ? `${out[k]}${ARRAY_SEP}${v}` : v;
+  }
   return out;
 }
 
@@ -118,7 +122,7 @@ export class PveHttp {
     }
     const { endpoint, pathParams } = route;
     const schema = pveApi.endpoints[endpoint]!;
-    const raw = collect(method === 'GET' || method === 'DELETE' ? url.searchParams : new URLSearchParams(body));
+    const raw = collect(method === 'GET' || method === 'DELETE' ? url.searchParams : new URLSearchParams(body), schema.parameters);
     const params: Params = { ...raw, ...pathParams };
     try {
       const node = pathParams.node;
