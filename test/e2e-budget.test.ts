@@ -1,6 +1,6 @@
 /**
- * 300 repository scopes at POLL_INTERVAL 5 s: listing them all costs 900 secondary-limit points a
- * tick, 10,800 a minute, where GitHub allows 900 and the ticks plan for 360. The daemon says so at
+ * 500 repository scopes at POLL_INTERVAL 5 s: listing them all costs 1,500 secondary-limit points a
+ * tick, 18,000 a minute, where GitHub allows 900 and the ticks plan for 360. The daemon says so at
  * start-up, `check` says the same, and the run lists the active repositories every tick and the
  * idle ones in turn — every job served, the idle repository's too, and no scenario minute above
  * GitHub's limit.
@@ -12,7 +12,7 @@ import { Simulator } from '../src/sim/simulator.js';
 import { ROOT, runE2e, zeroLeaks } from './helpers/e2e.js';
 import { poolsFile } from './helpers/pools-variant.js';
 
-const REPOS = Array.from({ length: 300 }, (_, i) => `acme/r${String(i).padStart(3, '0')}`);
+const REPOS = Array.from({ length: 500 }, (_, i) => `acme/r${String(i).padStart(3, '0')}`);
 const LABELS = '[self-hosted, linux, x64, ubuntu-24.04]';
 const SCENARIO = `
 seed: 5
@@ -41,8 +41,8 @@ pools:
     user_data: cloud-init/ubuntu-2404.yaml
 `;
 const ENV = { POLL_INTERVAL: '5' };
-// 300 idle repositories × 3 points at 360 points a minute: 150 s for all; 10 a tick at 5 s
-const HOLD = 'the interval it can hold for all of them is 2.5 min';
+// 500 idle repositories × 3 points at 360 points a minute: 250 s for all; 10 a tick at 5 s
+const HOLD = 'the interval it can hold for all of them is 4.2 min';
 
 describe('e2e: more repositories than the budget holds at POLL_INTERVAL', () => {
   it('check warns with the interval it can hold', async () => {
@@ -52,12 +52,12 @@ describe('e2e: more repositories than the budget holds at POLL_INTERVAL', () => 
       const out: string[] = [];
       const code = await checkCommand({ env: { ...daemonEnv(endpoints, poolsFile(POOLS), 1), ...ENV }, cwd: ROOT, out: (l) => out.push(l), write: () => {} });
       const line = out.find((l) => l.startsWith('! GitHub request budget'));
-      expect(line).toContain('300 repositories cannot all be listed every 5s');
+      expect(line).toContain('500 repositories cannot all be listed every 5s');
       expect(line).toContain(HOLD);
       expect(line).toContain('webhooks (WEBHOOK_LISTEN');
       // 150 repositories probed (3 points each), the other 150 named, and GitHub never refused it
       expect(out.filter((l) => l.includes('✓ repository acme/r'))).toHaveLength(150);
-      expect(out.find((l) => l.includes('repositories beyond the first 150'))).toContain('acme/r150, acme/r151, acme/r152 and 147 more not probed');
+      expect(out.find((l) => l.includes('repositories beyond the first 150'))).toContain('acme/r150, acme/r151, acme/r152 and 347 more not probed');
       expect(sim.ctx.recorder.githubSecondary.limited).toBe(0);
       expect(code).toBe(0);
     } finally {
@@ -84,17 +84,17 @@ describe('e2e: more repositories than the budget holds at POLL_INTERVAL', () => 
 
     const warnings = logs.filter((l) => l.includes('"level":"warning"'));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('300 repositories cannot all be listed every 5s');
+    expect(warnings[0]).toContain('500 repositories cannot all be listed every 5s');
     expect(warnings[0]).toContain(HOLD);
-    expect(logs.findIndex((l) => l.includes('GitHub budget: 300'))).toBeLessThan(logs.findIndex((l) => l.includes('"message":"tick: ')));
+    expect(logs.findIndex((l) => l.includes('GitHub budget: 500'))).toBeLessThan(logs.findIndex((l) => l.includes('"message":"tick: ')));
 
     // Idle repositories are listed in turn: a tick lists the runs (two listings) of far fewer than
-    // 300. However late a loaded machine makes the ticks, one spends at most half a minute's share
-    // (180 points: 60 repositories), where listing all would be 600 run listings a tick.
+    // 500. However late a loaded machine makes the ticks, one spends at most half a minute's share
+    // (180 points: 60 repositories), where listing all would be 1,000 run listings a tick.
     const ticks = logs.filter((l) => l.includes('"message":"tick: ')).length;
     const runListings = report.github.by_endpoint['GET /repos/{owner}/{repo}/actions/runs'] ?? 0;
     expect(ticks).toBeGreaterThanOrEqual(3);
-    expect(runListings / ticks).toBeLessThan(600 / 4);
+    expect(runListings / ticks).toBeLessThan(1000 / 4);
     // …and every job was served, the idle repository's too (report.jobs.completed above)
     const idlePickup = [...pickups].find(([k]) => k.startsWith('acme/r250#'))![1];
     expect(Number.isFinite(idlePickup)).toBe(true);
@@ -105,7 +105,7 @@ describe('e2e: more repositories than the budget holds at POLL_INTERVAL', () => 
       if (before) worst = Math.max(worst, s.n - before.n);
     }
     // eslint-disable-next-line no-console
-    console.log(`budget e2e: ${ticks} ticks, ${report.github.requests} GitHub requests (${runListings} run listings, ${(runListings / ticks).toFixed(1)} a tick; 600 a tick without the schedule), worst scenario minute ${worst} requests; pickups ${[...pickups].map(([k, v]) => `${k} ${v.toFixed(0)}s`).join(', ')}`);
+    console.log(`budget e2e: ${ticks} ticks, ${report.github.requests} GitHub requests (${runListings} run listings, ${(runListings / ticks).toFixed(1)} a tick; 1,000 a tick without the schedule), worst scenario minute ${worst} requests; pickups ${[...pickups].map(([k, v]) => `${k} ${v.toFixed(0)}s`).join(', ')}`);
     expect(worst).toBeGreaterThan(0);
     expect(worst).toBeLessThanOrEqual(720);
     // …and the simulator, enforcing GitHub's 900 points a minute per credential, refused nothing
