@@ -83,4 +83,27 @@ describe('PollSchedule', () => {
     expect(schedule.tickMs()).toBeCloseTo(((100 / 45_000) * 15_000 * (3_600_000 - 60_000)) / 370, 0);
     expect(schedule.plan?.limitedBy).toBe('primary');
   });
+
+  it('takes 2,000 never-listed repositories only as fast as a personal token’s hour allows, and fills its other slots with repositories listed before', () => {
+    const { schedule, setBudget } = setUp();
+    const many: PolledRepo[] = Array.from({ length: 2000 }, (_, i) => ({ repo: `acme/m${String(i).padStart(4, '0')}`, withRunners: true }));
+    const listedOnce = new Set<string>();
+    let counted = 0;
+    for (let t = 0; t < 240; t++) {
+      const now = NOW + t * 15_000;
+      setBudget({ limit: 5000, remaining: 5000 - counted, resetAt: NOW + 3_600_000 });
+      for (const r of schedule.choose(many, 0, now)) {
+        // a first listing is counted (3 requests); later ones are 304s
+        if (!listedOnce.has(r)) counted += 3;
+        listedOnce.add(r);
+        schedule.listed(r, 3, now);
+      }
+    }
+    // 4,000 counted allowed above the 20 % margin before the reset, spread over the hour; without the
+    // allowance the secondary limit alone would take all 6,000 in the first 24 minutes
+    expect(counted).toBeLessThanOrEqual(4000);
+    expect(counted).toBeGreaterThan(3000);
+    // the slots left over went to repositories listed before: every one of those was seen again
+    expect(listedOnce.size).toBe(counted / 3);
+  });
 });

@@ -114,12 +114,31 @@ export class PollSchedule {
     // Named by a webhook: first in line, within the idle allotment (a flood waits its turn).
     const named = idle.filter((r) => this.nudged.has(r.repo.toLowerCase()));
     const rest = idle.filter((r) => !this.nudged.has(r.repo.toLowerCase()));
-    const picked = [...pickIdle(named, plan.idlePerTick), ...pickIdle(rest, Math.max(0, plan.idlePerTick - named.length))];
+    const slots = Math.max(0, plan.idlePerTick - named.length);
+    // A repository never listed is counted against the primary limit (no ETag yet): 2,000 of them
+    // are 6,000 counted requests, more than a personal token's hour. So the first sweep takes new
+    // repositories only as fast as what is left above the margin and the measured rate allows until
+    // the reset, and fills the other slots with repositories listed before (free, 304s).
+    const fresh = rest.filter((r) => !this.cost.has(r.repo.toLowerCase()));
+    const known = rest.filter((r) => this.cost.has(r.repo.toLowerCase()));
+    const freshSlots = Math.min(slots, this.freshAllowance(fresh.length, budget, perMs, plan.tickMs, now));
+    const pickedFresh = pickIdle(fresh, freshSlots);
+    const picked = [...pickIdle(named, plan.idlePerTick), ...pickedFresh, ...pickIdle(known, slots - pickedFresh.length)];
     for (const r of picked) chosen.add(r);
     for (const r of chosen) this.nudged.delete(r.toLowerCase());
     this.firstListings = repos.reduce((n, r) => n + (chosen.has(r.repo) && !this.cost.has(r.repo.toLowerCase()) ? firstCost(r) : 0), 0);
     this.report(plan, repos.length);
     return chosen;
+  }
+
+  /** How many never-listed repositories this tick may list (3 counted requests each) without spending, before the reset, what the margin keeps. */
+  private freshAllowance(fresh: number, budget: RateBudget | undefined, perMs: number, tickMs: number, now: number): number {
+    if (!budget) return Infinity;
+    const untilReset = Math.max(tickMs, budget.resetAt - now);
+    const spare = budget.remaining - this.policy.margin * budget.limit - perMs * untilReset;
+    // all of them fit before the reset: as fast as the secondary limit lets them
+    if (fresh * 3 <= spare) return Infinity;
+    return Math.max(0, Math.floor(spare / (untilReset / tickMs) / 3));
   }
 
   /** A repository was listed (every listing of it answered): `points` is what that cost. */
