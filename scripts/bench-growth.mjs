@@ -9,7 +9,7 @@
 //   npm run bench -- --growth --quick              20 scenario minutes, no idle-hour job (smoke, profiles)
 //   npm run bench -- --growth --readme             also rewrites README.md's growth table
 //   npm run bench -- --growth --from a.json,b.json --readme   the table of earlier runs (no new run)
-// BENCH_SPEED (default 10) sets the speed. Results go to bench/growth.json (--out FILE; and stdout, one line per size).
+// BENCH_SPEED (default 10) sets the speed; BENCH_GITHUB_LATENCY (e.g. 150ms) delays every GitHub answer. Results go to bench/growth.json (--out FILE; and stdout, one line per size).
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -49,6 +49,8 @@ if (values.from) {
 for (const size of sizes) {
   const repos = Array.from({ length: size.repos }, (_, i) => repoName(i));
   const scenario = { ...shipped, github: { ...shipped.github, repos } };
+  // BENCH_GITHUB_LATENCY=150ms: every GitHub answer that much later (scenario time), as a far-away API
+  if (process.env.BENCH_GITHUB_LATENCY) scenario.github.timings = { ...scenario.github.timings, latency: process.env.BENCH_GITHUB_LATENCY };
   if (values.quick) {
     scenario.time_limit = '1200s';
     scenario.workload = shipped.workload.filter((w) => w.repo !== IDLE_REPO);
