@@ -89,7 +89,6 @@ export class Daemon {
       this.d.planConfig = n.planConfig;
       this.d.tierSizes = n.tierSizes;
     }
-    this.freedSinceObserve = false;
     const started = this.d.clock.now();
     this.d.loop?.tickStarted(started);
     try {

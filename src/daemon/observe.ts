@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { InFlight, Observation, ObservedJob, ObservedRunner, ObservedVm, VmMeta } from '../planner/observation.js';
 import type { ProxmoxApi, PveNode, PveTask, PveVm } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
-import { OWNER_TAG } from '../planner/names.js';
+import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { CloneTasks } from './clone-tasks.js';
 import type { ConfigWrites } from './config-writes.js';
@@ -17,7 +17,6 @@ import type { PermissionLog } from './permission-log.js';
 import { asRateLimited, type RateLimitedError } from './rate-limit.js';
 import type { PollSchedule, PolledRepo } from './poll-schedule.js';
 import type { RepoActivity } from './repo-activity.js';
-import { parseRunnerName } from '../planner/names.js';
 import { OBSERVER_CONCURRENCY } from '../github/budget.js';
 
 export interface ObserverDeps {
