@@ -168,7 +168,7 @@ run chmod 2770 "$SNIPPETS_DIR"
 run pveam update
 template=$(pveam available --section system | awk -v p="$TEMPLATE_PREFIX" '$2 ~ "^"p"_" {print $2}' | sort -V | tail -n 1)
 [[ -n $template ]] || die "no $TEMPLATE_PREFIX template in 'pveam available'; run 'pveam update' and check the node's network"
-if ! pveam list "$TEMPLATE_STORAGE" | grep -q "vztmpl/$template"; then
+if ! pveam list "$TEMPLATE_STORAGE" | grep "vztmpl/$template" >/dev/null; then
   run pveam download "$TEMPLATE_STORAGE" "$template"
 fi
 
@@ -310,7 +310,8 @@ fi
 if [[ $HA == 1 ]]; then
   # The daemon keeps no state: a failover is a restart on another node. Its instance id (in the env
   # file, on the container's disk) moves with it, so the VMs it made stay its own.
-  if ha-manager config 2>/dev/null | grep -qx "ct:$CTID"; then
+  # grep reads to the end: with -q it may exit first, and pipefail then takes the SIGPIPE for "no"
+  if ha-manager config 2>/dev/null | grep -x "ct:$CTID" >/dev/null; then
     run ha-manager set "ct:$CTID" --state started
   else
     run ha-manager add "ct:$CTID" --state started --max_restart 2 --max_relocate 2 --comment "pve-runners daemon (scripts/bootstrap-lxc.sh --ha)"
