@@ -1,23 +1,21 @@
-import PQueue from 'p-queue';
 import type { Config, PoolConfig } from '../config/types.js';
-import type { GithubApi, QueuedJob } from '../github/api.js';
-import { describeScope, scopeKey, type Scope } from '../github/scope.js';
+import type { GithubApi } from '../github/api.js';
+import type { Scope } from '../github/scope.js';
 import type { Logger } from '../log.js';
-import type { InFlight, Observation, ObservedJob, ObservedRunner, ObservedVm, VmMeta } from '../planner/observation.js';
+import type { InFlight, Observation, ObservedVm, VmMeta } from '../planner/observation.js';
 import type { ProxmoxApi, PveNode, PveTask, PveVm } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
-import { OWNER_TAG, parseRunnerName } from '../planner/names.js';
+import { OWNER_TAG } from '../planner/names.js';
 import type { SnippetStore } from '../snippets/store.js';
 import type { CloneTasks } from './clone-tasks.js';
 import type { ConfigWrites } from './config-writes.js';
 import type { HiddenVmids } from './hidden-vmids.js';
 import { LagGuard } from './lag-guard.js';
+import { GithubObserver } from './observe-github.js';
 import type { ObserverMetrics } from '../metrics/recorder.js';
 import type { PermissionLog } from './permission-log.js';
-import { asRateLimited, type RateLimitedError } from './rate-limit.js';
-import type { PollSchedule, PolledRepo } from './poll-schedule.js';
+import type { PollSchedule } from './poll-schedule.js';
 import type { RepoActivity } from './repo-activity.js';
-import { OBSERVER_CONCURRENCY } from '../github/budget.js';
 
 export interface ObserverDeps {
   config: Config;
@@ -65,31 +63,26 @@ export class Observer {
   private readonly metaCache = new Map<string, CachedMeta>();
   /** `node/vmid/name` of a warm pool's template → its stamp and when it was read */
   private readonly stampCache = new Map<string, { stamp: string | undefined; at: number }>();
-  private orgRepos = new Map<string, string[]>();
-  private readonly queue: PQueue;
   private readonly lagGuard: LagGuard;
-  /** scopes whose runners are listed every tick: our VMs (last tick) or registrations (last listing) are in them */
+  private readonly github: GithubObserver;
+  /** scopes whose runners are listed every tick: those of our VMs at the last tick */
   private vmScopes = new Set<string>();
-  private readonly runnerHeld = new Set<string>();
 
   constructor(private readonly d: ObserverDeps) {
-    this.queue = new PQueue({ concurrency: d.concurrency ?? OBSERVER_CONCURRENCY });
     this.lagGuard = new LagGuard(d.config.pools);
+    this.github = new GithubObserver(d);
   }
 
   /** A reload: the pools and scopes observed from the next tick on; the caches stay (they hold facts, not config). */
   reconfigure(config: Config): void {
     this.d.config = config;
+    this.github.reconfigure(config);
     this.lagGuard.setPools(config.pools);
   }
 
   /** Scopes whose jobs are served: each configured repo, and each org (covering all its repos). */
   scopes(): Scope[] {
-    const repos = this.d.config.github.repos.map((r): Scope => {
-      const [owner, repo] = r.split('/') as [string, string];
-      return { kind: 'repo', owner, repo };
-    });
-    return [...repos, ...this.d.config.github.orgs.map((o): Scope => ({ kind: 'org', org: o.name }))];
+    return this.github.scopes();
   }
 
   async observe(now: number, inFlight: InFlight): Promise<Observation> {
@@ -98,7 +91,7 @@ export class Observer {
     const { pveVms, pveNodes } = read;
     const listed = new Set(pveVms.map((v) => v.vmid));
     const busy = new Set(inFlight.creating.map((c) => c.vmid));
-    const [vms, gh, snippets, unexplainedClones] = await Promise.all([this.withMeta(pveVms, now), this.observeGithub(now, inFlight), this.d.snippets.list().catch((e: unknown) => {
+    const [vms, gh, snippets, unexplainedClones] = await Promise.all([this.withMeta(pveVms, now), this.github.observe(now, inFlight, this.vmScopes), this.d.snippets.list().catch((e: unknown) => {
       this.d.log.warn(`cannot list snippets: ${(e as Error).message}; snippet cleanup skipped this tick`);
       return undefined;
     }), this.hiddenAndClones(listed, busy, now, pveVms, pveNodes, read)]);
@@ -227,105 +220,5 @@ export class Observer {
       this.d.log.debug(`cannot read config of template ${v.vmid}: ${(e as Error).message}`, { vmid: v.vmid });
       return undefined;
     }
-  }
-
-  private async observeGithub(now: number, inFlight: InFlight): Promise<{ jobs: ObservedJob[]; jobScopesFailed: string[]; runners: ObservedRunner[]; runnerScopes: string[]; namedByJobs: Set<string>; jobStarted: Map<string, number> }> {
-    const jobs: ObservedJob[] = [];
-    const namedByJobs = new Set<string>();
-    const jobStarted = new Map<string, number>();
-    const jobScopesFailed: string[] = [];
-    const runners: ObservedRunner[] = [];
-    const runnerScopes: string[] = [];
-    let limited: RateLimitedError | undefined;
-    const guard = async (what: string, where: string, f: () => Promise<void>, onFail: () => void) => {
-      if (limited) return onFail();
-      try {
-        await f();
-      } catch (e) {
-        onFail();
-        const rl = asRateLimited(e, now);
-        if (rl) limited ??= rl;
-        else if (!this.d.permissions?.report(e, what, where)) this.d.log.warn(`github: ${what} failed: ${(e as Error).message}`);
-      }
-    };
-    const explicit = new Set(this.d.config.github.repos.map((r) => r.toLowerCase()));
-    const scopes = this.scopes();
-    // Organisations' repositories first: the schedule chooses among all repositories at once.
-    const orgRepos = new Map<string, string[]>();
-    await Promise.all(scopes.map((scope) => scope.kind !== 'org' ? undefined : guard(`list repositories of ${scopeKey(scope)}`, `the repositories of organisation ${scope.org}`, async () => {
-      orgRepos.set(scope.org, (await this.queue.add(() => this.reposOf(scope.org)))!.filter((r) => !explicit.has(r.toLowerCase())));
-    }, () => jobScopesFailed.push(scopeKey(scope)))));
-    const polled: PolledRepo[] = [
-      ...this.d.config.github.repos.map((repo) => ({ repo, withRunners: true })),
-      ...[...orgRepos.values()].flat().map((repo) => ({ repo, withRunners: false })),
-    ];
-    this.d.repoCount?.(polled.length);
-    // Runners are listed every tick where our VMs, creations or registrations are.
-    const held = new Set([...this.vmScopes, ...this.runnerHeld, ...inFlight.creating.map((c) => c.scope)]);
-    const orgPoints = [...orgRepos.values()].reduce((n, r) => n + 2 + Math.floor(r.length / 100), 0);
-    const heldRepoScopes = scopes.filter((s) => s.kind === 'repo' && held.has(scopeKey(s))).length;
-    this.d.schedule?.keepOnly(polled);
-    const chosen = this.d.schedule?.choose(polled, orgPoints + heldRepoScopes, now) ?? new Set(polled.map((r) => r.repo));
-    const tasks: Array<Promise<void>> = [];
-    for (const scope of scopes) {
-      const key = scopeKey(scope);
-      const where = scope.kind === 'repo' ? describeScope(scope) : `organisation ${scope.org}`;
-      const full = scope.kind === 'repo' ? `${scope.owner}/${scope.repo}` : undefined;
-      if (scope.kind === 'org' || chosen.has(full!) || held.has(key)) {
-        tasks.push(this.queue.add(() => guard(`list runners of ${key}`, where, async () => {
-          const { items } = await this.d.github.listRunners(scope);
-          for (const r of items) runners.push({ id: r.id, name: r.name, scope: key, status: r.status, busy: r.busy });
-          if (items.some((r) => parseRunnerName(this.d.config.pools, r.name))) this.runnerHeld.add(key);
-          else this.runnerHeld.delete(key);
-          runnerScopes.push(key);
-        }, () => {})));
-      }
-      if (scope.kind === 'org' && !orgRepos.has(scope.org)) continue;
-      // Jobs are read per repository: for an organisation, Actions is needed on its repositories.
-      const repos = (full ? [full] : orgRepos.get(scope.kind === 'org' ? scope.org : '')!).filter((r) => chosen.has(r));
-      tasks.push(guard(`list jobs of ${key}`, scope.kind === 'repo' ? where : `the repositories of organisation ${scope.org}`, async () => {
-        const failed: unknown[] = [];
-        await Promise.all(repos.map(async (repo) => {
-          try {
-            const listed = await this.runJobs(repo, now, full !== undefined);
-            for (const j of listed) if (j.status !== 'queued' && j.runnerName) namedByJobs.add(j.runnerName);
-            for (const j of listed) if (j.status === 'in_progress' && j.runnerName && j.startedAt && Number.isFinite(Date.parse(j.startedAt))) jobStarted.set(j.runnerName, Date.parse(j.startedAt));
-            for (const j of listed) if (j.status === 'queued') jobs.push({ id: j.id, runId: j.runId, repo: j.repo, name: j.name, labels: j.labels, createdAt: j.createdAt, scope: key });
-          } catch (e) {
-            failed.push(e);
-          }
-        }));
-        if (failed.length) throw failed[0];
-      }, () => jobScopesFailed.push(key)));
-    }
-    await Promise.all(tasks);
-    if (limited) throw limited;
-    return { jobs, jobScopesFailed, runners, runnerScopes, namedByJobs, jobStarted };
-  }
-
-  private async reposOf(org: string): Promise<string[]> {
-    const { items, changed } = await this.d.github.listOrgRepos(org);
-    if (changed || !this.orgRepos.has(org)) this.orgRepos.set(org, items);
-    return this.orgRepos.get(org)!;
-  }
-
-  /**
-   * Jobs of a repository: from runs that are queued and runs in progress (a `needs:` chain
-   * queues jobs inside a running run). Each run's jobs are read again every tick: the request is
-   * conditional, so an unchanged list costs no rate limit, and a run's `updated_at` (whole seconds,
-   * and not documented to move with its jobs) cannot tell whether a job changed. Both listings stay
-   * (docs/github-requests.md says why one unfiltered listing would miss jobs).
-   */
-  private async runJobs(fullName: string, now: number, withRunners: boolean): Promise<Array<QueuedJob & { status: string; runnerName: string | null; startedAt?: string | null }>> {
-    const [owner, repo] = fullName.split('/') as [string, string];
-    const [queued, inProgress] = await Promise.all([this.queue.add(() => this.d.github.listRuns(owner, repo, 'queued')), this.queue.add(() => this.d.github.listRuns(owner, repo, 'in_progress'))]);
-    this.d.activity?.saw(fullName, queued!.items.map((r) => r.id), inProgress!.items.length, now);
-    const runs = [...queued!.items, ...inProgress!.items];
-    const lists = await Promise.all(runs.map((run) => this.queue.add(() => this.d.github.listRunJobs(owner, repo, run.id))));
-    const pages = (n: number) => Math.max(1, Math.ceil(n / 100));
-    this.d.schedule?.listed(fullName, pages(queued!.items.length) + pages(inProgress!.items.length) + lists.reduce((n, l) => n + pages(l!.items.length), 0) + (withRunners ? 1 : 0), now);
-    const jobs = lists.flatMap((l) => l!.items);
-    this.d.metrics?.jobsListed(jobs, now);
-    return jobs;
   }
 }
