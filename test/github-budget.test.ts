@@ -27,8 +27,11 @@ function worstCase(i: QuickLookInput): number {
   const p = quickLookPlan(i);
   if (!p.on) return i.tickPoints * (i.minuteMs / i.pollIntervalMs);
   const looks = p.repos * (i.minuteMs / p.everyMs);
-  const ticks = i.tickPoints === 0 ? 0 : i.tickPoints * (i.minuteMs / p.tickGapMs);
-  return looks + ticks;
+  // the full ticks at the poll interval, and the early ticks the looks add at their own cost
+  const full = i.minuteMs / i.pollIntervalMs;
+  const early = Math.max(0, i.minuteMs / p.tickGapMs - full);
+  const earlyCost = i.earlyTickPoints ?? i.tickPoints;
+  return looks + i.tickPoints * full + (earlyCost === 0 ? 0 : early * earlyCost);
 }
 
 describe('requestPoints', () => {
@@ -44,6 +47,16 @@ describe('quickLookPlan', () => {
     // S = 720, T = 136, Q = 292: 146 for looks (3 points each), 146 for early ticks (34 each):
     // ticks at most 4 + 146/34 a minute
     expect(p).toEqual({ on: true, everyMs: 2000, repos: 3, tickGapMs: expect.closeTo(MIN / (4 + 146 / 34), 6), pointsPerMinute: 292, tickPointsPerMinute: 136 });
+  });
+
+  it('spaces early ticks by what they cost: one without the idle sweep (15 points of a 124-point full tick) may come sooner', () => {
+    const full = quickLookPlan(input({ tickPoints: 124 }));
+    const early = quickLookPlan(input({ tickPoints: 124, earlyTickPoints: 15 }));
+    // S − T = 720 − 496 = 224, Q = 112: 56 a minute for early ticks, 56/124 of a full one or 56/15 cheap ones
+    expect(full.on && full.tickGapMs).toBeCloseTo(MIN / (4 + 56 / 124), 6);
+    expect(early.on && early.tickGapMs).toBeCloseTo(MIN / (4 + 56 / 15), 6);
+    // the looks themselves are unchanged
+    expect(early.on && early.everyMs).toBe(full.on && full.everyMs);
   });
 
   it('spaces looks further as more repositories are looked at, looking at only as many as two looks an interval allow', () => {
@@ -65,10 +78,12 @@ describe('quickLookPlan', () => {
     for (const tickPoints of [0, 1, 5, 34, 100, 150, 179])
       for (const activeRepos of [1, 3, 20, 200])
         for (const pollIntervalMs of [5_000, 15_000, 60_000]) {
-          const i = input({ tickPoints, activeRepos, pollIntervalMs });
+          for (const earlyTickPoints of [undefined, 1, Math.max(1, Math.ceil(tickPoints / 5))]) {
+          const i = input({ tickPoints, activeRepos, pollIntervalMs, ...(earlyTickPoints === undefined ? {} : { earlyTickPoints }) });
           const ticks = tickPoints * (MIN / pollIntervalMs);
           if (ticks >= limit) continue; // the full ticks alone are over: issue 10's to solve
           expect(worstCase(i)).toBeLessThanOrEqual(ticks + DEFAULT_QUICK_LOOK_POLICY.share * (limit - ticks) + 1e-6);
+          }
         }
   });
 

@@ -54,6 +54,39 @@ describe('PollSchedule', () => {
     expect(tick(NOW + 6 * 15_000).has('acme/r250')).toBe(false);
   });
 
+  it('an early tick within half an interval of the last sweep lists only the active and the named repositories; the next full tick lists the idle ones the whole period allows', () => {
+    const { tick, activity, schedule } = setUp();
+    activity.saw('acme/r299', [7], 0, NOW);
+    expect(tick(NOW).size).toBe(30);
+    expect(schedule.lastSwept()).toBe(true);
+    // 5 s later (a quick look saw a run): r299 and the repository a webhook named, nothing in turn
+    schedule.nudge('acme/r200');
+    expect([...tick(NOW + 5_000)].sort()).toEqual(['acme/r200', 'acme/r299']);
+    expect(schedule.lastSwept()).toBe(false);
+    expect(schedule.earlyTickPoints()).toBe(3);
+    // 20 s after the sweep: 20 s of the turn (120 points less r299's 3 → 39), none lost to the early tick
+    const full = tick(NOW + 20_000);
+    expect(schedule.lastSwept()).toBe(true);
+    expect(full.has('acme/r299')).toBe(true);
+    expect(full.size).toBe(40);
+  });
+
+  it('early ticks coming often never starve the idle repositories: a tick past half an interval sweeps', () => {
+    const { tick } = setUp();
+    const seen = new Set<string>();
+    let listings = 0;
+    // a tick every 5 s for 10 minutes: every other one is 10 s after the last sweep, past half an interval
+    for (let t = 0; t <= 600_000; t += 5_000) {
+      const chosen = tick(NOW + t);
+      listings += chosen.size;
+      for (const r of chosen) seen.add(r);
+    }
+    expect(seen.size).toBe(300);
+    // and sweeping every 10 s spends 10 s worth each time, not an interval's: 360 points a minute, 3 each
+    expect(listings).toBeLessThanOrEqual(10 * 120 + 30);
+    expect(listings).toBeGreaterThanOrEqual(10 * 120 - 30);
+  });
+
   it('warns once, at the first tick, with the interval it can hold', () => {
     const { tick, lines } = setUp();
     tick(NOW);

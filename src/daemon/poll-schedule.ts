@@ -41,7 +41,11 @@ export class PollSchedule {
   private budgetBefore: RateBudget | undefined;
   /** requests of the last tick's first listings of repositories: counted once, not every tick */
   private firstListings = 0;
-  private lastChoice: number | undefined;
+  /** when a tick last listed idle repositories in turn */
+  private lastSweep: number | undefined;
+  /** points of what the latest tick listed whatever (its active repositories, organisations, runners): what an early tick costs */
+  private fixedPoints = 0;
+  private swept = true;
   /** counted requests between recent ticks (first listings left out), for the primary limit's rate */
   private readonly countedLately: Array<{ at: number; counted: number }> = [];
   private readonly warned = new Set<PollPlan['limitedBy']>();
@@ -59,6 +63,19 @@ export class PollSchedule {
   /** A webhook said a job was queued in `repo`: the next tick lists it, whatever its turn. */
   nudge(repo: string): void {
     this.nudged.add(repo.toLowerCase());
+  }
+
+  /**
+   * Points of a tick that lists only what every tick lists (the active repositories, organisations,
+   * runners of scopes holding our VMs): an early tick within half an interval of the last sweep.
+   */
+  earlyTickPoints(): number {
+    return this.fixedPoints;
+  }
+
+  /** Whether the latest tick listed idle repositories in turn (a full tick) or only the every-tick set. */
+  lastSwept(): boolean {
+    return this.swept;
   }
 
   /** Time from one tick to the next: the poll interval, unless the budget cannot hold it. */
@@ -102,19 +119,25 @@ export class PollSchedule {
       everyTickPoints: fixed,
       idleRepos: idle.length,
       idlePoints: idle.length ? idlePoints / idle.length : 0,
-      ...(this.lastChoice !== undefined ? { periodMs: now - this.lastChoice } : {}),
+      ...(this.lastSweep !== undefined ? { periodMs: now - this.lastSweep } : {}),
       tickCounted: perMs * t.pollIntervalMs,
       primary: budget,
       now,
       policy: this.policy,
     });
     this.budgetBefore = budget;
-    this.lastChoice = now;
     this.plan = plan;
+    this.fixedPoints = fixed;
+    // A tick that comes early (a quick look saw a run, freed capacity, a webhook) within half an
+    // interval of the last sweep lists only the every-tick set and what a webhook named: the idle
+    // repositories' turn is paid by the period since the sweep, so early ticks neither spend it
+    // twice nor, coming often, starve it (the next tick past half an interval sweeps).
+    this.swept = this.lastSweep === undefined || now - this.lastSweep >= plan.tickMs / 2;
+    if (this.swept) this.lastSweep = now;
     // Named by a webhook: first in line, within the idle allotment (a flood waits its turn).
     const named = idle.filter((r) => this.nudged.has(r.repo.toLowerCase()));
-    const rest = idle.filter((r) => !this.nudged.has(r.repo.toLowerCase()));
-    const slots = Math.max(0, plan.idlePerTick - named.length);
+    const rest = this.swept ? idle.filter((r) => !this.nudged.has(r.repo.toLowerCase())) : [];
+    const slots = this.swept ? Math.max(0, plan.idlePerTick - named.length) : 0;
     // A repository never listed is counted against the primary limit (no ETag yet): 2,000 of them
     // are 6,000 counted requests, more than a personal token's hour. So the first sweep takes new
     // repositories only as fast as what is left above the margin and the measured rate allows until

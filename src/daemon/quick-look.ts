@@ -16,6 +16,15 @@ export interface QuickLookDeps {
   policy?: Partial<QuickLookPolicy>;
   /** time between full ticks (the poll schedule may stretch it); without it, the poll interval */
   tickMs?: () => number;
+  /** the poll schedule's word on the latest tick: whether it listed idle repositories in turn, and what a tick without them costs */
+  ticks?: { lastSwept(): boolean; earlyTickPoints(): number };
+}
+
+/** A full tick's points and counted requests, and the points of an early one (no idle sweep). */
+interface TickCost {
+  points: number;
+  counted: number;
+  early: number;
 }
 
 /** Where a client stood after a pause: what the next tick spent is measured from here. */
@@ -33,6 +42,8 @@ interface Mark {
  */
 export class QuickLook {
   private afterPause: Mark | undefined;
+  /** what the latest full tick (one that listed idle repositories in turn) cost */
+  private fullTick: { points: number; counted: number } | undefined;
   private cursor = 0;
   private said = '';
   /** The plan of the latest look, for `status` and tests. */
@@ -48,7 +59,10 @@ export class QuickLook {
     const pauseStart = this.d.clock.now();
     const before = this.afterPause;
     const tick: Mark = { points: this.d.github.pointsSent(), primary: this.d.github.budget() };
-    const cost = { points: tick.points - (before?.points ?? 0), counted: counted(before?.primary, tick.primary) };
+    const last = { points: tick.points - (before?.points ?? 0), counted: counted(before?.primary, tick.primary) };
+    // An early tick skips the idle sweep: the full ticks' share is still a full tick's cost.
+    if (this.d.ticks?.lastSwept() ?? true) this.fullTick = last;
+    const cost = { ...(this.fullTick ?? last), early: this.d.ticks?.earlyTickPoints() ?? (this.fullTick ?? last).points };
     try {
       await this.loop(signal, wake, pauseStart, cost);
     } catch (e) {
@@ -58,7 +72,7 @@ export class QuickLook {
     }
   }
 
-  private async loop(signal: AbortSignal, wake: (reason: string) => void, pauseStart: number, cost: { points: number; counted: number }): Promise<void> {
+  private async loop(signal: AbortSignal, wake: (reason: string) => void, pauseStart: number, cost: TickCost): Promise<void> {
     for (;;) {
       const active = this.d.activity.active(this.d.clock.now(), this.d.timings.recentActivityMs);
       const plan = this.plan(active.length, cost);
@@ -79,12 +93,13 @@ export class QuickLook {
     }
   }
 
-  private plan(activeRepos: number, cost: { points: number; counted: number }): QuickLookPlan {
+  private plan(activeRepos: number, cost: TickCost): QuickLookPlan {
     const t = this.d.timings;
     const plan = quickLookPlan({
       minuteMs: 60_000 / t.scale,
       pollIntervalMs: this.d.tickMs?.() ?? t.pollIntervalMs,
       tickPoints: cost.points,
+      earlyTickPoints: cost.early,
       tickCounted: cost.counted,
       activeRepos,
       primary: this.d.github.budget(),

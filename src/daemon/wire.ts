@@ -134,7 +134,7 @@ export function wire(settings: Settings, o: WireOptions): Wiring {
   const activity = new RepoActivity();
   const schedule = new PollSchedule({ github, activity, log: o.log, timings, webhook: env.webhook !== undefined, auth: env.github.auth.kind });
   const observer = new Observer({ config, github, proxmox: pveClient, snippets, log: o.log, hidden, cloneTasks, permissions, activity, metrics, writes, templateRecheckMs: timings.templateRecheckMs, schedule, repoCount: (n) => sizeCacheFor(octokit, n) });
-  const quickLook = new QuickLook({ github, activity, clock: o.clock, log: o.log, timings, tickMs: () => schedule.tickMs() });
+  const quickLook = new QuickLook({ github, activity, clock: o.clock, log: o.log, timings, tickMs: () => schedule.tickMs(), ticks: schedule });
   const executor = new Executor({
     config,
     github,

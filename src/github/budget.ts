@@ -54,6 +54,8 @@ export interface QuickLookInput {
   tickPoints: number;
   /** requests the last full tick had counted against the primary limit */
   tickCounted: number;
+  /** points of an early tick, which lists only what every tick lists (no idle repositories in turn); a full tick's when unknown */
+  earlyTickPoints?: number;
   /** repositories with queued or running jobs, or jobs lately */
   activeRepos: number;
   /** the primary limit as the last answer stated it; unknown before the first answer */
@@ -85,7 +87,8 @@ export type QuickLookPlan =
  * Secondary limit: S = 900·(1 − margin) points a minute. The full ticks come first: T = their
  * points per tick × ticks per minute. Quick looks get Q = share·(S − T), half for the looks
  * themselves (one point per repository looked at) and half for the early ticks they cause (each
- * costs a full tick; `tickGapMs` spaces them so the tick rate grows by at most that much). Looks,
+ * costs what every tick lists — poll-schedule.ts leaves the idle repositories' turn to the full
+ * ticks — and `tickGapMs` spaces them so the tick rate grows by at most that much). Looks,
  * early ticks and full ticks together stay within T + Q ≤ S; the other (1 − share) of S − T and the
  * margin are left to the executor's writes (5 points each, at most one a second by the client's
  * throttle) and to the unforeseen.
@@ -112,7 +115,8 @@ export function quickLookPlan(i: QuickLookInput): QuickLookPlan {
   const repos = Math.min(i.activeRepos, p.maxRepos, MAX_CONCURRENT_REQUESTS / 2, affordable);
   if (repos < 1) return { on: false, why: `the ${Math.round(forLooks)} points a minute left for quick looks do not allow one every half interval` };
   const everyMs = Math.max(p.minEveryMs, (i.minuteMs * repos) / forLooks);
-  const extraTicksPerMinute = i.tickPoints > 0 ? forTicks / i.tickPoints : Infinity;
+  const early = i.earlyTickPoints ?? i.tickPoints;
+  const extraTicksPerMinute = early > 0 ? forTicks / early : Infinity;
   const tickGapMs = i.minuteMs / (ticksPerMinute + extraTicksPerMinute);
   if (i.primary) {
     const untilReset = Math.max(0, i.primary.resetAt - i.now);

@@ -83,12 +83,16 @@ export function pollPlan(i: PollPlanInput): PollPlan {
       limitedBy = 'primary';
     }
   }
-  // A late tick spends its period's share, up to half a minute's (after a long wait, no burst).
+  // A late tick spends its period's share, up to half a minute's (after a long wait, no burst); an
+  // early one (less than an interval since the last that listed idle repositories) only its own.
   const period = Math.min(Math.max(tickMs, i.periodMs ?? tickMs), Math.max(tickMs, i.minuteMs / 2));
   if (limitedBy === undefined) return { tickMs, idlePerTick: i.idleRepos, idleEveryMs: period, allEveryMs, pointsPerMinute: perMinute, limitedBy };
-  const perTick = (perMinute * period) / i.minuteMs;
-  const idlePerTick = i.idleRepos === 0 ? 0 : Math.min(i.idleRepos, Math.max(1, Math.floor((perTick - i.everyTickPoints) / i.idlePoints)));
-  const idleEveryMs = Math.ceil(i.idleRepos / Math.max(1, idlePerTick)) * period;
+  const idleFor = (ms: number) => {
+    const perTick = (perMinute * ms) / i.minuteMs;
+    return i.idleRepos === 0 ? 0 : Math.min(i.idleRepos, Math.max(1, Math.floor((perTick - i.everyTickPoints) / i.idlePoints)));
+  };
+  const idlePerTick = idleFor(i.periodMs !== undefined && i.periodMs < tickMs ? i.periodMs : period);
+  const idleEveryMs = Math.ceil(i.idleRepos / Math.max(1, idleFor(period))) * period;
   return { tickMs, idlePerTick, idleEveryMs, allEveryMs, pointsPerMinute: perMinute, limitedBy };
 }
 
