@@ -9,7 +9,7 @@
 //   npm run bench -- --growth --quick              20 scenario minutes, no idle-hour job (smoke, profiles)
 //   npm run bench -- --growth --readme             also rewrites README.md's growth table
 //   npm run bench -- --growth --from a.json,b.json --readme   the table of earlier runs (no new run)
-// BENCH_SPEED (default 10) sets the speed; BENCH_GITHUB_LATENCY (e.g. 150ms) delays every GitHub answer. Results go to bench/growth.json (--out FILE; and stdout, one line per size).
+// BENCH_SPEED (default 10) sets the speed; BENCH_NODE_FLAGS the daemon's node flags (default: the unit's); BENCH_GITHUB_LATENCY (e.g. 150ms) delays every GitHub answer. Results go to bench/growth.json (--out FILE; and stdout, one line per size).
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,7 +21,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { runDemo } = await import(join(root, 'dist', 'cli', 'demo.js'));
 const { procStats } = await import(join(root, 'dist', 'cli', 'proc-stats.js'));
 // the daemon runs with the flags the systemd unit gives it (none in a build without node-flags.js)
-const nodeFlags = await import(join(root, 'dist', 'cli', 'node-flags.js')).then((m) => m.DAEMON_NODE_FLAGS, () => []);
+// (BENCH_NODE_FLAGS="--flag …" tries others: how the heap flags were chosen)
+const nodeFlags = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : await import(join(root, 'dist', 'cli', 'node-flags.js')).then((m) => m.DAEMON_NODE_FLAGS, () => []);
 
 const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--growth'), options: { sizes: { type: 'string', default: '10,100,500,500x200,2000' }, quick: { type: 'boolean', default: false }, readme: { type: 'boolean', default: false }, out: { type: 'string', default: join(root, 'bench', 'growth.json') }, from: { type: 'string' } }, strict: true });
 const speed = Number(process.env.BENCH_SPEED ?? 10);
@@ -37,8 +38,12 @@ if (sizes.some((s) => s.repos < 10)) throw new Error('--sizes: at least 10 repos
 const shipped = parseYaml(readFileSync(join(root, 'scenarios', 'many-repos.yaml'), 'utf8'));
 const repoName = (i) => `acme/repo-${String(i).padStart(3, '0')}`;
 const dir = mkdtempSync(join(tmpdir(), 'pve-runners-growth-'));
-// a job is "active" when its repository had jobs before (repo-000..004), "idle" the one of repo-005
+// the job of repo-005, an hour after the start: the bound the budget allows an idle repository
 const IDLE_REPO = 'acme/repo-005';
+// a job is in an *active* repository (issue 10's word) when another job of the same repository was
+// queued, running or ended within the daemon's recent-activity window (5 minutes) before it was
+// queued; the first wave's jobs are not: their repositories had none since the start
+const RECENT_S = 300;
 
 const results = [];
 // --from a.json,b.json: no runs, the table of results already measured (e.g. a full run of one size and a quick one of the others)
@@ -65,7 +70,7 @@ for (const size of sizes) {
   writeFileSync(scenarioFile, stringify(scenario));
   writeFileSync(poolsFile, stringify(pools));
   process.stderr.write(`bench --growth: ${size.repos} repositories${size.vms ? ', 200 VMs' : ''}, speed ${speed} …\n`);
-  results.push(await runSize(size, scenarioFile, poolsFile));
+  results.push(await runSize(size, scenarioFile, poolsFile, scenario.workload));
   process.stdout.write(`${JSON.stringify(results.at(-1))}\n`);
 }
 
@@ -78,7 +83,7 @@ process.stderr.write(`\n${md}\n`);
 if (values.readme) updateReadme(md);
 
 /** One run: a sample of the simulator's request counters and the daemon's /proc figures at every tick line. */
-async function runSize(size, scenarioFile, poolsFile) {
+async function runSize(size, scenarioFile, poolsFile, workload) {
   let sim;
   let pid;
   const ticks = [];
@@ -126,7 +131,26 @@ async function runSize(size, scenarioFile, poolsFile) {
     daemonLog: sampleAt,
     progress: (l) => process.stderr.write(`  ${l}\n`),
   });
-  return summarise(size, report, ticks, (Date.now() - started) / 1000);
+  return summarise(size, report, ticks, (Date.now() - started) / 1000, workload);
+}
+
+function seconds(d) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(String(d));
+  if (!m) throw new Error(`duration '${d}'`);
+  return Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 'm' ? 60 : 1);
+}
+
+/** Splits served jobs: in a repository active when they were queued (another job of it queued, running or ended within RECENT_S), or not. */
+function byActivity(served, workload) {
+  const duration = (j) => seconds(workload.find((w) => w.repo === j.repo && Math.abs(seconds(w.at) - j.queued_s) < 5)?.duration ?? '0s');
+  const active = [];
+  const first = [];
+  for (const j of served) {
+    if (j.repo === IDLE_REPO) continue;
+    const recent = served.some((o) => o !== j && o.repo === j.repo && o.queued_s < j.queued_s && o.queued_s + o.pickup_s + duration(o) >= j.queued_s - RECENT_S);
+    (recent ? active : first).push(j);
+  }
+  return { active, first };
 }
 
 function childPid() {
@@ -138,7 +162,7 @@ function childPid() {
   }
 }
 
-function summarise(size, report, ticks, realS) {
+function summarise(size, report, ticks, realS, workload) {
   const r1 = (x) => (x === undefined || x === null || !Number.isFinite(x) ? null : Math.round(x * 10) / 10);
   const median = (xs) => {
     const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -163,7 +187,8 @@ function summarise(size, report, ticks, realS) {
   const cpuTicks = cpuPerTick.filter((x) => x !== undefined);
   const cpuPerHour = cpuTicks.length ? (cpuTicks.reduce((a, b) => a + b, 0) / cpuTicks.length / 1000) * (3600 / (15 * 1.05)) : undefined;
   const served = (report.pickup?.jobs ?? []).filter((j) => j.pickup_s !== undefined);
-  const active = served.filter((j) => j.repo !== IDLE_REPO).map((j) => j.pickup_s);
+  const { active: activeJobs, first: firstJobs } = byActivity(served, workload);
+  const active = activeJobs.map((j) => j.pickup_s);
   const idle = served.filter((j) => j.repo === IDLE_REPO).map((j) => j.pickup_s);
   return {
     repos: size.repos,
@@ -196,6 +221,12 @@ function summarise(size, report, ticks, realS) {
     peak_rss_mb: r1(Math.max(...ticks.map((x) => x.rssMb ?? 0), report.controller.max_rss_mb ?? 0)),
     pickup_p50_active_s: r1(median(active)),
     pickup_idle_hour_s: idle.length ? r1(idle[0]) : null,
+    pickup_active_jobs: active.length,
+    // where the active repositories' pickups went: detection (queued → the daemon acting) is the budget's share
+    detection_p50_active_s: r1(median(activeJobs.map((j) => j.stages_s?.detection))),
+    // the first wave, in repositories quiet since the start: seen when the first sweep reaches them
+    pickup_p50_first_wave_s: r1(median(firstJobs.map((j) => j.pickup_s))),
+    pickups: served.map((j) => ({ repo: j.repo, queued_s: j.queued_s, pickup_s: j.pickup_s, detection_s: j.stages_s?.detection })),
     real_s: r1(realS),
   };
 }
