@@ -3,11 +3,11 @@
  * users can move over). Parsed once from a plain record the CLI entry hands in; nothing else reads
  * process.env.
  */
-import { createPrivateKey } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import { parseDuration } from '../util/duration.js';
 import { durationProblem } from './durations.js';
 import { EnvReader, type Env } from './env-reader.js';
+import { githubAuth, type GithubAuth } from './env-github.js';
 import { readSecret, secretHowTo } from './env-secrets.js';
 import { githubApiUrl, proxmoxUrl, type ProxmoxUrl } from './env-urls.js';
 import { sftpSettings, type SftpSettings } from './env-sftp.js';
@@ -21,6 +21,7 @@ import type { ConfigFs } from './fs.js';
 import { Secret } from './secret.js';
 
 export type { Env } from './env-reader.js';
+export type { GithubAuth } from './env-github.js';
 export { CREDENTIAL_NAMES, SECRET_VARIABLES, type SecretVariable } from './env-secrets.js';
 export type { WebhookSettings } from './env-webhook.js';
 export type { ListenAddress } from './env-metrics.js';
@@ -50,16 +51,6 @@ export interface ProxmoxSettings extends ProxmoxUrl {
   /** Resource pool runner VMs are cloned into (PROXMOX_POOL); the least-privilege token's ACLs live on it. */
   readonly pool: string | undefined;
 }
-
-export type GithubAuth =
-  | { readonly kind: 'token'; readonly token: Secret }
-  | {
-      readonly kind: 'app';
-      /** Numeric App ID, or the App's client ID (`Iv…`), both of which @octokit/auth-app takes. */
-      readonly appId: number | string;
-      readonly privateKey: Secret;
-      readonly installationId: number;
-    };
 
 export interface EnvSettings {
   readonly proxmox: ProxmoxSettings;
@@ -108,56 +99,6 @@ const STORAGE_RE = /^[a-zA-Z][a-zA-Z0-9._-]*[a-zA-Z0-9]$/;
 const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 const REPO_NAME_RE = /^[A-Za-z0-9_.-]+$/;
-
-function githubAuth(r: EnvReader): GithubAuth | undefined {
-  const token = readSecret(r, 'GITHUB_TOKEN');
-  const appVars = ['GITHUB_APP_ID', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_APP_INSTALLATION_ID'] as const;
-  const appIdRaw = r.raw('GITHUB_APP_ID');
-  const installationId = r.int('GITHUB_APP_INSTALLATION_ID', 1, 'set GITHUB_APP_INSTALLATION_ID to the number at the end of the installation\'s settings URL');
-  const privateKey = readSecret(r, 'GITHUB_APP_PRIVATE_KEY');
-  const appGiven = { GITHUB_APP_ID: appIdRaw !== undefined, GITHUB_APP_PRIVATE_KEY: privateKey !== undefined, GITHUB_APP_INSTALLATION_ID: r.raw('GITHUB_APP_INSTALLATION_ID') !== undefined };
-  const anyApp = appVars.some((v) => appGiven[v]);
-  const authFix = `either set GITHUB_TOKEN (${secretHowTo('GITHUB_TOKEN').replace(/^set GITHUB_TOKEN, /, '')}) or set all of GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID`;
-
-  if (token && anyApp) {
-    r.problem('GITHUB_TOKEN', 'both a token and GitHub App settings are given, so which one to use is unclear', 'keep either GITHUB_TOKEN or the GITHUB_APP_* variables, not both');
-    return undefined;
-  }
-  if (token) {
-    if (/[\s\x00-\x1f\x7f]/.test(token.reveal())) {
-      r.problem('GITHUB_TOKEN', `the token from ${token.source} contains whitespace or control characters`, 'use the token exactly as GitHub showed it (one line, no spaces)');
-      return undefined;
-    }
-    return { kind: 'token', token };
-  }
-  if (!anyApp) {
-    r.problem('GITHUB_TOKEN', 'no GitHub credentials are set', authFix);
-    return undefined;
-  }
-  for (const v of appVars) {
-    if (!appGiven[v]) r.problem(v, 'is not set, but other GITHUB_APP_* variables are', v === 'GITHUB_APP_PRIVATE_KEY' ? secretHowTo(v) : `set ${v} too, or drop the GITHUB_APP_* variables and use GITHUB_TOKEN`);
-  }
-  let appId: number | string | undefined;
-  if (appIdRaw !== undefined) {
-    if (/^\d+$/.test(appIdRaw) && Number(appIdRaw) > 0) appId = Number(appIdRaw);
-    else if (/^Iv[0-9A-Za-z.]+$/.test(appIdRaw)) appId = appIdRaw;
-    else r.problem('GITHUB_APP_ID', `'${appIdRaw}' is neither an App ID nor a client ID`, 'set GITHUB_APP_ID to the App ID (a number) or client ID (Iv…) from the App\'s settings page');
-  }
-  let key = privateKey;
-  if (privateKey) {
-    // Env files cannot hold newlines, so a PEM there usually arrives with literal "\n".
-    const pem = privateKey.reveal().includes('\\n') && !privateKey.reveal().includes('\n') ? privateKey.reveal().replaceAll('\\n', '\n') : privateKey.reveal();
-    try {
-      createPrivateKey(pem);
-      key = new Secret(pem, privateKey.source);
-    } catch {
-      r.problem('GITHUB_APP_PRIVATE_KEY', `the value from ${privateKey.source} is not a PEM private key`, 'use the .pem file downloaded from the App\'s settings page (its first line reads BEGIN RSA PRIVATE KEY between dashes), e.g. via GITHUB_APP_PRIVATE_KEY_FILE');
-      key = undefined;
-    }
-  }
-  if (appId === undefined || key === undefined || installationId === undefined) return undefined;
-  return { kind: 'app', appId, privateKey: key, installationId };
-}
 
 function proxmox(r: EnvReader): ProxmoxSettings | undefined {
   const url = proxmoxUrl(r);
