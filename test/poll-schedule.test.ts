@@ -71,6 +71,14 @@ describe('PollSchedule', () => {
     expect(full.size).toBe(40);
   });
 
+  it('an early tick 1 s after a sweep still lists every repository a webhook named, up to an interval\'s share', () => {
+    const { tick, schedule } = setUp({ webhook: true });
+    tick(NOW);
+    const named = ['acme/r100', 'acme/r150', 'acme/r200', 'acme/r250', 'acme/r299'];
+    for (const r of named) schedule.nudge(r);
+    expect([...tick(NOW + 1_000)].sort()).toEqual(named);
+  });
+
   it('early ticks coming often never starve the idle repositories: a tick past half an interval sweeps', () => {
     const { tick } = setUp();
     const seen = new Set<string>();
