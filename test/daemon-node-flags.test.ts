@@ -20,4 +20,10 @@ describe('the daemon\'s Node flags', () => {
     const cap = DAEMON_NODE_FLAGS.map((f) => /^--max-old-space-size=(\d+)$/.exec(f)?.[1]).find((x) => x !== undefined);
     expect(Number(cap)).toBeGreaterThanOrEqual(4 * 31);
   });
+
+  it('cap the young generation\'s semi-spaces below V8\'s 16 MB, and not so low that every tick is a string of scavenges', () => {
+    const semi = DAEMON_NODE_FLAGS.map((f) => /^--max-semi-space-size=(\d+)$/.exec(f)?.[1]).find((x) => x !== undefined);
+    expect(Number(semi)).toBeGreaterThanOrEqual(2);
+    expect(Number(semi)).toBeLessThan(16);
+  });
 });
