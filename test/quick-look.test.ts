@@ -9,6 +9,7 @@ import type { Config, PoolConfig } from '../src/config/types.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { Executor } from '../src/daemon/execute.js';
 import { Observer } from '../src/daemon/observe.js';
+import { PollSchedule } from '../src/daemon/poll-schedule.js';
 import { QuickLook } from '../src/daemon/quick-look.js';
 import { RepoActivity } from '../src/daemon/repo-activity.js';
 import { defaultTimings } from '../src/daemon/timings.js';
@@ -62,7 +63,7 @@ interface Harness {
   stop(): Promise<void>;
 }
 
-async function start(repos: string[], opts: { webhook?: boolean } = {}): Promise<Harness> {
+async function start(repos: string[], opts: { webhook?: boolean; schedule?: boolean } = {}): Promise<Harness> {
   const scenario = parseScenario(`
 seed: 5
 proxmox:
@@ -87,11 +88,13 @@ workload: []
   const snippets = new FakeSnippets(calls);
   const timings = defaultTimings(POLL);
   const activity = new RepoActivity();
-  const observer = new Observer({ config, github, proxmox, snippets, log, activity });
+  // as wire.ts has it: the poll schedule chooses the repositories and tells the looks what ticks cost
+  const schedule = opts.schedule ? new PollSchedule({ github, activity, log, timings, webhook: false, auth: 'token' }) : undefined;
+  const observer = new Observer({ config, github, proxmox, snippets, log, activity, ...(schedule ? { schedule } : {}) });
   const executor = new Executor({ config, github, githubApiUrl: url, proxmox, snippets, clock: daemonClock, log, timings, suffix: () => 'zz99' });
-  const quickLook = new QuickLook({ github, activity, clock: daemonClock, log, timings });
+  const quickLook = new QuickLook({ github, activity, clock: daemonClock, log, timings, ...(schedule ? { tickMs: () => schedule.tickMs(), ticks: schedule } : {}) });
   const planConfig = { pools: config.pools, maxTotalRunners: 8, disableCleanup: false, pauseOnStopped: false, vmidCooldownMs: timings.vmidCooldownMs, hiddenVmidWindowMs: timings.cloneTimeoutMs };
-  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: daemonClock, log, timings, random: () => 0, webhook: opts.webhook, quickLook });
+  const daemon = new Daemon({ planConfig, observer, executor, github, proxmox, clock: daemonClock, log, timings, random: () => 0, webhook: opts.webhook, quickLook, ...(schedule ? { tickMs: () => schedule.tickMs() } : {}) });
   const stopper = new AbortController();
   let running: Promise<void> | undefined;
   // The daemon is parked when each of its activities waits on the clock: the loop (in a pause, or
@@ -226,6 +229,25 @@ describe('quick looks between full ticks (no webhook)', () => {
     expect(repos.flatMap((r) => quickLooks(h!.log, r))).toEqual([]);
     expect(tickTimes(h.log, 'acme/r00')).toEqual([3_000, 18_000, 33_000, 48_000]);
     expect(firstJobsRead(h.log, late)).toBe(3_000);
+  });
+
+  it('looks during the first sweep of many repositories: its one-off first listings are not taken for a rate that would empty the hour', async () => {
+    // 200 repositories: the schedule lists ~30 never-listed ones a tick, each counted once (no ETag
+    // yet), ~90 counted a tick for minutes; taken as a rate (240 ticks to the reset) that would be
+    // ~21,000 of 5,000, and the looks stopped for the whole sweep
+    const repos = Array.from({ length: 200 }, (_, i) => `acme/r${String(i).padStart(3, '0')}`);
+    h = await start(repos, { schedule: true });
+    h.sim.queueRun('acme/r000', 'CI', [{ labels: GPU, durationMs: 600_000 }], false);
+    h.clock.advance(3_000);
+    await h.runTo(3_000 + 2 * POLL + 1);
+    const late = h.sim.queueRun('acme/r000', 'CI', [{ labels: GPU, durationMs: 60_000 }], false);
+    const ticksBefore = tickTimes(h.log, 'acme/r000').length;
+    await h.runTo(3_000 + 3 * POLL - 1);
+    expect(h.quickLook.lastPlan).toMatchObject({ on: true });
+    expect(h.lines.filter((l) => l.includes('no quick looks: primary limit'))).toEqual([]);
+    // seen by a look and an early tick before the next full tick was due
+    expect(firstJobsRead(h.log, late)).toBeLessThan(3_000 + 3 * POLL);
+    expect(tickTimes(h.log, 'acme/r000').length).toBeGreaterThan(ticksBefore);
   });
 
   it('makes no quick look while the loop backs off after a failed tick', async () => {

@@ -46,6 +46,8 @@ export class PollSchedule {
   /** points of what the latest tick listed whatever (its active repositories, organisations, runners): what an early tick costs */
   private fixedPoints = 0;
   private swept = true;
+  /** counted requests a millisecond over recent ticks, first listings left out */
+  private countedRate = 0;
   /** counted requests between recent ticks (first listings left out), for the primary limit's rate */
   private readonly countedLately: Array<{ at: number; counted: number }> = [];
   private readonly warned = new Set<PollPlan['limitedBy']>();
@@ -71,6 +73,15 @@ export class PollSchedule {
    */
   earlyTickPoints(): number {
     return this.fixedPoints;
+  }
+
+  /**
+   * Requests a tick at the poll interval has counted against the primary limit lately: measured
+   * over ten ticks, without the first listings of repositories (counted once, at the first sweep,
+   * never again while unchanged), which would otherwise read as a rate that empties the hour.
+   */
+  countedPerTick(): number {
+    return this.countedRate * this.d.timings.pollIntervalMs;
   }
 
   /** Whether the latest tick listed idle repositories in turn (a full tick) or only the every-tick set. */
@@ -113,6 +124,7 @@ export class PollSchedule {
     if (this.countedLately.length > RATE_TICKS) this.countedLately.shift();
     const since = this.countedLately.length > 1 ? now - this.countedLately[0]!.at : 0;
     const perMs = since > 0 ? this.countedLately.slice(1).reduce((n, c) => n + c.counted, 0) / since : 0;
+    this.countedRate = perMs;
     const plan = pollPlan({
       minuteMs: 60_000 / t.scale,
       pollIntervalMs: t.pollIntervalMs,
@@ -120,7 +132,7 @@ export class PollSchedule {
       idleRepos: idle.length,
       idlePoints: idle.length ? idlePoints / idle.length : 0,
       ...(this.lastSweep !== undefined ? { periodMs: now - this.lastSweep } : {}),
-      tickCounted: perMs * t.pollIntervalMs,
+      tickCounted: this.countedRate * t.pollIntervalMs,
       primary: budget,
       now,
       policy: this.policy,

@@ -16,8 +16,12 @@ export interface QuickLookDeps {
   policy?: Partial<QuickLookPolicy>;
   /** time between full ticks (the poll schedule may stretch it); without it, the poll interval */
   tickMs?: () => number;
-  /** the poll schedule's word on the latest tick: whether it listed idle repositories in turn, and what a tick without them costs */
-  ticks?: { lastSwept(): boolean; earlyTickPoints(): number };
+  /**
+   * The poll schedule's word on the ticks: whether the latest listed idle repositories in turn,
+   * what a tick without them costs, and what ticks count against the primary limit lately (the
+   * first sweep's one-off first listings left out)
+   */
+  ticks?: { lastSwept(): boolean; earlyTickPoints(): number; countedPerTick(): number };
 }
 
 /** A full tick's points and counted requests, and the points of an early one (no idle sweep). */
@@ -62,7 +66,8 @@ export class QuickLook {
     const last = { points: tick.points - (before?.points ?? 0), counted: counted(before?.primary, tick.primary) };
     // An early tick skips the idle sweep: the full ticks' share is still a full tick's cost.
     if (this.d.ticks?.lastSwept() ?? true) this.fullTick = last;
-    const cost = { ...(this.fullTick ?? last), early: this.d.ticks?.earlyTickPoints() ?? (this.fullTick ?? last).points };
+    const full = this.fullTick ?? last;
+    const cost = { points: full.points, counted: this.d.ticks?.countedPerTick() ?? full.counted, early: this.d.ticks?.earlyTickPoints() ?? full.points };
     try {
       await this.loop(signal, wake, pauseStart, cost);
     } catch (e) {
