@@ -21,7 +21,7 @@ let slots: CloneSlots;
 // a clock that never moves: every entry takes 0 s, so the spacing of starts (test/lock-spacing.test.ts) is nil here
 beforeAll(async () => {
   h = await startPve(CLUSTER);
-  slots = new CloneSlots(createProxmoxClient({ url: h.info.url, tokenId: h.info.tokenId, tokenSecret: h.info.tokenSecret, verifySsl: true, queryTimeoutMs: 5_000 }), new ManualDaemonClock());
+  slots = new CloneSlots(createProxmoxClient({ url: h.info.url, tokenId: h.info.tokenId, tokenSecret: h.info.tokenSecret, verifySsl: true, queryTimeoutMs: 5_000 }), { clock: new ManualDaemonClock(), lockWaitMs: 5_000 });
 });
 afterAll(async () => h.close());
 

@@ -9,7 +9,7 @@ import { ManualDaemonClock, settle } from './helpers/manual-daemon-clock.js';
 /** Entries that run until the test ends them; `started` lists them in start order with the time (s after t0). */
 function harness(limit = 2) {
   const clock = new ManualDaemonClock();
-  const slots = new SpacedSlots(clock, limit);
+  const slots = new SpacedSlots(clock, limit, 5_000);
   const t0 = clock.now();
   const started: string[] = [];
   const ends = new Map<string, { ok: () => void; fail: () => void }>();
@@ -35,33 +35,33 @@ it('two clones queued together: the second starts only once the first ended (no 
   for (const n of ['a', 'b', 'c', 'd', 'e']) h.submit(n);
   await settle();
   expect(h.started).toEqual(['a@0']);
-  await h.clock.advance(10_000); // a clone takes 10 s: nothing else started meanwhile
+  await h.clock.advance(8_000); // a clone takes 8 s: nothing else started meanwhile
   expect(h.started).toEqual(['a@0']);
   await h.end('a');
-  expect(h.slots.estimate('clone')).toBe(10_000);
-  // b alone on the lock: at once; c when b is projected done in 5 s (b's start + 10 s − 5 s)
-  expect(h.started).toEqual(['a@0', 'b@10']);
-  await h.clock.advance(4_999);
-  expect(h.started).toEqual(['a@0', 'b@10']);
+  expect(h.slots.estimate('clone')).toBe(8_000);
+  // b alone on the lock: at once; c when b is projected done in 4 s (b's start + 8 s − 4 s)
+  expect(h.started).toEqual(['a@0', 'b@8']);
+  await h.clock.advance(3_999);
+  expect(h.started).toEqual(['a@0', 'b@8']);
   await h.clock.advance(1);
-  expect(h.started).toEqual(['a@0', 'b@10', 'c@15']);
-  // two in flight: d waits for a slot, then for c's projection (b's end + 10 s) less 5 s
-  await h.clock.advance(5_000);
+  expect(h.started).toEqual(['a@0', 'b@8', 'c@12']);
+  // two in flight: d waits for a slot, then for c's projection (b's end + 8 s) less 4 s
+  await h.clock.advance(4_000);
   await h.end('b');
-  expect(h.started).toEqual(['a@0', 'b@10', 'c@15']);
-  await h.clock.advance(4_999);
-  expect(h.started).toEqual(['a@0', 'b@10', 'c@15']);
+  expect(h.started).toEqual(['a@0', 'b@8', 'c@12']);
+  await h.clock.advance(3_999);
+  expect(h.started).toEqual(['a@0', 'b@8', 'c@12']);
   await h.clock.advance(1);
-  expect(h.started).toEqual(['a@0', 'b@10', 'c@15', 'd@25']);
-  // c's sample counts from b's end (20 s), not its start: it waited for b; 11 s > 10 s replaces the estimate
-  await h.clock.advance(6_000);
+  expect(h.started).toEqual(['a@0', 'b@8', 'c@12', 'd@20']);
+  // c's sample counts from b's end (16 s), not its start: it waited for b; 9 s > 8 s replaces the estimate
+  await h.clock.advance(5_000);
   await h.end('c');
-  expect(h.slots.estimate('clone')).toBe(11_000);
-  // d projected done at max(c's end 31, d's start 25) + 11 = 42; e at 42 − 5.5
-  await h.clock.advance(5_499);
+  expect(h.slots.estimate('clone')).toBe(9_000);
+  // d projected done at max(c's end 25, d's start 20) + 9 = 34; e at 34 − 4.5
+  await h.clock.advance(4_499);
   expect(h.started).toHaveLength(4);
   await h.clock.advance(1);
-  expect(h.started.at(-1)).toBe('e@36.5');
+  expect(h.started.at(-1)).toBe('e@29.5');
   await h.clock.advance(10_000);
   await h.end('d');
   await h.end('e');
@@ -135,6 +135,26 @@ it('a destroy runs alone until destroys have an estimate of their own, and a fai
   await h.clock.advance(2_000);
   await h.end('y');
   expect(h.slots.estimate('destroy')).toBe(2_000);
+  await h.done();
+});
+
+it('entries slower than PVE\'s timeout start at most 5 s before the lock is projected free, not half an entry', async () => {
+  const h = harness();
+  h.submit('a');
+  h.submit('b');
+  h.submit('c');
+  await settle();
+  await h.clock.advance(22_000); // two locked steps of 11 s
+  await h.end('a');
+  expect(h.started).toEqual(['a@0', 'b@22']);
+  // b projected done at 44 s: c at 39 s (at 33 s, half of b, it would wait 11 s and time out)
+  await h.clock.advance(16_999);
+  expect(h.started).toEqual(['a@0', 'b@22']);
+  await h.clock.advance(1);
+  expect(h.started).toEqual(['a@0', 'b@22', 'c@39']);
+  await h.clock.advance(5_000);
+  await h.end('b');
+  await h.end('c');
   await h.done();
 });
 

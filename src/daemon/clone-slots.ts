@@ -49,7 +49,12 @@ export class CloneSlots {
   /** storage@node → shared or not */
   private readonly shared = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly proxmox: ProxmoxApi, private readonly clock: Clock, private readonly limits: CloneSlotLimits = DEFAULT_CLONE_SLOTS) {}
+  constructor(
+    private readonly proxmox: ProxmoxApi,
+    /** the daemon's clock and Timings.lockWaitMs: the spacing of linked slots (lock-spacing.ts) */
+    private readonly spacing: { clock: Clock; lockWaitMs: number },
+    private readonly limits: CloneSlotLimits = DEFAULT_CLONE_SLOTS,
+  ) {}
 
   /** Runs `f` (the clone request and its task) in a slot of the storage lock it will take. */
   async run(t: CloneTarget, f: () => Promise<void>): Promise<void> {
@@ -71,7 +76,7 @@ export class CloneSlots {
 
   private linked(key: string, kind: SpacedKind, f: () => Promise<void>): Promise<void> {
     let s = this.spaced.get(key);
-    if (!s) this.spaced.set(key, (s = new SpacedSlots(this.clock, this.limits.linked)));
+    if (!s) this.spaced.set(key, (s = new SpacedSlots(this.spacing.clock, this.limits.linked, this.spacing.lockWaitMs)));
     return s.run(kind, f);
   }
 

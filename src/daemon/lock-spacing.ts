@@ -7,7 +7,8 @@
  * one step, and two started together can make the second wait out PVE's 10 s. Entries of a lock
  * therefore start apart: as long as another runs, an entry starts only once the lock is projected
  * free within half an entry's time, so it waits for the lock half an entry at most and the two
- * interleave instead of queueing at once.
+ * interleave instead of queueing at once — and within 5 s at most, half of PVE's timeout, however
+ * long the entries are: on a storage that slow, a clone started earlier would be one that times out.
  *
  * The projection: each kind (clone, destroy) has an estimate per lock, how long an entry keeps the
  * lock busy once it could have it: measured on the daemon's clock from its start, or from the end
@@ -38,7 +39,8 @@ export class SpacedSlots {
   private lastEnd = -Infinity;
   private alarm?: { at: number; stop: AbortController };
 
-  constructor(private readonly clock: Clock, private readonly limit: number) {}
+  /** `maxWaitMs`: the longest an entry is started to wait for the lock (Timings.lockWaitMs, half of PVE's 10 s) */
+  constructor(private readonly clock: Clock, private readonly limit: number, private readonly maxWaitMs: number) {}
 
   /** Runs `f` once a slot is free and the spacing allows, FIFO. */
   async run(kind: SpacedKind, f: () => Promise<void>): Promise<void> {
@@ -88,7 +90,7 @@ export class SpacedSlots {
       done = Math.max(done, e.start) + est;
       if (done < now) return undefined;
     }
-    return done - own / 2;
+    return done - Math.min(own / 2, this.maxWaitMs);
   }
 
   private end(entry: Entry, ok: boolean): void {
