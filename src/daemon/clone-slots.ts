@@ -4,11 +4,11 @@
  * lock for the whole cluster for a shared one) and fails a clone that waited 10 s for it; the
  * copies of full clones share the storage's bandwidth. So clones are limited per storage lock,
  * not per node: two linked clones in flight per lock, their starts spaced (lock-spacing.ts) so that
- * the second asks for the lock about when the first is done with it, not together with it: the lock
+ * the second asks for the lock late in the first one's use of it, not together with it: the lock
  * is unfair and a clone's locked steps come back to back, so a clone that asks just after another
  * took it waits for the other's whole locked sequence, not one step. Spaced, a clone waits for the
- * lock about half a clone's time at most, and the lock is never idle while the daemon polls a task
- * that ended. Full clones have their own two slots per storage, so a linked clone never queues
+ * lock about half a clone's time and 5 s at most, and the lock is never idle while the daemon polls
+ * a task that ended. Full clones have their own two slots per storage, so a linked clone never queues
  * behind minutes of copying: a third copy would gain nothing (N copies at once each take N times as
  * long), a second overlaps its allocation and the daemon's gaps with the first's copy (their starts
  * are not spaced: a copy's time says nothing of its allocations'). A destroy frees its volumes

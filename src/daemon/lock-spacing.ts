@@ -1,10 +1,11 @@
 /**
- * The linked slots of one storage lock, with their starts spaced in time. Proxmox's lock is unfair
- * (a cfs waiter retries its mkdir once a second; flock wakes any waiter), and the locked steps of a
- * linked clone (cloud-init volume, then base disk) or of a destroy (one vdisk_free per volume) come
- * back to back: whoever holds the lock when a step ends takes it again at once for the next. So a
- * clone that asks just after another took the lock waits for that one's whole locked sequence, not
- * one step, and two started together can make the second wait out PVE's 10 s. Entries of a lock
+ * The linked slots of one storage lock, with their starts spaced in time. A shared storage's cfs
+ * lock is unfair (a waiter retries its mkdir once a second) and the locked steps of a linked clone
+ * (cloud-init volume, then base disk) or of a destroy (one vdisk_free per volume) come back to
+ * back, so the holder takes the lock again at once for its next step: a clone that asks just after
+ * another took the lock waits for that one's whole locked sequence, not one step (a local flock is
+ * handed to a waiter at once: one step), and two started together can make the second wait out
+ * PVE's 10 s. Entries of a lock
  * therefore start apart: as long as another runs, an entry starts only once the lock is projected
  * free within half an entry's time, so it waits for the lock half an entry at most and the two
  * interleave instead of queueing at once — and within 5 s at most, half of PVE's timeout, however
