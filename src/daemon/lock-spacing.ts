@@ -58,7 +58,7 @@ export class SpacedSlots {
     }
   }
 
-  /** The estimate of `kind` on this lock, once one ended (for the log and tests). */
+  /** The estimate of `kind` on this lock, once one of that kind ended (what the tests check the update rule by). */
   estimate(kind: SpacedKind): number | undefined {
     return this.estimates.get(kind);
   }
