@@ -5,6 +5,7 @@
  */
 import { CloneSlots, type CloneTarget } from '../src/daemon/clone-slots.js';
 import { createProxmoxClient } from '../src/proxmox/client.js';
+import { ManualDaemonClock } from './helpers/manual-daemon-clock.js';
 import { startPve, WIDE_ACCESS, type PveHarness } from './helpers/pve-sim.js';
 
 const CLUSTER = `nodes: [{name: pve1, memory_mb: 8192}, {name: pve2, memory_mb: 8192}]
@@ -17,9 +18,10 @@ ${WIDE_ACCESS}`;
 
 let h: PveHarness;
 let slots: CloneSlots;
+// a clock that never moves: every entry takes 0 s, so the spacing of starts (test/lock-spacing.test.ts) is nil here
 beforeAll(async () => {
   h = await startPve(CLUSTER);
-  slots = new CloneSlots(createProxmoxClient({ url: h.info.url, tokenId: h.info.tokenId, tokenSecret: h.info.tokenSecret, verifySsl: true, queryTimeoutMs: 5_000 }));
+  slots = new CloneSlots(createProxmoxClient({ url: h.info.url, tokenId: h.info.tokenId, tokenSecret: h.info.tokenSecret, verifySsl: true, queryTimeoutMs: 5_000 }), { clock: new ManualDaemonClock(), lockWaitMs: 5_000 });
 });
 afterAll(async () => h.close());
 

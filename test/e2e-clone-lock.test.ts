@@ -1,3 +1,4 @@
+import type { DemoOptions } from '../src/cli/demo.js';
 import type { Simulator } from '../src/sim/simulator.js';
 import { leakedSecrets, runE2e, zeroLeaks } from './helpers/e2e.js';
 
@@ -22,9 +23,10 @@ workload:
   - {at: 0s, repo: acme/app, jobs: 8, labels: [self-hosted, linux, ubuntu-24.04], duration: 30s}
 `;
 
-async function run(storageLock: string) {
+async function run(storageLock: string, during?: DemoOptions['during']) {
   let lockFailures: string[] = [];
   const r = await runE2e(scenario(storageLock), {
+    ...(during ? { during } : {}),
     inspect: (sim: Simulator) => {
       lockFailures = sim.ctx.recorder.events.map((e) => e.what).filter((w) => w.includes("cfs-lock 'storage-ceph' error: got lock request timeout"));
     },
@@ -46,8 +48,13 @@ describe('e2e: clones on a shared storage\'s cluster-wide lock', () => {
     expect(retried).toEqual([]);
   }, 600_000);
 
-  it('steps slower than the timeout (an overloaded storage): clones that time out are retried until every job has its runner', async () => {
-    const { lockFailures, retried } = await run('11s');
+  it('a storage that slows down past the timeout (steps of 5 s, then 11 s): clones spaced for the old steps time out and are retried until every job has its runner', async () => {
+    // The daemon spaces clones by how long the last ones took (clone-slots.ts): were the steps that
+    // slow from the start, no clone would wait more than 5 s. So the storage slows down once the first clone
+    // is under way; the next that waits behind an 11 s one waits through both its steps.
+    const { lockFailures, retried } = await run('5s', (sim) => {
+      if (sim.ctx.recorder.events.some((e) => e.what.includes('cloning'))) sim.ctx.scenario.proxmox.timings.storageLockMs = 11_000;
+    });
     expect(lockFailures.length).toBeGreaterThan(0);
     expect(retried.length).toBeGreaterThan(0);
   }, 600_000);

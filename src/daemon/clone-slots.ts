@@ -3,16 +3,22 @@
  * step of a clone (pve-storage cluster_lock_storage: a flock per node for a local storage, one cfs
  * lock for the whole cluster for a shared one) and fails a clone that waited 10 s for it; the
  * copies of full clones share the storage's bandwidth. So clones are limited per storage lock,
- * not per node: with two in flight a clone waits behind at most one other's step, which is safe
- * for any step under 10 s, and the lock is never idle while the daemon polls a task that ended.
- * Full clones have their own two slots per storage, so a linked clone never queues behind minutes
- * of copying: a third copy would gain nothing (N copies at once each take N times as long), a
- * second overlaps its allocation and the daemon's gaps with the first's copy. A destroy frees its
- * volumes under the same lock (vdisk_free), so it takes a linked slot too. See
- * docs/simulator.md "Locks during a clone" and the measurements in README "Clone concurrency".
+ * not per node: two linked clones in flight per lock, their starts spaced (lock-spacing.ts) so that
+ * the second asks for the lock late in the first one's use of it, not together with it: the lock
+ * is unfair and a clone's locked steps come back to back, so a clone that asks just after another
+ * took it waits for the other's whole locked sequence, not one step. Spaced, a clone waits for the
+ * lock about half a clone's time and 5 s at most, and the lock is never idle while the daemon polls
+ * a task that ended. Full clones have their own two slots per storage, so a linked clone never queues
+ * behind minutes of copying: a third copy would gain nothing (N copies at once each take N times as
+ * long), a second overlaps its allocation and the daemon's gaps with the first's copy (their starts
+ * are not spaced: a copy's time says nothing of its allocations'). A destroy frees its volumes
+ * under the same lock (vdisk_free), so it takes a linked slot too. See docs/simulator.md "Locks
+ * during a clone" and the measurements in README "Clone concurrency".
  */
 import PQueue from 'p-queue';
+import type { Clock } from '../clock.js';
 import type { ProxmoxApi, VmConfigValue } from '../proxmox/api.js';
+import { SpacedSlots, type SpacedKind } from './lock-spacing.js';
 
 export interface CloneSlotLimits {
   /** linked clones at once per storage lock (2) */
@@ -34,18 +40,27 @@ export interface CloneTarget {
 const DISK = /^(scsi|virtio|sata|ide)\d+$/;
 
 export class CloneSlots {
+  /** full clones per storage */
   private readonly queues = new Map<string, PQueue>();
+  /** linked clones and destroys per storage lock */
+  private readonly spaced = new Map<string, SpacedSlots>();
   /** node/template → the template's disk storage and whether it is shared (asked once, by the first clone) */
   private readonly storages = new Map<string, Promise<{ storage: string; shared: boolean } | undefined>>();
   /** storage@node → shared or not */
   private readonly shared = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly proxmox: ProxmoxApi, private readonly limits: CloneSlotLimits = DEFAULT_CLONE_SLOTS) {}
+  constructor(
+    private readonly proxmox: ProxmoxApi,
+    /** the daemon's clock and Timings.lockWaitMs: the spacing of linked slots (lock-spacing.ts) */
+    private readonly spacing: { clock: Clock; lockWaitMs: number },
+    private readonly limits: CloneSlotLimits = DEFAULT_CLONE_SLOTS,
+  ) {}
 
   /** Runs `f` (the clone request and its task) in a slot of the storage lock it will take. */
   async run(t: CloneTarget, f: () => Promise<void>): Promise<void> {
     const key = await this.lockOf(t);
-    await this.queue(`${t.full ? 'full' : 'linked'} ${key}`, t.full ? this.limits.full : this.limits.linked).add(f);
+    if (t.full) await this.queue(key).add(f);
+    else await this.linked(key, 'clone', f);
   }
 
   /**
@@ -56,12 +71,18 @@ export class CloneSlots {
     const storage = diskStorage(config);
     const shared = storage === undefined ? undefined : await this.isShared(node, storage).catch(() => undefined);
     const key = storage === undefined || shared === undefined ? `node ${node}` : shared ? `storage ${storage}` : `storage ${storage}@${node}`;
-    await this.queue(`linked ${key}`, this.limits.linked).add(f);
+    await this.linked(key, 'destroy', f);
   }
 
-  private queue(id: string, concurrency: number): PQueue {
-    let q = this.queues.get(id);
-    if (!q) this.queues.set(id, (q = new PQueue({ concurrency })));
+  private linked(key: string, kind: SpacedKind, f: () => Promise<void>): Promise<void> {
+    let s = this.spaced.get(key);
+    if (!s) this.spaced.set(key, (s = new SpacedSlots(this.spacing.clock, this.limits.linked, this.spacing.lockWaitMs)));
+    return s.run(kind, f);
+  }
+
+  private queue(key: string): PQueue {
+    let q = this.queues.get(key);
+    if (!q) this.queues.set(key, (q = new PQueue({ concurrency: this.limits.full })));
     return q;
   }
 

@@ -13,7 +13,7 @@ export class ProxmoxSteps {
   readonly cloneSlots: CloneSlots;
 
   constructor(private readonly d: { proxmox: ProxmoxApi; clock: Clock; log: Logger; timings: Timings; cloneSlots?: CloneSlotLimits }) {
-    this.cloneSlots = new CloneSlots(d.proxmox, d.cloneSlots);
+    this.cloneSlots = new CloneSlots(d.proxmox, { clock: d.clock, lockWaitMs: d.timings.lockWaitMs }, d.cloneSlots);
   }
 
   wait(upid: string, operation: string, timeoutMs: number): Promise<void> {

@@ -28,6 +28,8 @@ export interface Timings {
   /** first delay before retrying a Proxmox lock contention; doubles */
   lockRetryMs: number;
   lockRetries: number;
+  /** the longest a linked clone or destroy is started to wait for its storage lock: half of PVE's 10 s (lock-spacing.ts) */
+  lockWaitMs: number;
   vmidCooldownMs: number;
   /**
    * how long /cluster/resources may lag behind a VM (pvestatd refreshes status, name and memory
@@ -74,6 +76,7 @@ export function defaultTimings(pollIntervalMs: number): Timings {
     agentPollMs: 2000,
     lockRetryMs: 1000,
     lockRetries: 4,
+    lockWaitMs: 5_000,
     vmidCooldownMs: 60_000,
     statusLagMs: 30_000,
     hiddenReprobeMs: 5 * 60_000,
