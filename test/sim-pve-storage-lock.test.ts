@@ -18,8 +18,18 @@ let h: PveHarness;
 let clock: ManualClock;
 afterEach(async () => h.close());
 
-async function open(timings: string): Promise<void> {
-  clock = new ManualClock();
+/** Every timer fires `lateMs` after it is due: the real-time clock under load, at a high --speed. */
+class LateClock extends ManualClock {
+  constructor(private readonly lateMs: number) {
+    super();
+  }
+  override after(ms: number, fn: () => void): () => void {
+    return super.after(ms + this.lateMs, fn);
+  }
+}
+
+async function open(timings: string, lateMs = 0): Promise<void> {
+  clock = lateMs ? new LateClock(lateMs) : new ManualClock();
   h = await startPve(cluster(timings), { clock });
 }
 
@@ -99,6 +109,17 @@ describe('the storage lock around the storage steps of a clone', () => {
     expect(failed.exitstatus).toBe("clone failed: cfs-lock 'storage-ceph' error: got lock request timeout");
     expect(failed.log).toContain("trying to acquire cfs lock 'storage-ceph' ...");
     expect((await task(a)).status).toBe('running');
+  });
+
+  it('timers that come late do not stretch a cfs waiter\'s 10 s: it counts the time that passed, as PVE\'s accurate sleeps do', async () => {
+    // A's two steps of 5.25 s end at 10.8 s (late too); 150 ms late each, ten sleeps counted as
+    // slept would last 11.4 s, and the waiter would find the lock free at its try after 10.8 s
+    await open('clone: 10500ms, storage_lock: 5250ms', 150);
+    const a = await clone('pve1', 9001, 201);
+    const b = await clone('pve2', 9101, 202);
+    const ends = await runUntilStopped([b], 30_000);
+    expect(ends[0]!.exitstatus).toBe("clone failed: cfs-lock 'storage-ceph' error: got lock request timeout");
+    expect((await task(a)).exitstatus).toBe('OK');
   });
 
   it('a freed cfs lock is only taken at the waiter\'s next try', async () => {

@@ -90,9 +90,14 @@ export class StorageLocks {
   /** cfs_lock's loop, step for step: try, sleep, try, … until the sleeps would reach the timeout. */
   private pollCfs(k: string, storage: string, log: string[], work: () => void, failed: (message: string) => void): void {
     const timeoutS = STORAGE_LOCK_TIMEOUT_MS / 1000;
+    const since = this.clock.nowMs();
     let sleptUs = 0;
     const attempt = () => {
       if (!this.held.has(k)) return work();
+      // PVE's sleeps are accurate to the millisecond; the simulator's timers come late under load
+      // (at --speed 20, 5 ms late is 0.1 s of scenario time a sleep), which would let a waiter
+      // give up later than PVE's would: what it slept counts as at least the time that passed.
+      sleptUs = Math.max(sleptUs, (this.clock.nowMs() - since) * 1000);
       const sleptS = Math.floor(sleptUs / 1e6);
       const remainingS = Math.max(timeoutS - sleptS, 1);
       const sleepUs = Math.min(remainingS, 10) * 100_000;
