@@ -31,6 +31,8 @@ const MAX_AWAITED = 1000;
 export class Nudges {
   /** announced queued jobs not yet listed: job id → follow-ups already made */
   private readonly awaited = new Map<number, number>();
+  /** the repository of each awaited job: a follow-up lists it again (an early tick lists only the active and the named) */
+  private readonly repoOf = new Map<number, string>();
   private windowOpen = false;
   private pendingInWindow = 0;
   private followUpAt: number | undefined;
@@ -44,24 +46,32 @@ export class Nudges {
 
   /** A workflow_job `queued` delivery: wake the loop (debounced) and watch for the job being listed. */
   queued(jobId: number, repo: string): void {
-    if (this.awaited.size < MAX_AWAITED) this.awaited.set(jobId, this.awaited.get(jobId) ?? 0);
+    if (this.awaited.size < MAX_AWAITED) {
+      this.awaited.set(jobId, this.awaited.get(jobId) ?? 0);
+      this.repoOf.set(jobId, repo);
+    }
     this.d.target.due?.(repo);
     this.request(`job ${jobId} queued in ${repo} (webhook)`);
   }
 
   /** The job left the queue (in_progress, completed): nothing to look again for. */
   left(jobId: number): void {
+    this.forget(jobId);
+  }
+
+  private forget(jobId: number): void {
     this.awaited.delete(jobId);
+    this.repoOf.delete(jobId);
   }
 
   /** After each tick, with the ids of the queued jobs it listed. */
   ticked(listed: ReadonlySet<number>): void {
-    for (const id of listed) this.awaited.delete(id);
+    for (const id of listed) this.forget(id);
     if (this.awaited.size === 0 || this.followUpAt !== undefined) return;
     let tries = Infinity;
     for (const [id, n] of this.awaited) {
       if (n >= this.t.followUps) {
-        this.awaited.delete(id);
+        this.forget(id);
         this.d.log.debug(`job ${id} was announced queued by a webhook but is still not listed after ${n} looks; polling takes over`);
       } else tries = Math.min(tries, n);
     }
@@ -71,7 +81,12 @@ export class Nudges {
     this.followUpAt = this.d.clock.now() + delay;
     void this.d.clock.sleep(delay, this.stopped.signal).then(() => {
       this.followUpAt = undefined;
-      if (!this.stopped.signal.aborted) this.d.target.nudge(`${this.awaited.size} job(s) announced by webhook not listed yet`);
+      if (this.stopped.signal.aborted) return;
+      for (const id of this.awaited.keys()) {
+        const repo = this.repoOf.get(id);
+        if (repo !== undefined) this.d.target.due?.(repo);
+      }
+      this.d.target.nudge(`${this.awaited.size} job(s) announced by webhook not listed yet`);
     });
   }
 
