@@ -46,7 +46,7 @@ describe('quickLookPlan', () => {
     const p = quickLookPlan(input());
     // S = 720, T = 136, Q = 292: 146 for looks (3 points each), 146 for early ticks (34 each):
     // ticks at most 4 + 146/34 a minute
-    expect(p).toEqual({ on: true, everyMs: 2000, repos: 3, tickGapMs: expect.closeTo(MIN / (4 + 146 / 34), 6), pointsPerMinute: 292, tickPointsPerMinute: 136 });
+    expect(p).toEqual({ on: true, everyMs: 2000, repos: 3, tickGapMs: expect.closeTo(MIN / (4 + 146 / 34), 6), earlyTicksPerMinute: expect.closeTo(146 / 34, 6), pointsPerMinute: 292, tickPointsPerMinute: 136 });
   });
 
   it('spaces early ticks by what they cost: one without the idle sweep (15 points of a 124-point full tick) may come sooner', () => {

@@ -54,7 +54,7 @@ describe('PollSchedule', () => {
     expect(tick(NOW + 6 * 15_000).has('acme/r250')).toBe(false);
   });
 
-  it('an early tick within half an interval of the last sweep lists only the active and the named repositories; the next full tick lists the idle ones the whole period allows', () => {
+  it('an early tick within an interval of the last sweep lists only the active and the named repositories; the next full tick lists the idle ones the whole period allows', () => {
     const { tick, activity, schedule } = setUp();
     activity.saw('acme/r299', [7], 0, NOW);
     expect(tick(NOW).size).toBe(30);
@@ -79,18 +79,18 @@ describe('PollSchedule', () => {
     expect([...tick(NOW + 1_000)].sort()).toEqual(named);
   });
 
-  it('early ticks coming often never starve the idle repositories: a tick past half an interval sweeps', () => {
+  it('early ticks coming often never starve the idle repositories: the first tick an interval after the last sweep sweeps', () => {
     const { tick } = setUp();
     const seen = new Set<string>();
     let listings = 0;
-    // a tick every 5 s for 10 minutes: every other one is 10 s after the last sweep, past half an interval
+    // a tick every 5 s for 10 minutes: every third one is 15 s after the last sweep
     for (let t = 0; t <= 600_000; t += 5_000) {
       const chosen = tick(NOW + t);
       listings += chosen.size;
       for (const r of chosen) seen.add(r);
     }
     expect(seen.size).toBe(300);
-    // and sweeping every 10 s spends 10 s worth each time, not an interval's: 360 points a minute, 3 each
+    // and the sweeps spend 360 points a minute in all, 3 a repository
     expect(listings).toBeLessThanOrEqual(10 * 120 + 30);
     expect(listings).toBeGreaterThanOrEqual(10 * 120 - 30);
   });

@@ -217,6 +217,30 @@ describe('quick looks between full ticks (no webhook)', () => {
     expect(looks.length).toBeGreaterThan(0);
   });
 
+  it('early ticks come at once while the minute has room, and never more a minute than the plan allows', async () => {
+    // 20 repositories, so the full ticks cost enough that the early ones are few a minute
+    const repos = Array.from({ length: 20 }, (_, i) => `acme/r${String(i).padStart(2, '0')}`);
+    h = await start(repos);
+    h.sim.queueRun('acme/r00', 'CI', [{ labels: GPU, durationMs: 600_000 }], false);
+    h.clock.advance(3_000);
+    await h.runTo(3_000 + 1);
+    // a new run every 6 s for two minutes: more than the early ticks may chase
+    for (let t = 3_000; t < 123_000; t += 6_000) {
+      h.sim.queueRun('acme/r00', 'CI', [{ labels: GPU, durationMs: 600_000 }], false);
+      await h.runTo(t + 6_000);
+    }
+    const plan = h.quickLook.lastPlan;
+    if (!plan?.on) throw new Error(`quick looks off: ${JSON.stringify(plan)}`);
+    const allowed = Math.floor(plan.earlyTicksPerMinute);
+    expect(allowed).toBeGreaterThanOrEqual(1);
+    expect(allowed).toBeLessThan(10);
+    const early = h.lines.filter((l) => l.includes('which the last tick did not see: early tick')).length;
+    expect(early).toBeGreaterThanOrEqual(2 * allowed - 1);
+    // in any minute: the full ticks (4, one more at a window's edge) and at most `allowed` early ones
+    const ticks = tickTimes(h.log, 'acme/r00');
+    for (const from of ticks) expect(ticks.filter((t) => t >= from && t < from + 60_000).length).toBeLessThanOrEqual(5 + allowed);
+  });
+
   it('makes no quick look when the full ticks already spend the secondary budget (60 repositories at 15 s)', async () => {
     const repos = Array.from({ length: 60 }, (_, i) => `acme/r${String(i).padStart(2, '0')}`);
     h = await start(repos);
@@ -239,13 +263,18 @@ describe('quick looks between full ticks (no webhook)', () => {
     h = await start(repos, { schedule: true });
     h.sim.queueRun('acme/r000', 'CI', [{ labels: GPU, durationMs: 600_000 }], false);
     h.clock.advance(3_000);
-    await h.runTo(3_000 + 2 * POLL + 1);
+    // queued 2 s before the tick at 33 s, listed from 34 s: the tick misses it, the look at 35 s sees it
+    await h.runTo(3_000 + 2 * POLL - 2_000 + 1);
     const late = h.sim.queueRun('acme/r000', 'CI', [{ labels: GPU, durationMs: 60_000 }], false);
+    await h.runTo(3_000 + 2 * POLL + 1);
     const ticksBefore = tickTimes(h.log, 'acme/r000').length;
     await h.runTo(3_000 + 3 * POLL - 1);
     expect(h.quickLook.lastPlan).toMatchObject({ on: true });
     expect(h.lines.filter((l) => l.includes('no quick looks: primary limit'))).toEqual([]);
-    // seen by a look and an early tick before the next full tick was due
+    // seen by a look, and the early tick it woke came at once, the first this minute (spread evenly,
+    // the early ticks the full ticks' ~90 points leave room for would come 2.5 s after a tick)
+    const sawAt = queuedListings(h.log, 'acme/r000').find((r) => r.t > 33_001 && r.status === 200)!.t;
+    expect(firstJobsRead(h.log, late)).toBe(sawAt);
     expect(firstJobsRead(h.log, late)).toBeLessThan(3_000 + 3 * POLL);
     expect(tickTimes(h.log, 'acme/r000').length).toBeGreaterThan(ticksBefore);
   });

@@ -69,7 +69,7 @@ export class PollSchedule {
 
   /**
    * Points of a tick that lists only what every tick lists (the active repositories, organisations,
-   * runners of scopes holding our VMs): an early tick within half an interval of the last sweep.
+   * runners of scopes holding our VMs): an early tick within an interval of the last sweep.
    */
   earlyTickPoints(): number {
     return this.fixedPoints;
@@ -140,11 +140,12 @@ export class PollSchedule {
     this.budgetBefore = budget;
     this.plan = plan;
     this.fixedPoints = fixed;
-    // A tick that comes early (a quick look saw a run, freed capacity, a webhook) within half an
-    // interval of the last sweep lists only the every-tick set and what a webhook named: the idle
-    // repositories' turn is paid by the period since the sweep, so early ticks neither spend it
-    // twice nor, coming often, starve it (the next tick past half an interval sweeps).
-    this.swept = this.lastSweep === undefined || now - this.lastSweep >= plan.tickMs / 2;
+    // A tick that comes early (a quick look saw a run, freed capacity, a webhook) within an
+    // interval of the last sweep lists only the every-tick set and what a webhook named, so it is
+    // quick and cheap: the idle repositories' turn is paid by the period since the sweep, so early
+    // ticks neither spend it twice nor, coming often, starve it (the first tick an interval after
+    // the last sweep sweeps, whatever woke it).
+    this.swept = this.lastSweep === undefined || now - this.lastSweep >= plan.tickMs;
     if (this.swept) this.lastSweep = now;
     // Named by a webhook: first in line, within the idle allotment (a flood waits its turn).
     const named = idle.filter((r) => this.nudged.has(r.repo.toLowerCase()));

@@ -46,6 +46,8 @@ interface Mark {
  */
 export class QuickLook {
   private afterPause: Mark | undefined;
+  /** when looks woke the loop for an early tick, over the last minute */
+  private readonly earlyWakes: number[] = [];
   /** what the latest full tick (one that listed idle repositories in turn) cost */
   private fullTick: { points: number; counted: number } | undefined;
   private cursor = 0;
@@ -87,15 +89,31 @@ export class QuickLook {
       const found = await this.look(this.batch(active, plan.repos), signal);
       if (signal.aborted || found === 'stop') return;
       if (found) {
-        const wait = pauseStart + plan.tickGapMs - this.d.clock.now();
+        const wait = this.earlyWait(plan, pauseStart);
         if (wait > 0) await this.d.clock.sleep(wait, signal);
         if (signal.aborted) return;
+        this.earlyWakes.push(this.d.clock.now());
         const why = `quick look: run ${found.runId} queued in ${found.repo}, which the last tick did not see`;
         this.d.log.info(`${why}: early tick`, { repo: found.repo });
         wake(why);
         return;
       }
     }
+  }
+
+  /**
+   * How long an early tick waits: none while fewer early ticks than the plan allows a minute came in
+   * the last one (jobs come in bursts; a rate spread evenly as a gap made each wait most of one),
+   * else until the oldest of them is a minute old. Under one a minute, the plan's average gap.
+   */
+  private earlyWait(plan: Extract<QuickLookPlan, { on: true }>, pauseStart: number): number {
+    const now = this.d.clock.now();
+    const minute = 60_000 / this.d.timings.scale;
+    while (this.earlyWakes.length > 0 && this.earlyWakes[0]! <= now - minute) this.earlyWakes.shift();
+    const allowed = Math.floor(plan.earlyTicksPerMinute);
+    if (allowed < 1) return pauseStart + plan.tickGapMs - now;
+    if (this.earlyWakes.length < allowed) return 0;
+    return this.earlyWakes[this.earlyWakes.length - allowed]! + minute - now;
   }
 
   private plan(activeRepos: number, cost: TickCost): QuickLookPlan {

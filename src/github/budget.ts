@@ -74,6 +74,8 @@ export type QuickLookPlan =
       repos: number;
       /** an early tick starts no sooner than this after the previous tick ended */
       tickGapMs: number;
+      /** early ticks the looks may cause in any minute (what `tickGapMs` spaces on average); a burst of them within it is allowed */
+      earlyTicksPerMinute: number;
       /** what looks and the early ticks they cause may spend per minute, at most */
       pointsPerMinute: number;
       /** what the full ticks spend per minute at the poll interval */
@@ -88,7 +90,8 @@ export type QuickLookPlan =
  * points per tick × ticks per minute. Quick looks get Q = share·(S − T), half for the looks
  * themselves (one point per repository looked at) and half for the early ticks they cause (each
  * costs what every tick lists — poll-schedule.ts leaves the idle repositories' turn to the full
- * ticks — and `tickGapMs` spaces them so the tick rate grows by at most that much). Looks,
+ * ticks — at most `earlyTicksPerMinute` in any minute, so the tick rate grows by at most that
+ * much; quick-look.ts lets them come at once while the minute has room). Looks,
  * early ticks and full ticks together stay within T + Q ≤ S; the other (1 − share) of S − T and the
  * margin are left to the executor's writes (5 points each, at most one a second by the client's
  * throttle) and to the unforeseen.
@@ -125,5 +128,5 @@ export function quickLookPlan(i: QuickLookInput): QuickLookPlan {
       return { on: false, why: `primary limit: ${i.primary.remaining} of ${i.primary.limit} left, ${Math.ceil(reserve)} kept for full ticks until the reset and the margin` };
     }
   }
-  return { on: true, everyMs, repos, tickGapMs, pointsPerMinute: q, tickPointsPerMinute };
+  return { on: true, everyMs, repos, tickGapMs, earlyTicksPerMinute: extraTicksPerMinute, pointsPerMinute: q, tickPointsPerMinute };
 }
