@@ -160,6 +160,8 @@ describe('job lifecycle through the runner broker', () => {
     await start('  registration_token_ttl: 30s');
     const url = 'https://github.com/acme/app';
     const { token } = (await octokit.actions.createRegistrationTokenForRepo({ owner, repo })).data;
+    // minted no later than now: it has expired once 30 s more have passed (however long set-up took)
+    const mintedBy = gh.ctx.clock.nowMs();
     const run = gh.sim.queueRun('acme/app', 'CI', [{ labels: ['self-hosted', 'ubuntu-24.04'], durationMs: 5_000 }], false);
     const ok = connect({ kind: 'token', url, token, name: 'pvr-220-eeee', labels: ['self-hosted', 'linux', 'ubuntu-24.04'] });
     expect(ok.id).toEqual(expect.any(Number));
@@ -175,7 +177,7 @@ describe('job lifecycle through the runner broker', () => {
     expect(dup.exits[0]).toMatchObject({ reason: 'rejected', message: expect.stringContaining('same name') });
     expect(wrongScope.exits[0]).toMatchObject({ reason: 'rejected' });
 
-    await until(gh.ctx, () => gh.ctx.clock.nowMs() > 31_000);
+    await until(gh.ctx, () => gh.ctx.clock.nowMs() > mintedBy + 31_000);
     const late = connect({ kind: 'token', url, token, name: 'pvr-222-eeee', labels: ['self-hosted'] });
     expect(late.id).toBeUndefined();
     await until(gh.ctx, () => late.exits.length === 1);

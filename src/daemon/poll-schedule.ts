@@ -139,13 +139,14 @@ export class PollSchedule {
     });
     this.budgetBefore = budget;
     this.plan = plan;
-    this.fixedPoints = fixed;
-    // A tick that comes early (a quick look saw a run, freed capacity, a webhook) within an
-    // interval of the last sweep lists only the every-tick set and what a webhook named, so it is
-    // quick and cheap: the idle repositories' turn is paid by the period since the sweep, so early
-    // ticks neither spend it twice nor, coming often, starve it (the first tick an interval after
-    // the last sweep sweeps, whatever woke it).
-    this.swept = this.lastSweep === undefined || now - this.lastSweep >= plan.tickMs;
+    // when every repository fits every tick, an early tick lists them all, as any tick does
+    this.fixedPoints = plan.limitedBy === undefined ? fixed + idlePoints : fixed;
+    // When not every repository fits every tick, a tick that comes early (a quick look saw a run,
+    // freed capacity, a webhook) within an interval of the last sweep lists only the every-tick set
+    // and what a webhook named, so it is quick and cheap: the idle repositories' turn is paid by the
+    // period since the sweep, so early ticks neither spend it twice nor, coming often, starve it
+    // (the first tick an interval after the last sweep sweeps, whatever woke it).
+    this.swept = plan.limitedBy === undefined || this.lastSweep === undefined || now - this.lastSweep >= plan.tickMs;
     if (this.swept) this.lastSweep = now;
     // Named by a webhook: first in line, within the idle allotment (a flood waits its turn).
     const named = idle.filter((r) => this.nudged.has(r.repo.toLowerCase()));
