@@ -19,7 +19,9 @@
  * steps) and errs long for the rest. Being late only lengthens the gaps: an entry running past its
  * projection may be holding the lock for longer than thought, so nothing starts until it ends; a
  * kind with no estimate yet runs alone, nothing else starting until it ended; a sample longer than
- * the estimate replaces it, a shorter one moves it half-way.
+ * the estimate replaces it, a shorter one moves it half-way. Each of those waits ends after 30 s
+ * (six times the 5 s cap): an entry that old is stuck elsewhere (a lost answer, a hung task), and
+ * one stuck clone must not stop every other on its storage until the clone timeout.
  */
 import type { Clock } from '../clock.js';
 
@@ -78,20 +80,32 @@ export class SpacedSlots {
     }
   }
 
+  /**
+   * An entry running this long holds its slot but no longer the others' start: its clone's answer
+   * was lost or its task hangs (an end may be minutes away, at the clone timeout), and an entry
+   * holding the lock that long would make any waiter fail PVE's 10 s anyway — which is retried.
+   */
+  private get staleMs(): number {
+    return 6 * this.maxWaitMs;
+  }
+
   /** When an entry of `kind` may start; undefined: not before a running entry ends. */
   private startAt(kind: SpacedKind, now: number): number | undefined {
     if (this.running.length >= this.limit) return undefined;
-    if (this.running.length === 0) return now;
+    const live = this.running.filter((e) => now - e.start < this.staleMs);
+    if (live.length === 0) return now;
+    // waiting on a live entry lasts until it ends, or until it is stale
+    const stale = Math.min(...live.map((e) => e.start + this.staleMs));
     const own = this.estimates.get(kind);
-    if (own === undefined) return undefined;
+    if (own === undefined) return stale;
     let done = this.lastEnd;
-    for (const e of this.running) {
+    for (const e of live) {
       const est = this.estimates.get(e.kind);
-      if (est === undefined) return undefined; // it runs alone
+      if (est === undefined) return stale; // it runs alone
       done = Math.max(done, e.start) + est;
-      if (done < now) return undefined;
+      if (done < now) return stale;
     }
-    return done - Math.min(own / 2, this.maxWaitMs);
+    return Math.min(done - Math.min(own / 2, this.maxWaitMs), stale);
   }
 
   private end(entry: Entry, ok: boolean): void {
