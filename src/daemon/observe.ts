@@ -1,7 +1,5 @@
 import type { Config, PoolConfig } from '../config/types.js';
-import type { GithubApi } from '../github/api.js';
 import type { Scope } from '../github/scope.js';
-import type { Logger } from '../log.js';
 import type { InFlight, Observation, ObservedVm, VmMeta } from '../planner/observation.js';
 import type { ProxmoxApi, PveNode, PveTask, PveVm } from '../proxmox/api.js';
 import { parseVmDescription } from '../proxmox/vm-meta.js';
@@ -11,34 +9,15 @@ import type { CloneTasks } from './clone-tasks.js';
 import type { ConfigWrites } from './config-writes.js';
 import type { HiddenVmids } from './hidden-vmids.js';
 import { LagGuard } from './lag-guard.js';
-import { GithubObserver } from './observe-github.js';
-import type { ObserverMetrics } from '../metrics/recorder.js';
-import type { PermissionLog } from './permission-log.js';
-import type { PollSchedule } from './poll-schedule.js';
-import type { RepoActivity } from './repo-activity.js';
+import { GithubObserver, type GithubObserverDeps } from './observe-github.js';
 
-export interface ObserverDeps {
-  config: Config;
-  github: GithubApi;
+export interface ObserverDeps extends GithubObserverDeps {
   proxmox: ProxmoxApi;
   snippets: SnippetStore;
-  log: Logger;
   /** VMIDs taken by VMs the token cannot see; without it none are looked for */
   hidden?: HiddenVmids;
   /** our clone tasks, read only while there are hidden VMIDs; without it, hidden VMIDs count for the whole window */
   cloneTasks?: CloneTasks;
-  /** concurrent GitHub reads */
-  concurrency?: number;
-  /** says once what GitHub permission a refused listing lacks */
-  permissions?: PermissionLog;
-  /** told which repositories have runs, for the quick looks between ticks */
-  activity?: RepoActivity;
-  /** which repositories each tick lists (without it, all of them) */
-  schedule?: PollSchedule;
-  /** told how many repositories are polled (the conditional-request cache is sized from it) */
-  repoCount?: (n: number) => void;
-  /** told every job listing (pickup and job durations) */
-  metrics?: ObserverMetrics;
   /**
    * What this process may have changed in each VM's config (the executor's API goes through it):
    * with it, every description — a warm VM's too — is read once and again only after such a

@@ -151,7 +151,7 @@ export class PollSchedule {
     // Named by a webhook: first in line, within the idle allotment (a flood waits its turn).
     const named = idle.filter((r) => this.nudged.has(r.repo.toLowerCase()));
     const rest = this.swept ? idle.filter((r) => !this.nudged.has(r.repo.toLowerCase())) : [];
-    const slots = this.swept ? Math.max(0, plan.sweepNow - named.length) : 0;
+    const slots = this.swept ? Math.max(0, plan.idlePerTick - named.length) : 0;
     // A repository never listed is counted against the primary limit (no ETag yet): 2,000 of them
     // are 6,000 counted requests, more than a personal token's hour. So the first sweep takes new
     // repositories only as fast as what is left above the margin and the measured rate allows until

@@ -51,8 +51,6 @@ export interface PollPlan {
   tickMs: number;
   /** idle repositories listed per tick (an interval's share; at most this many a webhook named, at any tick) */
   idlePerTick: number;
-  /** idle repositories this tick lists in turn: fewer than `idlePerTick` when less than an interval passed since the last sweep */
-  sweepNow: number;
   /** every idle repository is listed at least this often (the bound a job in an idle repository waits to be seen, without webhooks) */
   idleEveryMs: number;
   /** the shortest interval at which every repository could be listed every tick */
@@ -85,18 +83,13 @@ export function pollPlan(i: PollPlanInput): PollPlan {
       limitedBy = 'primary';
     }
   }
-  // A late tick spends its period's share, up to half a minute's (after a long wait, no burst); an
-  // early one (less than an interval since the last that listed idle repositories) only its own.
+  // A late tick spends its period's share, up to half a minute's (after a long wait, no burst).
   const period = Math.min(Math.max(tickMs, i.periodMs ?? tickMs), Math.max(tickMs, i.minuteMs / 2));
-  if (limitedBy === undefined) return { tickMs, idlePerTick: i.idleRepos, sweepNow: i.idleRepos, idleEveryMs: period, allEveryMs, pointsPerMinute: perMinute, limitedBy };
-  const idleFor = (ms: number) => {
-    const perTick = (perMinute * ms) / i.minuteMs;
-    return i.idleRepos === 0 ? 0 : Math.min(i.idleRepos, Math.max(1, Math.floor((perTick - i.everyTickPoints) / i.idlePoints)));
-  };
-  const idlePerTick = idleFor(period);
-  const sweepNow = i.periodMs !== undefined && i.periodMs < tickMs ? idleFor(i.periodMs) : idlePerTick;
+  if (limitedBy === undefined) return { tickMs, idlePerTick: i.idleRepos, idleEveryMs: period, allEveryMs, pointsPerMinute: perMinute, limitedBy };
+  const perTick = (perMinute * period) / i.minuteMs;
+  const idlePerTick = i.idleRepos === 0 ? 0 : Math.min(i.idleRepos, Math.max(1, Math.floor((perTick - i.everyTickPoints) / i.idlePoints)));
   const idleEveryMs = Math.ceil(i.idleRepos / Math.max(1, idlePerTick)) * period;
-  return { tickMs, idlePerTick, sweepNow, idleEveryMs, allEveryMs, pointsPerMinute: perMinute, limitedBy };
+  return { tickMs, idlePerTick, idleEveryMs, allEveryMs, pointsPerMinute: perMinute, limitedBy };
 }
 
 export interface IdleRepo {
